@@ -1,0 +1,393 @@
+"""The one HTTP client for the Flashback backend.
+
+`BackendClient` sends JSON requests with the bearer token, retries what is safe to retry
+(exponential backoff with full jitter, `Retry-After` honoured on 429/5xx, bounded attempts)
+and translates every failure into `ApiError` or `TransportError`. This is the only module
+that sees httpx exceptions.
+
+A non-idempotent request (POST, PATCH) is retried only when the server cannot have acted on
+it: a connect error or connect/pool timeout (never sent) or a 429 (refused). Any other failure
+is raised at once with `ambiguous=True`, so the caller re-reads by name before retrying.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json as jsonlib
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, Literal
+
+import httpx
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from fbplan import __version__
+from fbplan.errors import ApiError, ConfigError, TransportError
+from fbplan.secret import redact, register
+
+DEFAULT_BACKEND_URL = "https://backend.flashback.tech"
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+_MAX_MESSAGE = 300
+
+# Transport failures after which the request may have reached the server are "sent";
+# these three happen before a single byte of the request left the client.
+_UNSENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_RETRYABLE = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+_REASONS: tuple[tuple[type[Exception], str], ...] = (
+    (httpx.ConnectTimeout, "timed out while connecting"),
+    (httpx.PoolTimeout, "timed out waiting for a free connection"),
+    (httpx.ReadTimeout, "timed out waiting for the response"),
+    (httpx.WriteTimeout, "timed out while sending the request"),
+    (httpx.ConnectError, "could not connect"),
+    (httpx.ReadError, "the connection dropped while reading the response"),
+    (httpx.WriteError, "the connection dropped while sending the request"),
+    (httpx.RemoteProtocolError, "the server closed the connection without a valid response"),
+)
+
+EventKind = Literal["request", "retry", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientEvent:
+    """One observable step of a request: an attempt done, a retry scheduled, a final error."""
+
+    kind: EventKind
+    method: str
+    path: str
+    status: int | None
+    attempt: int
+    wait_seconds: float | None = None
+    duration_ms: float | None = None
+
+
+class _Retryable(Exception):
+    """Internal: an attempt failed in a way that may be retried (never escapes the client)."""
+
+    def __init__(self, error: ApiError, retry_after: float | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.retry_after = retry_after
+
+
+class BackendClient:
+    """JSON client for the Flashback management API, with retries and error translation."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 30.0,
+        max_attempts: int = 5,
+        backoff_base: float = 0.5,
+        backoff_max: float = 20.0,
+        retry_after_max: float = 60.0,
+        on_event: Callable[[ClientEvent], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        register(token)
+        self.base_url = _check_base_url(base_url)
+        self.request_count = 0
+        self._count_lock = threading.Lock()
+        self._max_attempts = max_attempts
+        self._backoff = wait_random_exponential(multiplier=backoff_base, max=backoff_max)
+        self._retry_after_max = retry_after_max
+        self._on_event = on_event
+        self._sleep = sleep
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers=_headers(token),
+            transport=transport,
+            timeout=timeout,
+        )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ, **kw: Any) -> BackendClient:
+        """A client configured by FB_BACKEND_URL (optional) and FB_JWT (required)."""
+        token = env.get("FB_JWT", "").strip()
+        if not token:
+            raise ConfigError(
+                "FB_JWT is not set: export a Flashback access token (JWT) to talk to the backend."
+            )
+        base_url = env.get("FB_BACKEND_URL", "").strip() or DEFAULT_BACKEND_URL
+        return cls(base_url, token, **kw)
+
+    def __enter__(self) -> BackendClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def get(self, path: str, *, params: Mapping[str, Any] | None = None) -> Any:
+        return self.request("GET", path, params=params)
+
+    def post(self, path: str, json: Any = None, *, params: Mapping[str, Any] | None = None) -> Any:
+        return self.request("POST", path, params=params, json=json)
+
+    def put(self, path: str, json: Any = None, *, params: Mapping[str, Any] | None = None) -> Any:
+        return self.request("PUT", path, params=params, json=json)
+
+    def delete(
+        self, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None
+    ) -> Any:
+        return self.request("DELETE", path, params=params, json=json)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+    ) -> Any:
+        """Send one logical request (with retries); return the parsed JSON body or None."""
+        method = method.upper()
+        if not path.startswith("/"):
+            raise ValueError(f"path must start with '/': {_bare(path)!r}")
+        http_request = self._http.build_request(method, path, params=_query(params), json=json)
+        return self._send(http_request, path)
+
+    def _send(self, request: httpx.Request, path: str) -> Any:
+        attempt_number, result = 0, None
+        try:
+            for attempt in self._retrying():
+                with attempt:
+                    attempt_number = attempt.retry_state.attempt_number
+                    result = self._once(request, path, attempt_number)
+        except _Retryable as exc:
+            self._fail(exc.error, attempt_number)
+            raise exc.error from None
+        except ApiError as exc:
+            self._fail(exc, attempt_number)
+            raise
+        return result
+
+    def _retrying(self) -> Retrying:
+        return Retrying(
+            stop=stop_after_attempt(self._max_attempts),
+            wait=self._wait,
+            retry=retry_if_exception_type(_Retryable),
+            before_sleep=self._before_sleep,
+            sleep=self._sleep,
+            reraise=True,
+        )
+
+    def _once(self, request: httpx.Request, path: str, attempt: int) -> Any:
+        with self._count_lock:
+            self.request_count += 1
+        started = time.perf_counter()
+        try:
+            response = self._http.send(request)
+        except httpx.TransportError as exc:
+            self._emit("request", request.method, path, None, attempt, started=started)
+            raise self._transport_failure(request, path, exc) from None
+        self._emit("request", request.method, path, response.status_code, attempt, started=started)
+        return self._interpret(request.method, path, response)
+
+    def _transport_failure(
+        self, request: httpx.Request, path: str, exc: httpx.TransportError
+    ) -> Exception:
+        unsent = isinstance(exc, _UNSENT)
+        retryable = isinstance(exc, _RETRYABLE)
+        ambiguous = retryable and not unsent and request.method not in IDEMPOTENT_METHODS
+        error = TransportError(
+            request.method, _bare(path), _reason(exc), _safe_url(request.url), ambiguous=ambiguous
+        )
+        return _Retryable(error) if retryable and not ambiguous else error
+
+    def _interpret(self, method: str, path: str, response: httpx.Response) -> Any:
+        if response.is_success:
+            return self._success(method, path, response)
+        error = self._api_error(method, path, response)
+        status = response.status_code
+        if status == 429 or (status >= 500 and method in IDEMPOTENT_METHODS):
+            raise _Retryable(error, self._retry_after(response))
+        if status >= 500:
+            error.ambiguous = True
+        raise error
+
+    def _success(self, method: str, path: str, response: httpx.Response) -> Any:
+        if not response.content.strip():
+            return None
+        try:
+            body = jsonlib.loads(response.content)
+        except ValueError:
+            raise self._error(
+                method,
+                path,
+                response,
+                None,
+                "the response body is not valid JSON",
+                ambiguous=method not in IDEMPOTENT_METHODS,
+            ) from None
+        if isinstance(body, dict) and body.get("success") is False:
+            code, message = _details(body)
+            raise self._error(
+                method, path, response, code, message or "the backend reported success: false"
+            )
+        return body
+
+    def _api_error(self, method: str, path: str, response: httpx.Response) -> ApiError:
+        code, message = None, None
+        if "json" in response.headers.get("content-type", "").lower():
+            with contextlib.suppress(ValueError):
+                code, message = _details(response.json())
+        return self._error(method, path, response, code, message or response.reason_phrase)
+
+    def _error(
+        self,
+        method: str,
+        path: str,
+        response: httpx.Response,
+        code: str | None,
+        message: str | None,
+        *,
+        ambiguous: bool = False,
+    ) -> ApiError:
+        return ApiError(
+            method,
+            _bare(path),
+            response.status_code,
+            code,
+            _clean(message),
+            _safe_url(response.request.url),
+            ambiguous=ambiguous,
+        )
+
+    def _retry_after(self, response: httpx.Response) -> float | None:
+        seconds = _parse_retry_after(response.headers.get("retry-after", ""))
+        return None if seconds is None else min(max(seconds, 0.0), self._retry_after_max)
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Retryable) and exc.retry_after is not None:
+            return exc.retry_after
+        return self._backoff(state)
+
+    def _before_sleep(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        if not isinstance(exc, _Retryable):
+            return
+        wait = state.next_action.sleep if state.next_action else None
+        error = exc.error
+        self._emit("retry", error.method, error.path, error.status, state.attempt_number, wait)
+
+    def _fail(self, error: ApiError, attempt: int) -> None:
+        self._emit("error", error.method, error.path, error.status, attempt)
+
+    def _emit(
+        self,
+        kind: EventKind,
+        method: str,
+        path: str,
+        status: int | None,
+        attempt: int,
+        wait: float | None = None,
+        *,
+        started: float | None = None,
+    ) -> None:
+        if self._on_event is None:
+            return
+        duration = None if started is None else (time.perf_counter() - started) * 1000.0
+        self._on_event(ClientEvent(kind, method, _bare(path), status, attempt, wait, duration))
+
+
+def _check_base_url(base_url: str) -> str:
+    try:
+        url = httpx.URL(base_url)
+    except httpx.InvalidURL:
+        raise ConfigError("the backend URL is not a valid URL.") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ConfigError(f"the backend URL must be an http(s) URL, got {_safe_url(url)!r}.")
+    return str(url.copy_with(query=None, fragment=None))
+
+
+def _headers(token: str) -> dict[str, str]:
+    return {
+        "Authorization": f"Bearer {token}",
+        "Accept": "application/json",
+        "User-Agent": f"fbplan/{__version__}",
+    }
+
+
+def _query(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Drop None values; send multi-value filters as one comma-separated parameter."""
+    out: dict[str, Any] = {}
+    for key, value in (params or {}).items():
+        if value is None:
+            continue
+        if isinstance(value, list | tuple | set | frozenset):
+            value = ",".join(str(v) for v in value)
+        out[key] = value
+    return out
+
+
+def _details(body: Any) -> tuple[str | None, str | None]:
+    """The API's error code and message from a JSON error body (any of its three shapes)."""
+    if not isinstance(body, dict):
+        return None, None
+    code = body.get("error_code")
+    message = body.get("message") or body.get("error_message")
+    return (str(code) if code else None), (str(message) if message else None)
+
+
+def _clean(text: str | None) -> str | None:
+    """Redact, then shorten: a cut must never split a secret before it is masked."""
+    if not text:
+        return None
+    text = " ".join(redact(text).split())
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
+
+
+def _reason(exc: httpx.TransportError) -> str:
+    phrase = next((p for kind, p in _REASONS if isinstance(exc, kind)), type(exc).__name__)
+    detail = _clean(str(exc))
+    return f"{phrase} ({detail})" if detail and detail != phrase else phrase
+
+
+def _bare(path: str) -> str:
+    return redact(path.split("?", 1)[0])
+
+
+def _safe_url(url: httpx.URL) -> str:
+    return redact(str(url.copy_with(query=None, fragment=None, userinfo=b"")))
+
+
+def _parse_retry_after(value: str) -> float | None:
+    """Seconds from a Retry-After header: delta-seconds or an HTTP-date; None if unusable."""
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return _seconds_until(value)
+    return seconds if math.isfinite(seconds) else None
+
+
+def _seconds_until(http_date: str) -> float | None:
+    try:
+        when = parsedate_to_datetime(http_date)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return (when - datetime.now(UTC)).total_seconds()

@@ -1,0 +1,126 @@
+"""One error tree for everything fbplan reports to a user.
+
+    FbplanError                     root; `str(err)` is one clear sentence, never a secret
+    ├── SpecError                   a spec problem at file:line:column (one or many)
+    ├── ConfigError                 bad flags, environment or local files
+    ├── ApiError                    the backend answered with an error (method, path, status, code)
+    │   └── TransportError          no usable answer: timeout, refused or dropped connection
+    ├── SafetyError                 blocked by a safety rule (exit code 3): delete not allowed,
+    │                               protect, threshold, stale plan, lock held
+    ├── ApplyError                  apply finished with failed actions
+    └── SmokeError                  a smoke check failed after a successful apply (exit code 4)
+
+The CLI maps each class to an exit code with `exit_code`; nothing below the CLI prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class FbplanError(Exception):
+    """Root of every error fbplan reports to a user."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class SpecProblem:
+    """One problem in a spec, located at file:line:column (1-based)."""
+
+    file: str
+    line: int
+    column: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.column}"
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
+
+
+class SpecError(FbplanError):
+    """The spec is invalid; carries every problem found, sorted by location."""
+
+    def __init__(self, problems: list[SpecProblem]) -> None:
+        self.problems = sorted(problems, key=lambda p: (p.file, p.line, p.column, p.field))
+        count = len(self.problems)
+        first = str(self.problems[0]) if self.problems else "invalid spec"
+        super().__init__(first if count == 1 else f"{count} problems in the spec; first: {first}")
+
+
+class ConfigError(FbplanError):
+    """A flag, environment variable or local file is wrong."""
+
+
+class ApiError(FbplanError):
+    """The Flashback backend answered a request with an error.
+
+    Carries the method, the path (never the query string's secrets, never headers),
+    the HTTP status and the API's own error code and message. `ambiguous` is true when a
+    non-idempotent request (a create) failed after it may have reached the server: the
+    caller must re-read by name before any retry.
+    """
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        status: int | None,
+        code: str | None = None,
+        message: str | None = None,
+        url: str | None = None,
+        *,
+        ambiguous: bool = False,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.status = status
+        self.code = code
+        self.api_message = message
+        self.url = url
+        self.ambiguous = ambiguous
+        super().__init__(self._sentence())
+
+    def _sentence(self) -> str:
+        status = f"HTTP {self.status}" if self.status is not None else "no response"
+        detail = ": ".join(part for part in (self.code, self.api_message) if part)
+        tail = f" ({detail})" if detail else ""
+        return f"{self.method} {self.path} failed with {status}{tail}."
+
+
+class TransportError(ApiError):
+    """No usable answer: a timeout, a refused or a dropped connection."""
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        reason: str,
+        url: str | None = None,
+        *,
+        ambiguous: bool = False,
+    ) -> None:
+        self.reason = reason
+        super().__init__(method, path, None, None, reason, url, ambiguous=ambiguous)
+
+    def _sentence(self) -> str:
+        return f"{self.method} {self.path} got no response: {self.reason}."
+
+
+class SafetyError(FbplanError):
+    """A safety rule blocked the operation (exit code 3)."""
+
+    exit_code = 3
+
+
+class ApplyError(FbplanError):
+    """Apply finished, but some actions failed or were skipped."""
+
+
+class SmokeError(FbplanError):
+    """Apply succeeded but a smoke check failed (exit code 4)."""
+
+    exit_code = 4

@@ -1,0 +1,178 @@
+"""The small protocol every resource kind implements, and the contexts it runs in.
+
+A kind knows: how its resources are named and addressed, how to build them from the
+spec and from the live API (both normalized to the same plain `attrs`), which fields
+update in place and which force a replace, and the create/update/delete calls. Nothing
+outside `fbplan/kinds/` knows a kind's endpoints or payloads.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from fbplan.model import Resource, child_address
+from fbplan.secret import Secret
+
+
+class Api(Protocol):
+    """What a kind needs of the backend client."""
+
+    def get(self, path: str, *, params: Mapping[str, Any] | None = None) -> Any: ...
+    def post(self, path: str, *, json: Any = None) -> Any: ...
+    def put(self, path: str, *, json: Any = None) -> Any: ...
+    def delete(self, path: str) -> Any: ...
+
+
+@dataclass
+class LiveContext:
+    """What a kind needs to read its live objects: the API, the org and workspace ids, and
+    the addresses of objects already read (to turn ids in payloads back into names).
+
+    `fetch` memoizes GETs so that kinds sharing one list response (repos carry their keys)
+    cost one request.
+    """
+
+    api: Api
+    org_id: str | None
+    workspace_id: str | None
+    addresses: dict[tuple[str, str], str] = field(default_factory=dict)
+    ids: dict[str, str] = field(default_factory=dict)
+    _cache: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = field(default_factory=dict)
+
+    def fetch(self, path: str, params: Mapping[str, str] | None = None) -> Any:
+        key = (path, tuple(sorted((params or {}).items())))
+        if key not in self._cache:
+            self._cache[key] = self.api.get(path, params=params)
+        return self._cache[key]
+
+    def remember(self, resource: Resource) -> None:
+        if resource.id:
+            self.addresses[(resource.kind, resource.id)] = resource.address
+            self.ids[resource.address] = resource.id
+
+    def address_of(self, kind: str, object_id: str | None) -> str | None:
+        if not object_id:
+            return None
+        return self.addresses.get((kind, object_id))
+
+    def name_of(self, kind: str, object_id: str | None) -> str | None:
+        """The spec name of a referenced object, or `id:<uuid>` for one fbplan does not know."""
+        if not object_id:
+            return None
+        address = self.address_of(kind, object_id)
+        return address.rsplit(".", 1)[-1] if address else f"id:{object_id}"
+
+    def addresses_of_kind(self, kind: str) -> dict[str, str]:
+        """Address -> id of every object of `kind` read so far."""
+        return {addr: oid for (k, oid), addr in self.addresses.items() if k == kind}
+
+
+class UnknownReference(Exception):
+    """A desired resource references an address whose id is not known yet."""
+
+
+@dataclass
+class ApplyContext:
+    """What a kind needs to write: the API, the org id and the ids known so far (live ones,
+    and those of objects created during this apply), safe to share between threads."""
+
+    api: Api
+    org_id: str | None
+    ids: dict[str, str] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def id_of(self, address: str) -> str:
+        with self._lock:
+            if address not in self.ids:
+                raise UnknownReference(address)
+            return self.ids[address]
+
+    def set_id(self, address: str, object_id: str) -> None:
+        with self._lock:
+            self.ids[address] = object_id
+
+    def forget(self, address: str) -> None:
+        with self._lock:
+            self.ids.pop(address, None)
+
+    def live_context(self) -> LiveContext:
+        """A fresh (uncached) read context, used to look an object up after an ambiguous create."""
+        with self._lock:
+            ids = dict(self.ids)
+        return LiveContext(self.api, self.org_id, ids.get("workspace"), ids=ids)
+
+
+@dataclass(frozen=True)
+class Created:
+    """What a create returns: the new id and any secret the backend shows only once."""
+
+    id: str
+    one_time_secrets: Mapping[str, str] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Kind:
+    """Base class of every resource kind. Subclasses set the class variables and implement
+    `desired`, `live`, `create`, `update` and `delete`."""
+
+    name: ClassVar[str]  # registry key and Resource.kind, e.g. "bucket"
+    segment: ClassVar[str]  # address segment, e.g. "bucket" in bucket.media
+    section: ClassVar[str]  # spec section and prune key, e.g. "buckets"
+    label: ClassVar[str]  # human name, e.g. "bucket"
+    parent_kind: ClassVar[str | None] = None
+    updatable: ClassVar[frozenset[str]] = frozenset()
+    replace_on: ClassVar[frozenset[str]] = frozenset()
+    secret_fields: ClassVar[tuple[str, ...]] = ()
+    # Keys whose secret the backend shows once: a replace means new credentials, and a
+    # create needs a secret sink.
+    issues_credentials: ClassVar[bool] = False
+
+    def address(self, name: str, parent: str | None = None) -> str:
+        if parent:
+            return child_address(parent, self.segment, name)
+        return f"{self.segment}.{name}"
+
+    def desired(self, spec: Mapping[str, Any]) -> Iterable[Resource]:
+        raise NotImplementedError
+
+    def live(self, ctx: LiveContext) -> Iterable[Resource]:
+        raise NotImplementedError
+
+    def create(self, ctx: ApplyContext, desired: Resource) -> Created:
+        raise NotImplementedError
+
+    def update(self, ctx: ApplyContext, desired: Resource, live: Resource) -> None:
+        raise NotImplementedError
+
+    def delete(self, ctx: ApplyContext, live: Resource) -> None:
+        raise NotImplementedError
+
+    def replace_reasons(
+        self, before: Mapping[str, Any], after: Mapping[str, Any], changed: Iterable[str]
+    ) -> list[str]:
+        """Why a change cannot be made in place (empty: it can)."""
+        return [f"{f} cannot change in place" for f in sorted(changed) if f in self.replace_on]
+
+    def prunable(self, live: Resource) -> bool:
+        """Whether `prune` may delete this unmanaged live object."""
+        return True
+
+    def find(self, ctx: ApplyContext, desired: Resource) -> Resource | None:
+        """Look an object up by identity (after a create whose outcome is unknown)."""
+        live_ctx = ctx.live_context()
+        for resource in self.live(live_ctx):
+            if resource.address == desired.address:
+                return resource
+        return None
+
+
+def secrets_of(body: Mapping[str, Any], fields: Iterable[str]) -> dict[str, Secret]:
+    """The Secret values of `fields` present in a spec body."""
+    return {f: body[f] for f in fields if isinstance(body.get(f), Secret)}
+
+
+def drop_none(payload: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in payload.items() if v is not None}

@@ -1,0 +1,82 @@
+"""Provider (cloud/AI) API keys, `/apikeys` (`provider_key.NAME`).
+
+The API gives provider keys no name: fbplan stores the spec name in `description`, the
+only label a key has, and identifies keys by it. Keys without a description are never
+fbplan's; they show as unmanaged by id. The secret is write-only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from fbplan.kinds.base import ApplyContext, Created, Kind, LiveContext, drop_none, secrets_of
+from fbplan.model import WORKSPACE_ADDRESS, Resource
+from fbplan.secret import reveal
+
+FIELDS = {
+    "provider": "provider",
+    "key": "key",
+    "endpoint": "endpoint",
+    "region": "region",
+    "tenant_id": "tenantId",
+    "subscription_id": "subscriptionId",
+}
+
+
+class ProviderKeyKind(Kind):
+    name = "provider_key"
+    segment = "provider_key"
+    section = "provider_keys"
+    label = "provider key"
+    updatable = frozenset(FIELDS) | {"secret"}
+    secret_fields = ("secret",)
+
+    def desired(self, spec: Mapping[str, Any]) -> Iterable[Resource]:
+        for name, body in (spec.get(self.section) or {}).items():
+            attrs = {field: body.get(field) or None for field in FIELDS}
+            attrs["provider"] = str(body["provider"]).upper()
+            yield Resource(
+                self.name,
+                self.address(name),
+                name,
+                attrs=attrs,
+                secrets=secrets_of(body, self.secret_fields),
+                refs=(WORKSPACE_ADDRESS,),
+                protect=bool(body.get("protect", False)),
+            )
+
+    def live(self, ctx: LiveContext) -> Iterable[Resource]:
+        if not ctx.workspace_id:
+            return
+        body = ctx.fetch("/apikeys", {"workspaceId": ctx.workspace_id})
+        for item in body.get("apiKeys", []):
+            name = item.get("description") or f"id:{item['id']}"
+            attrs = {field: item.get(api) or None for field, api in FIELDS.items()}
+            attrs["provider"] = str(item.get("provider") or "").upper()
+            yield Resource(
+                self.name,
+                self.address(name),
+                name,
+                attrs=attrs,
+                refs=(WORKSPACE_ADDRESS,),
+                id=item["id"],
+                extra={"buckets": item.get("bucket_count"), "ai_llms": item.get("aillm_count")},
+            )
+
+    def _payload(self, desired: Resource) -> dict[str, Any]:
+        payload = {api: desired.attrs.get(field) for field, api in FIELDS.items()}
+        payload["description"] = desired.name
+        payload.update({f: reveal(v) for f, v in desired.secrets.items()})
+        return drop_none(payload)
+
+    def create(self, ctx: ApplyContext, desired: Resource) -> Created:
+        payload = self._payload(desired) | {"workspaceId": ctx.id_of(WORKSPACE_ADDRESS)}
+        body = ctx.api.post("/apikeys", json=payload)
+        return Created(body["apiKeyId"])
+
+    def update(self, ctx: ApplyContext, desired: Resource, live: Resource) -> None:
+        ctx.api.put(f"/apikeys/{live.id}", json=self._payload(desired))
+
+    def delete(self, ctx: ApplyContext, live: Resource) -> None:
+        ctx.api.delete(f"/apikeys/{live.id}")
