@@ -46,6 +46,7 @@ class State:
     workspace: str
     resources: dict[str, Resource] = field(default_factory=dict)
     org_id: str | None = None
+    notes: list[str] = field(default_factory=list)
 
     def add(self, resource: Resource) -> None:
         if resource.address in self.resources:

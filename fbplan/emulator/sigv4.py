@@ -39,7 +39,7 @@ ALGORITHM = "AWS4-HMAC-SHA256"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 MAX_CLOCK_SKEW = dt.timedelta(minutes=15)
 _TIMESTAMP_FORMAT = "%Y%m%dT%H%M%SZ"
-_PRESIGN_PARAMS = (
+PRESIGN_PARAMS = (
     "X-Amz-Algorithm",
     "X-Amz-Credential",
     "X-Amz-Date",
@@ -133,7 +133,7 @@ def _parse_header(header: str, request: IncomingRequest) -> SignedRequest:
 
 def _parse_presigned(query: str) -> SignedRequest:
     params = dict(parse_qsl(query, keep_blank_values=True))
-    missing = [p for p in _PRESIGN_PARAMS[:-1] if p not in params]
+    missing = [p for p in PRESIGN_PARAMS[:-1] if p not in params]
     if missing or params["X-Amz-Algorithm"] != ALGORITHM:
         raise SigV4Error(
             "AuthorizationQueryParametersError",

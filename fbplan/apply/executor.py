@@ -1,0 +1,232 @@
+"""Carry out a Plan: a parallel walk of the step graph.
+
+Independent steps run at the same time (up to `parallelism`); a step starts when every
+step it waits for is done; a failed step skips everything that waits for it, directly or
+not, and lets independent work finish. The report lists what was done, what failed and
+what was skipped, so that running apply again converges.
+
+Creates whose outcome is unknown (a timeout or 5xx after the request was sent) are looked
+up by name before any retry, so a retry never makes a duplicate. A key whose one-time
+secret was lost that way is deleted and created again, since a key nobody holds the
+secret of is useless. One-time secrets go to the sink before the step counts as done.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Literal
+
+from fbplan.apply.fingerprints import FingerprintStore
+from fbplan.apply.sinks import SecretSink
+from fbplan.errors import ApiError, FbplanError
+from fbplan.kinds import REGISTRY
+from fbplan.kinds.base import ApplyContext, Created, UnknownReference
+from fbplan.model import Resource, State
+from fbplan.plan.graph import Step, build_graph
+from fbplan.plan.model import Plan
+from fbplan.secret import redact, register
+
+Status = Literal["done", "failed", "skipped"]
+QUOTA_CODE = "QUOTA_EXCEEDED"
+AMBIGUOUS_CREATE_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class StepResult:
+    step: Step
+    status: Status
+    message: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class ApplyReport:
+    results: list[StepResult] = field(default_factory=list)
+
+    def of(self, status: Status) -> list[StepResult]:
+        return [r for r in self.results if r.status == status]
+
+    @property
+    def ok(self) -> bool:
+        return not self.of("failed") and not self.of("skipped")
+
+    def summary(self) -> str:
+        done, failed, skipped = (len(self.of(s)) for s in ("done", "failed", "skipped"))
+        return f"Apply: {done} done, {failed} failed, {skipped} skipped."
+
+
+@dataclass
+class ExecuteOptions:
+    parallelism: int = 8
+    sink: SecretSink | None = None
+    fingerprints: FingerprintStore | None = None
+    quota_waits: Sequence[float] = (2.0, 5.0, 10.0)
+    sleep: Callable[[float], None] = time.sleep
+    on_step: Callable[[Step, str, str], None] | None = None  # (step, "start"|status, message)
+
+
+class StepFailed(FbplanError):
+    """One step failed; the message says what and, where it matters, what to do."""
+
+
+def execute(
+    plan: Plan, desired: State, live: State, ctx: ApplyContext, options: ExecuteOptions
+) -> ApplyReport:
+    graph = build_graph(plan, desired, live)
+    runner = _StepRunner(desired, live, ctx, options)
+    report = ApplyReport()
+    waiting = {step: set(deps) for step, deps in graph.items()}
+    dependents: dict[Step, set[Step]] = {step: set() for step in graph}
+    for step, deps in graph.items():
+        for dep in deps:
+            dependents[dep].add(step)
+    with ThreadPoolExecutor(max_workers=max(1, options.parallelism)) as pool:
+        running: dict[Future[StepResult], Step] = {}
+        while waiting or running:
+            for step in sorted(s for s, deps in waiting.items() if not deps):
+                del waiting[step]
+                running[pool.submit(runner.run, step)] = step
+            if not running:
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                step = running.pop(future)
+                result = future.result()
+                report.results.append(result)
+                _notify(options, step, result.status, result.message)
+                if result.status == "done":
+                    for dependent in dependents[step]:
+                        waiting.get(dependent, set()).discard(step)
+                else:
+                    _skip_dependents(step, dependents, waiting, report, options)
+    report.results.sort(key=lambda r: (r.step.address, r.step.op))
+    return report
+
+
+def _skip_dependents(
+    failed: Step,
+    dependents: dict[Step, set[Step]],
+    waiting: dict[Step, set[Step]],
+    report: ApplyReport,
+    options: ExecuteOptions,
+) -> None:
+    pending = list(dependents[failed])
+    while pending:
+        step = pending.pop()
+        if step in waiting:
+            del waiting[step]
+            message = f"skipped because {failed} did not succeed"
+            report.results.append(StepResult(step, "skipped", message))
+            _notify(options, step, "skipped", message)
+            pending.extend(dependents[step])
+
+
+def _notify(options: ExecuteOptions, step: Step, status: str, message: str) -> None:
+    if options.on_step:
+        options.on_step(step, status, message)
+
+
+class _StepRunner:
+    def __init__(
+        self, desired: State, live: State, ctx: ApplyContext, options: ExecuteOptions
+    ) -> None:
+        self.desired, self.live, self.ctx, self.options = desired, live, ctx, options
+
+    def run(self, step: Step) -> StepResult:
+        _notify(self.options, step, "start", "")
+        started = time.monotonic()
+        try:
+            self._with_quota_pauses(step)
+        except (FbplanError, UnknownReference) as error:
+            message = (
+                redact(str(error))
+                if isinstance(error, FbplanError)
+                else (f"the id of {error} is not known (was it created?)")
+            )
+            return StepResult(step, "failed", message, time.monotonic() - started)
+        return StepResult(step, "done", "", time.monotonic() - started)
+
+    def _with_quota_pauses(self, step: Step) -> None:
+        """QUOTA_EXCEEDED is a soft signal: pause and retry within a bound, then fail."""
+        waited = 0.0
+        for pause in (*self.options.quota_waits, None):
+            try:
+                return self._run(step)
+            except ApiError as error:
+                if error.code != QUOTA_CODE or pause is None:
+                    if error.code == QUOTA_CODE:
+                        raise StepFailed(
+                            f"{step}: quota exceeded (HTTP {error.status}) and still exceeded "
+                            f"after waiting {waited:.0f} s; free capacity or raise the quota, "
+                            "then apply again"
+                        ) from None
+                    raise
+                self.options.sleep(pause)
+                waited += pause
+
+    def _run(self, step: Step) -> None:
+        match step.op:
+            case "create":
+                self._create(self.desired.resources[step.address])
+            case "update":
+                want = self.desired.resources[step.address]
+                REGISTRY[want.kind].update(self.ctx, want, self.live.resources[step.address])
+                self._record_fingerprints(want)
+            case "delete":
+                have = self.live.resources[step.address]
+                REGISTRY[have.kind].delete(self.ctx, have)
+                self.ctx.forget(step.address)
+                if self.options.fingerprints and step.address not in self.desired.resources:
+                    self.options.fingerprints.forget(step.address)
+
+    def _create(self, want: Resource) -> None:
+        kind = REGISTRY[want.kind]
+        if kind.issues_credentials and self.options.sink is None:
+            raise StepFailed(
+                f"create {want.address}: no secret sink is configured, so the new key's secret "
+                "would be lost; add secrets.sink to the spec"
+            )
+        created = self._create_without_duplicates(want)
+        self.ctx.set_id(want.address, created.id)
+        if created.one_time_secrets:
+            self._keep_secrets(want, created)
+        self._record_fingerprints(want)
+
+    def _create_without_duplicates(self, want: Resource) -> Created:
+        kind = REGISTRY[want.kind]
+        for attempt in range(1, AMBIGUOUS_CREATE_ATTEMPTS + 1):
+            try:
+                return kind.create(self.ctx, want)
+            except ApiError as error:
+                if not error.ambiguous or attempt == AMBIGUOUS_CREATE_ATTEMPTS:
+                    raise
+            found = kind.find(self.ctx, want)
+            if found is None:
+                continue  # the create did not happen: safe to send it again
+            if not kind.issues_credentials:
+                return Created(found.id or "")
+            # The key exists but its one-time secret never reached us: remove it, try again.
+            kind.delete(self.ctx, found)
+        raise AssertionError("unreachable")
+
+    def _keep_secrets(self, want: Resource, created: Created) -> None:
+        for value in created.one_time_secrets.values():
+            register(value)
+        assert self.options.sink is not None
+        try:
+            self.options.sink.write(want.address, created.one_time_secrets)
+        except Exception as error:  # any sink failure must name the orphaned key
+            raise StepFailed(
+                f"create {want.address}: the key was created (id {created.id}) but its secret "
+                f"could not be written to the {self.options.sink.description} "
+                f"({type(error).__name__}); fix the sink, then run apply with "
+                f"--rotate {want.address} to get a new key"
+            ) from None
+
+    def _record_fingerprints(self, want: Resource) -> None:
+        if self.options.fingerprints:
+            for name, value in want.secrets.items():
+                self.options.fingerprints.record(want.address, name, value)

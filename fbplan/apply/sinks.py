@@ -1,0 +1,164 @@
+"""Secret sinks: where the secrets the backend shows only once are kept.
+
+A sink is written before apply reports a key as created. Dotenv and JSON files are
+written 0600 and merged atomically (existing entries are kept; the file is replaced in
+one rename). AWS Secrets Manager stores one secret per key address.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from fbplan.errors import ConfigError
+from fbplan.secret import register
+
+
+class SecretSink(Protocol):
+    description: str
+
+    def write(self, address: str, values: Mapping[str, str]) -> None: ...
+
+    def read(self, address: str) -> dict[str, str] | None: ...
+
+
+def env_prefix(address: str) -> str:
+    """`repo.app.api_key.app-rw` -> `APP_API_KEY_APP_RW` (the dotenv variable prefix)."""
+    tail = address.removeprefix("repo.")
+    return re.sub(r"[^A-Za-z0-9]+", "_", tail).strip("_").upper()
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Replace `path` with `text` atomically; the file is 0600 from its first byte."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class DotenvSink:
+    """`KEY=value` lines; each key gives `<PREFIX>_KEY_ID` and `<PREFIX>_SECRET`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.description = f"dotenv file {path}"
+        self._lock = threading.Lock()
+
+    def _entries(self) -> dict[str, str]:
+        if not self.path.exists():
+            return {}
+        entries = {}
+        for line in self.path.read_text().splitlines():
+            name, sep, value = line.partition("=")
+            if sep and not line.lstrip().startswith("#"):
+                entries[name.strip()] = value.strip().strip('"')
+        return entries
+
+    def write(self, address: str, values: Mapping[str, str]) -> None:
+        prefix = env_prefix(address)
+        with self._lock:
+            entries = self._entries()
+            entries[f"{prefix}_KEY_ID"] = values.get("key", "")
+            entries[f"{prefix}_SECRET"] = values.get("secret", "")
+            text = "".join(f'{name}="{value}"\n' for name, value in entries.items())
+            _write_private(self.path, text)
+
+    def read(self, address: str) -> dict[str, str] | None:
+        prefix = env_prefix(address)
+        with self._lock:
+            entries = self._entries()
+        if f"{prefix}_SECRET" not in entries:
+            return None
+        register(entries[f"{prefix}_SECRET"])
+        return {"key": entries.get(f"{prefix}_KEY_ID", ""), "secret": entries[f"{prefix}_SECRET"]}
+
+
+class JsonSink:
+    """One JSON object: address -> {key, secret}."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.description = f"JSON file {path}"
+        self._lock = threading.Lock()
+
+    def _entries(self) -> dict[str, Any]:
+        if not self.path.exists():
+            return {}
+        try:
+            data = json.loads(self.path.read_text())
+        except ValueError:
+            raise ConfigError(f"the secret file {self.path} is not valid JSON") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"the secret file {self.path} must hold a JSON object")
+        return data
+
+    def write(self, address: str, values: Mapping[str, str]) -> None:
+        with self._lock:
+            entries = self._entries()
+            entries[address] = dict(values)
+            _write_private(self.path, json.dumps(entries, indent=2, sort_keys=True) + "\n")
+
+    def read(self, address: str) -> dict[str, str] | None:
+        with self._lock:
+            entry = self._entries().get(address)
+        if not entry:
+            return None
+        register(entry.get("secret", ""))
+        return dict(entry)
+
+
+class AwsSecretsManagerSink:
+    """One secret per key, named `<prefix>/<address>`, holding `{key, secret}` as JSON."""
+
+    def __init__(self, prefix: str, region: str | None = None, client: Any = None) -> None:
+        import boto3
+
+        self.prefix = prefix.rstrip("/")
+        self.description = f"AWS Secrets Manager under {self.prefix}/"
+        self._client = client or boto3.client("secretsmanager", region_name=region)
+
+    def _name(self, address: str) -> str:
+        return f"{self.prefix}/{address}"
+
+    def write(self, address: str, values: Mapping[str, str]) -> None:
+        body = json.dumps(dict(values))
+        name = self._name(address)
+        try:
+            self._client.put_secret_value(SecretId=name, SecretString=body)
+        except self._client.exceptions.ResourceNotFoundException:
+            self._client.create_secret(Name=name, SecretString=body)
+
+    def read(self, address: str) -> dict[str, str] | None:
+        try:
+            answer = self._client.get_secret_value(SecretId=self._name(address))
+        except self._client.exceptions.ResourceNotFoundException:
+            return None
+        values = json.loads(answer["SecretString"])
+        register(values.get("secret", ""))
+        return values
+
+
+def sink_from_spec(config: Mapping[str, Any] | None, root: Path) -> SecretSink | None:
+    """The sink a spec's `secrets.sink` describes; paths are relative to the spec's folder."""
+    if not config:
+        return None
+    kind = config.get("type")
+    if kind == "dotenv":
+        return DotenvSink(root / config["path"])
+    if kind == "json":
+        return JsonSink(root / config["path"])
+    if kind == "aws_secretsmanager":
+        return AwsSecretsManagerSink(config["prefix"], config.get("region"))
+    raise ConfigError(f"unknown secret sink type {kind!r}; use dotenv, json or aws_secretsmanager")

@@ -1,0 +1,48 @@
+"""Read a workspace's live objects into a State: one list call per kind, not per resource."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+
+from fbplan.kinds import KINDS, Kind, LiveContext
+from fbplan.kinds.base import Api
+from fbplan.kinds.workspace import WorkspaceKind
+from fbplan.model import State
+
+
+def read_org_id(api: Api) -> str | None:
+    return (api.get("/user/profile").get("data") or {}).get("orgId")
+
+
+def read_live(api: Api, workspace: str, kinds: Sequence[Kind] = KINDS) -> State:
+    """Every object of `kinds` in the named workspace; an empty State if it does not exist."""
+    state = State(workspace, org_id=read_org_id(api))
+    ctx = LiveContext(api, state.org_id, None)
+    found = WorkspaceKind().find_by_name(ctx, workspace)
+    if found is None:
+        return state
+    ctx.workspace_id = found.id
+    state.add(found)
+    ctx.remember(found)
+    for kind in kinds:
+        if isinstance(kind, WorkspaceKind):
+            continue
+        for resource in kind.live(ctx):
+            if resource.address in state.resources:
+                state.notes.append(
+                    f"two live objects share the address {resource.address}; fbplan manages "
+                    f"id {state.resources[resource.address].id} and leaves id {resource.id} alone"
+                )
+                continue
+            state.add(resource)
+            ctx.remember(resource)
+    return state
+
+
+def live_digest(state: State) -> str:
+    """A digest of everything the plan depends on in the live State."""
+    rows = [[r.address, r.id, dict(r.attrs)] for r in state]
+    text = json.dumps(rows, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()

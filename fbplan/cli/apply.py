@@ -1,0 +1,152 @@
+"""`fbplan apply` and `fbplan destroy`."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from fbplan.apply.executor import ApplyReport
+from fbplan.apply.lock import workspace_lock
+from fbplan.cli.console import (
+    confirm,
+    err,
+    out,
+    parse_vars,
+    request_logger,
+    setup_logging,
+    user_errors,
+)
+from fbplan.cli.options import local_option, planning_options, spec_argument, verbose_option
+from fbplan.cli.plan import render
+from fbplan.errors import ConfigError, SafetyError
+from fbplan.plan.graph import Step
+from fbplan.plan.planfile import load_plan
+from fbplan.workflow import (
+    ApplyRequest,
+    Connection,
+    PlanRequest,
+    Prepared,
+    apply_prepared,
+    connect,
+    load,
+    prepare,
+)
+
+
+def break_lock_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--break-lock", is_flag=True, help="Remove a stale workspace lock left by a crashed run."
+    )(f)
+
+
+def progress(step: Step, status: str, message: str) -> None:
+    match status:
+        case "start":
+            err(f"{step.address}: {step.op} started")
+        case "done":
+            err(f"{step.address}: {step.op} done")
+        case _:
+            err(f"{step.address}: {step.op} {status}: {message}")
+
+
+def report_and_exit(report: ApplyReport) -> None:
+    for result in report.of("failed"):
+        err(f"Failed: {result.step}: {result.message}")
+    out(report.summary())
+    if not report.ok:
+        sys.exit(1)
+
+
+def run_apply(prepared: Prepared, connection: Connection, request: ApplyRequest, yes: bool) -> None:
+    out(render(prepared.plan, "text"))
+    if not prepared.plan.has_changes:
+        return
+    if not confirm("Do you want to perform these actions? Only 'yes' will be accepted.", yes):
+        err("Apply cancelled.")
+        sys.exit(1)
+    report_and_exit(apply_prepared(prepared, connection, request, on_step=progress))
+
+
+@click.command()
+@click.argument("spec", required=False, type=click.Path())
+@click.option("--plan", "plan_path", type=click.Path(dir_okay=False), help="Apply a saved plan.")
+@planning_options
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--allow-delete", is_flag=True, help="Carry out deletes and replaces.")
+@click.option("--parallelism", default=8, show_default=True, type=click.IntRange(1, 64))
+@click.option("--no-smoke", is_flag=True, help="Skip the smoke checks after apply.")
+@break_lock_option
+def apply(
+    spec: str | None,
+    plan_path: str | None,
+    local: bool,
+    variables: tuple[str, ...],
+    verbose: bool,
+    targets: tuple[str, ...],
+    rotate: tuple[str, ...],
+    force: bool,
+    yes: bool,
+    allow_delete: bool,
+    parallelism: int,
+    no_smoke: bool,
+    break_lock: bool,
+) -> None:
+    """Make the live workspace match SPEC (or carry out a saved plan)."""
+    setup_logging(verbose)
+    with user_errors():
+        expected_digest = None
+        if plan_path:
+            if spec:
+                raise ConfigError("give either SPEC or --plan PLANFILE, not both")
+            saved = load_plan(Path(plan_path))
+            spec, expected_digest = saved.spec_path, saved.live_digest
+            rotate, targets = tuple(saved.rotate), tuple(saved.targets)
+        if not spec:
+            raise ConfigError("apply needs a SPEC or --plan PLANFILE")
+        request = PlanRequest(spec, parse_vars(variables), rotate, targets, force)
+        loaded = load(request)
+        if plan_path and loaded[0].digest != saved.spec_digest:
+            raise SafetyError(f"the spec {spec} changed since the plan was saved; plan again")
+        connection = connect(local=local, on_event=request_logger(verbose))
+        try:
+            with workspace_lock(loaded[1].workspace, "apply", break_lock=break_lock):
+                prepared = prepare(request, connection, loaded=loaded)
+                apply_request = ApplyRequest(allow_delete, parallelism, expected_digest)
+                run_apply(prepared, connection, apply_request, yes)
+        finally:
+            connection.close()
+
+
+@click.command()
+@spec_argument
+@local_option
+@verbose_option
+@click.option("--var", "variables", multiple=True, metavar="NAME=VALUE")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--parallelism", default=8, show_default=True, type=click.IntRange(1, 64))
+@break_lock_option
+def destroy(
+    spec: str,
+    local: bool,
+    verbose: bool,
+    variables: tuple[str, ...],
+    yes: bool,
+    parallelism: int,
+    break_lock: bool,
+) -> None:
+    """Delete everything SPEC declares, in reverse dependency order (honours protect)."""
+    setup_logging(verbose)
+    with user_errors():
+        request = PlanRequest(spec, parse_vars(variables))
+        loaded = load(request)
+        connection = connect(local=local, on_event=request_logger(verbose))
+        try:
+            with workspace_lock(loaded[1].workspace, "destroy", break_lock=break_lock):
+                prepared = prepare(request, connection, destroy=True, loaded=loaded)
+                run_apply(prepared, connection, ApplyRequest(True, parallelism), yes)
+        finally:
+            connection.close()

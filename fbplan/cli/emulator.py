@@ -1,0 +1,53 @@
+"""`fbplan emulator`: a local Flashback backend, Bridge Node and AI gateway."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from pathlib import Path
+
+import click
+
+from fbplan.cli.console import err, out, user_errors
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8787, show_default=True, type=int, help="Backend API port.")
+@click.option(
+    "--data",
+    "data_path",
+    default=".fbplan/emulator.db",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="SQLite file holding the emulator's state.",
+)
+@click.option("--token", default=None, help="Bearer token to accept (else FB_JWT, else generated).")
+@click.option("--faults", default=None, help="Fault rules as JSON, or @FILE.")
+@click.option("--seed", default=None, type=int, help="Seed for reproducible faults.")
+def emulator(
+    host: str, port: int, data_path: str, token: str | None, faults: str | None, seed: int | None
+) -> None:
+    """Run a local Flashback backend until interrupted."""
+    from fbplan.emulator.server import parse_fault_rules, start_emulator
+
+    with user_errors():
+        token = token or os.environ.get("FB_JWT") or secrets.token_urlsafe(24)
+        Path(data_path).parent.mkdir(parents=True, exist_ok=True)
+        rules = parse_fault_rules(faults) if faults else None
+        running = start_emulator(data_path, token, host=host, port=port, faults=rules, seed=seed)
+        out(f"Backend API:   {running.backend_url}")
+        for url in running.bridge_urls:
+            out(f"Bridge Node:   {url}")
+        out(f"AI gateway:    {running.gateway_url}")
+        out(f"Data:          {data_path}")
+        out("Use it with:")
+        out(f"  export FB_BACKEND_URL={running.backend_url}")
+        click.echo(f"  export FB_JWT={token}")
+        err("Press Ctrl-C to stop.")
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            running.stop()
+            err("Emulator stopped.")

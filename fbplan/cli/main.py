@@ -1,0 +1,33 @@
+"""`fbplan`: the command group. Exit codes, the same for every command:
+0 success (and no changes), 1 error, 2 changes or drift pending, 3 blocked by a safety
+rule, 4 apply succeeded but a smoke check failed."""
+
+from __future__ import annotations
+
+import click
+
+from fbplan import __version__
+from fbplan.cli.apply import apply, destroy
+from fbplan.cli.emulator import emulator
+from fbplan.cli.plan import drift, export, plan, validate
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="fbplan")
+def cli() -> None:
+    """Declarative provisioning for the Flashback platform.
+
+    \b
+    fbplan validate SPEC      check a spec (schema, references, secrets)
+    fbplan plan SPEC          show what apply would change
+    fbplan apply SPEC         make the live workspace match the spec
+    fbplan emulator           run a local Flashback backend
+    """
+
+
+for command in (validate, plan, apply, destroy, drift, export, emulator):
+    cli.add_command(command)
+
+
+def main() -> None:
+    cli(prog_name="fbplan")

@@ -1,0 +1,138 @@
+"""`fbplan validate` and `fbplan plan`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from fbplan.backend.live import read_live
+from fbplan.cli.console import err, out, parse_vars, request_logger, setup_logging, user_errors
+from fbplan.cli.options import (
+    format_option,
+    local_option,
+    planning_options,
+    spec_argument,
+    var_option,
+    verbose_option,
+)
+from fbplan.errors import ConfigError
+from fbplan.export import export_spec
+from fbplan.plan.model import Plan
+from fbplan.plan.planfile import save_plan
+from fbplan.plan.render import render_json, render_markdown, render_text
+from fbplan.spec import load_spec
+from fbplan.spec.build import build_desired
+from fbplan.workflow import PlanRequest, connect, prepare
+
+
+@click.command()
+@spec_argument
+@var_option
+def validate(spec: str, variables: tuple[str, ...]) -> None:
+    """Check SPEC: schema, references, secret fields. Exit 0 valid, 1 invalid.
+
+    Needs no backend and no secrets: unset ${env:} variables are warnings here.
+    """
+    with user_errors():
+        loaded = load_spec(spec, cli_vars=parse_vars(variables), require_env=False)
+        build_desired(loaded.data)
+        for warning in loaded.warnings:
+            err(f"warning: {warning}")
+        out(f"{spec}: valid ({len(build_desired(loaded.data))} resources).")
+
+
+def render(plan: Plan, output_format: str, *, drift: bool = False) -> str:
+    match output_format:
+        case "json":
+            return render_json(plan, drift=drift)
+        case "markdown":
+            return render_markdown(plan, drift=drift)
+        case _:
+            return render_text(plan, drift=drift, color=sys.stdout.isatty())
+
+
+@click.command()
+@spec_argument
+@planning_options
+@format_option("text", "json", "markdown")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), help="Save the plan to a file.")
+@click.option(
+    "--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none."
+)
+def plan(
+    spec: str,
+    local: bool,
+    variables: tuple[str, ...],
+    verbose: bool,
+    targets: tuple[str, ...],
+    rotate: tuple[str, ...],
+    force: bool,
+    output_format: str,
+    out_path: str | None,
+    detailed_exitcode: bool,
+) -> None:
+    """Show what apply would change to make the live workspace match SPEC."""
+    setup_logging(verbose)
+    with user_errors():
+        request = PlanRequest(spec, parse_vars(variables), rotate, targets, force)
+        connection = connect(local=local, on_event=request_logger(verbose))
+        try:
+            prepared = prepare(request, connection)
+        finally:
+            connection.close()
+        result = prepared.plan
+        out(render(result, output_format))
+        if out_path:
+            save_plan(result, Path(out_path))
+            err(f"Saved the plan to {out_path}; apply it with: fbplan apply --plan {out_path}")
+    if result.blockers:
+        sys.exit(3)
+    if detailed_exitcode and result.has_changes:
+        sys.exit(2)
+
+
+@click.command()
+@spec_argument
+@local_option
+@var_option
+@verbose_option
+@format_option("text", "json", "markdown")
+def drift(
+    spec: str, local: bool, variables: tuple[str, ...], verbose: bool, output_format: str
+) -> None:
+    """Compare the live workspace with SPEC. Exit 0 no drift, 2 drift, 1 error.
+
+    Reports changed fields (live -> spec), declared resources that are missing, and live
+    resources of declared kinds that the spec does not name.
+    """
+    setup_logging(verbose)
+    with user_errors():
+        connection = connect(local=local, on_event=request_logger(verbose))
+        try:
+            prepared = prepare(PlanRequest(spec, parse_vars(variables)), connection)
+        finally:
+            connection.close()
+        report = prepared.plan
+        out(render(report, output_format, drift=True))
+    if report.has_changes or report.unmanaged:
+        sys.exit(2)
+
+
+@click.command()
+@click.option("--workspace", required=True, help="Name of the workspace to export.")
+@local_option
+@verbose_option
+def export(workspace: str, local: bool, verbose: bool) -> None:
+    """Print the spec YAML of what exists in a workspace."""
+    setup_logging(verbose)
+    with user_errors():
+        connection = connect(local=local, on_event=request_logger(verbose))
+        try:
+            live = read_live(connection.api, workspace)
+        finally:
+            connection.close()
+        if not live.workspace_id:
+            raise ConfigError(f"no workspace named {workspace} is visible to this token")
+        out(export_spec(live))

@@ -1,0 +1,170 @@
+"""The emulated Flashback backend management API as a WSGI app.
+
+`create_backend_app(store, token, faults)` builds a Flask app with every provisioning,
+smoke-check and statistics endpoint of flashback-api.md, plus the emulator's own admin API
+under ``/_emulator/`` (see `fbplan.emulator.admin`). Layers, outermost first:
+
+    RequestRecorder   request log and counters (never bodies or headers)
+    FaultInjector     latency, 5xx, 429 bursts, dropped connections, commit-then-fail
+    Flask             bearer-token check, routes, JSON error handlers
+
+Every management call needs ``Authorization: Bearer <token>`` (401
+``{success: false, error_code: "NO_AUTH_USER", message}`` otherwise); ``GET /`` and
+``GET /health`` are open. Every error answer is JSON with ``Content-Type: application/json``,
+including unknown paths (404) and methods (405). Routes live in ``routes_*.py``; the rules
+they rely on live in the store.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from fbplan.emulator import routes_ai, routes_repos, routes_stats, routes_storage
+from fbplan.emulator.faults import FaultInjector
+from fbplan.emulator.payload import as_str, json_body, ok, required_str
+from fbplan.emulator.problems import ApiProblem, forbidden, unauthorized
+from fbplan.emulator.recorder import RequestRecorder
+from fbplan.emulator.store import Store
+
+log = logging.getLogger(__name__)
+
+OPEN_ROUTES = {("GET", "/"), ("GET", "/health")}
+
+
+def create_backend_app(
+    store: Store,
+    token: str,
+    faults: FaultInjector | None = None,
+    recorder: RequestRecorder | None = None,
+) -> Flask:
+    """The backend WSGI app (a Flask app whose ``wsgi_app`` carries the recorder and faults).
+
+    `faults` and `recorder` may be shared with the Bridge Node and gateway apps so that the
+    admin API controls and reports all of them.
+    """
+    from fbplan.emulator import admin
+
+    injector = faults if faults is not None else FaultInjector()
+    requests_log = recorder if recorder is not None else RequestRecorder()
+    app = Flask("fbplan.emulator")
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.compact = True  # type: ignore[attr-defined]
+    _install_auth(app, token)
+    _install_error_handlers(app)
+    _register_identity(app, store)
+    for module in (routes_storage, routes_repos, routes_ai, routes_stats):
+        module.register(app, store)
+    admin.register(app, store, injector, requests_log)
+    app.extensions["fbplan_emulator"] = {
+        "store": store,
+        "faults": injector,
+        "recorder": requests_log,
+    }
+    inner = injector.wrap(app.wsgi_app, service="backend")
+    app.wsgi_app = requests_log.wrap(inner, service="backend", template_for=_template_finder(app))  # type: ignore[method-assign]
+    return app
+
+
+def _install_auth(app: Flask, token: str) -> None:
+    expected = f"Bearer {token}".encode()
+
+    @app.before_request
+    def check_token() -> None:
+        if (request.method, request.path) in OPEN_ROUTES:
+            return
+        given = request.headers.get("Authorization", "").encode()
+        if not hmac.compare_digest(given, expected):
+            raise unauthorized()
+
+
+def _install_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiProblem)
+    def api_problem(problem: ApiProblem) -> Response:
+        response = jsonify(problem.body)
+        response.status_code = problem.status
+        response.headers.update(problem.headers)
+        return response
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        response = jsonify({"success": False, "message": error.description or error.name})
+        response.status_code = error.code or 500
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> Response:
+        log.exception("emulator error on %s %s", request.method, request.path)
+        response = jsonify({"success": False, "message": "Internal server error"})
+        response.status_code = 500
+        return response
+
+
+def _template_finder(app: Flask) -> Any:
+    """``(method, path) -> "/repo/{repoId}/apikey"`` for the request counters."""
+
+    def template_for(method: str, path: str) -> str:
+        adapter = app.url_map.bind("emulator")
+        try:
+            rule, _ = adapter.match(path, method=method, return_rule=True)
+        except HTTPException:
+            return path
+        return str(rule.rule).replace("<", "{").replace(">", "}")
+
+    return template_for
+
+
+def _register_identity(app: Flask, store: Store) -> None:
+    """Online checks, profile, organization and workspaces (sections 1-3)."""
+
+    @app.get("/")
+    def online() -> Any:
+        return ok(message="Flashback backend emulator is online")
+
+    @app.get("/health")
+    def health() -> Any:
+        store.get_quotas()  # touches the database
+        return ok(status="healthy", checks={"database": "ok"})
+
+    @app.get("/user/profile")
+    def profile() -> Any:
+        return ok(data=store.profile())
+
+    @app.get("/organization/<org_id>")
+    def organization(org_id: str) -> Any:
+        if org_id != store.org_id:
+            raise forbidden("No access to this organization")
+        return ok(data=store.organization())
+
+    @app.get("/organization/<org_id>/nodes")
+    def organization_nodes(org_id: str) -> Any:
+        if org_id != store.org_id:
+            raise forbidden("No access to this organization")
+        return ok(data=[], total=0)
+
+    @app.post("/workspace")
+    def create_workspace() -> Any:
+        name = required_str(json_body(), "name")
+        return ok(201, workspace=store.create_workspace(name))
+
+    @app.get("/workspace")
+    def list_workspaces() -> Any:
+        return ok(workspaces=store.list_workspaces())
+
+    @app.get("/workspace/<workspace_id>")
+    def get_workspace(workspace_id: str) -> Any:
+        return ok(workspace=store.get_workspace(workspace_id))
+
+    @app.put("/workspace/<workspace_id>")
+    def update_workspace(workspace_id: str) -> Any:
+        name = as_str(json_body(), "name")
+        return ok(workspace=store.update_workspace(workspace_id, name))
+
+    @app.delete("/workspace/<workspace_id>")
+    def delete_workspace(workspace_id: str) -> Any:
+        store.delete_workspace(workspace_id)
+        return ok()

@@ -1,0 +1,151 @@
+"""Reading request bodies and query strings the way the backend does.
+
+- A body must be a JSON object (an empty body reads as ``{}``); a required field that is
+  missing, null or an empty string is a 400 naming the field.
+- Enums are upper-case and strict, with the documented alternative spellings accepted on
+  input and answered in the client's spelling: ``AZURE`` -> ``BLOB``, ``BACKUP`` -> ``MIRROR``.
+  Anything else is a 400 ``{success: false, message}`` listing the accepted values.
+- Query values ``undefined``, ``null`` and empty are absent (the TypeScript client sends the
+  literal ``undefined``); multi-value filters are one comma-separated parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from flask import Response, jsonify, request
+
+from fbplan.emulator.problems import bad_request
+
+STORAGE_TYPES = {"S3": "S3", "GCS": "GCS", "BLOB": "BLOB", "AZURE": "BLOB"}
+REPO_MODES = {"NORMAL": "NORMAL", "MIRROR": "MIRROR", "BACKUP": "MIRROR"}
+ACCESS_TYPES = {name: name for name in ("READ", "WRITE", "ADMIN")}
+AI_TYPES = {name: name for name in ("OPENAI", "GOOGLE", "ANTHROPIC", "AWS", "OTHER")}
+RISK_TYPES = {name: name for name in ("LOW", "MEDIUM", "HIGH")}
+ACTION_TYPES = (0, 1, 2)
+ABSENT = {"", "undefined", "null"}
+
+
+def ok(status: int = 200, **payload: Any) -> tuple[Response, int]:
+    """A success answer ``{"success": true, ...payload}``."""
+    return jsonify({"success": True, **payload}), status
+
+
+def json_body() -> dict[str, Any]:
+    if not request.get_data():
+        return {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise bad_request("Request body must be a JSON object")
+    return body
+
+
+def present(body: Mapping[str, Any], field: str) -> bool:
+    """True when `field` holds a value (not missing, null or an empty string)."""
+    return body.get(field) not in (None, "")
+
+
+def required_str(body: Mapping[str, Any], field: str) -> str:
+    if not present(body, field):
+        raise bad_request(f"Missing required field: {field}")
+    return as_str(body, field) or ""
+
+
+def as_str(body: Mapping[str, Any], field: str) -> str | None:
+    """The string value of an optional field (None when missing, null or empty)."""
+    value = body.get(field)
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise bad_request(f"Field {field} must be a string")
+    return value
+
+
+def required_enum(body: Mapping[str, Any], field: str, allowed: Mapping[str, str]) -> str:
+    return enum_value(required_str(body, field), field, allowed)
+
+
+def enum_value(value: str, field: str, allowed: Mapping[str, str]) -> str:
+    if value not in allowed:
+        expected = ", ".join(sorted(set(allowed.values())))
+        raise bad_request(f"Invalid {field} {value!r}; expected one of {expected}")
+    return allowed[value]
+
+
+def action_type(body: Mapping[str, Any], field: str = "actionType") -> int:
+    value = body.get(field)
+    if value is None:
+        raise bad_request(f"Missing required field: {field}")
+    if isinstance(value, bool) or value not in ACTION_TYPES:
+        raise bad_request(
+            f"Invalid {field} {value!r}; expected one of 0 (log), 1 (alert), 2 (block)"
+        )
+    return int(value)
+
+
+def boolean(body: Mapping[str, Any], field: str, default: bool = False) -> bool:
+    value = body.get(field, default)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise bad_request(f"Field {field} must be a boolean")
+    return value
+
+
+# -- query strings ----------------------------------------------------------------------------
+
+
+def query(name: str, *aliases: str) -> str | None:
+    for key in (name, *aliases):
+        value = request.args.get(key)
+        if value is not None and value.strip() not in ABSENT:
+            return value.strip()
+    return None
+
+
+def query_csv(name: str, *aliases: str) -> list[str] | None:
+    value = query(name, *aliases)
+    if value is None:
+        return None
+    return [part.strip() for part in value.split(",") if part.strip() not in ABSENT]
+
+
+def query_int(name: str, required: bool = False) -> int | None:
+    value = query(name)
+    if value is None:
+        if required:
+            raise bad_request(f"Missing required query parameter: {name}")
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise bad_request(f"Query parameter {name} must be an integer") from None
+
+
+def query_datetime(name: str, end_of_day: bool = False) -> datetime | None:
+    """An ISO date or date-time; a bare date used as an end bound means the end of that day."""
+    value = query(name)
+    if value is None:
+        return None
+    try:
+        if len(value) == 10:
+            day = datetime.combine(date.fromisoformat(value), datetime.min.time(), UTC)
+            return day + timedelta(days=1, microseconds=-1) if end_of_day else day
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise bad_request(f"Query parameter {name} must be an ISO-8601 date") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_day(value: Any, field: str) -> date:
+    """A day given as ``ddmmyyyy`` (number or string, the client's comment) or ISO."""
+    text = str(value).strip()
+    try:
+        if text.isdigit():
+            text = text.zfill(8)
+            return date(int(text[4:]), int(text[2:4]), int(text[:2]))
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
+    except ValueError:
+        raise bad_request(f"{field} must be a date (ddmmyyyy or ISO-8601)") from None

@@ -1,0 +1,157 @@
+"""Routes: provider API keys (``/apikeys``, ``/providers``) and buckets (``/bucket``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify
+
+from fbplan.emulator.payload import (
+    STORAGE_TYPES,
+    as_str,
+    json_body,
+    ok,
+    parse_day,
+    present,
+    query,
+    query_csv,
+    query_int,
+    required_enum,
+    required_str,
+)
+from fbplan.emulator.problems import bad_request
+from fbplan.emulator.store import Store
+
+# body field -> store field, for the optional string fields of each kind
+PROVIDER_KEY_OPTIONAL = {
+    "endpoint": "endpoint",
+    "region": "region",
+    "tenantId": "tenant_id",
+    "subscriptionId": "subscription_id",
+    "description": "description",
+}
+BUCKET_OPTIONAL = {
+    "key": "key",
+    "secret": "secret",
+    "region": "region",
+    "endpoint": "endpoint",
+    "apiKeyUuid": "api_key_id",
+    "walletAddress": "wallet_address",
+}
+
+
+def optional_fields(body: dict[str, Any], mapping: dict[str, str]) -> dict[str, Any]:
+    """Store-named values of the optional fields present in `body` (null clears)."""
+    return {target: as_str(body, field) for field, target in mapping.items() if field in body}
+
+
+def register(app: Flask, store: Store) -> None:
+    _register_provider_keys(app, store)
+    _register_buckets(app, store)
+
+
+def _register_provider_keys(app: Flask, store: Store) -> None:
+    @app.get("/providers")
+    def providers() -> Any:
+        return ok(providers=store.providers_catalogue())
+
+    @app.post("/apikeys")
+    def create_provider_key() -> Any:
+        body = json_body()
+        workspace_id = required_str(body, "workspaceId")
+        provider = required_str(body, "provider")
+        key = required_str(body, "key")
+        required_str(body, "secret")
+        extra = optional_fields(body, PROVIDER_KEY_OPTIONAL)
+        key_id = store.create_provider_key(workspace_id, provider, key, **extra)
+        return ok(apiKeyId=key_id, message="API key created")
+
+    @app.get("/apikeys")
+    def list_provider_keys() -> Any:
+        keys = store.list_provider_keys(
+            workspace_id=query("workspaceId"),
+            capability=query_int("capability"),
+            provider=query("provider"),
+        )
+        return ok(apiKeys=keys)
+
+    @app.put("/apikeys/<key_id>")
+    def update_provider_key(key_id: str) -> Any:
+        body = json_body()
+        changes = optional_fields(body, {**PROVIDER_KEY_OPTIONAL, "workspaceId": "workspace_id"})
+        for field in ("key", "provider"):
+            if field in body:
+                changes[field] = required_str(body, field)
+        as_str(body, "secret")  # accepted, write-only, not kept
+        store.update_provider_key(key_id, changes)
+        return ok(message="API key updated")
+
+    @app.delete("/apikeys/<key_id>")
+    def delete_provider_key(key_id: str) -> Any:
+        store.delete_provider_key(key_id)
+        return ok(message="API key deleted")
+
+
+def _register_buckets(app: Flask, store: Store) -> None:
+    @app.post("/bucket")
+    def create_bucket() -> Any:
+        body = json_body()
+        name = required_str(body, "name")
+        bucket = required_str(body, "bucket")
+        storage_type = required_enum(body, "storageType", STORAGE_TYPES)
+        workspace_id = required_str(body, "workspaceId")
+        extra = optional_fields(body, BUCKET_OPTIONAL)
+        bucket_id = store.create_bucket(workspace_id, name, bucket, storage_type, **extra)
+        return ok(bucketId=bucket_id)
+
+    @app.get("/bucket")
+    def list_buckets() -> Any:
+        return ok(buckets=store.list_buckets(query("workspaceId")))
+
+    @app.get("/bucket/available")
+    def available_buckets() -> Any:
+        return jsonify(store.available_buckets(query("workspaceId")))
+
+    @app.put("/bucket/<bucket_id>")
+    def update_bucket(bucket_id: str) -> Any:
+        body = json_body()
+        changes = optional_fields(body, BUCKET_OPTIONAL)
+        for field, target in (
+            ("name", "name"),
+            ("bucket", "bucket"),
+            ("workspaceId", "workspace_id"),
+        ):
+            if field in body:
+                changes[target] = required_str(body, field)
+        if "storageType" in body:
+            changes["storage_type"] = required_enum(body, "storageType", STORAGE_TYPES)
+        store.update_bucket(bucket_id, changes)
+        status = store.bucket_status(bucket_id)["nodeStatus"]
+        latency = min((n["latency_ms"] for n in status if n["status"] == "ONLINE"), default=0.0)
+        return ok(bucketId=bucket_id, status="ONLINE", latency_ms=latency)
+
+    @app.delete("/bucket/<bucket_id>")
+    def delete_bucket(bucket_id: str) -> Any:
+        store.delete_bucket(bucket_id)
+        return ok()
+
+    @app.post("/bucket/<bucket_id>/validate")
+    def validate_bucket(bucket_id: str) -> Any:
+        json_body()  # [C] sends {bucket, key?, secret?, ...}, [D] nothing: both accepted
+        return jsonify(store.validate_bucket(bucket_id))
+
+    @app.get("/bucket/<bucket_id>/status")
+    def bucket_status(bucket_id: str) -> Any:
+        return jsonify(store.bucket_status(bucket_id))
+
+    @app.post("/bucket/<bucket_id>/stats")
+    def bucket_node_stats(bucket_id: str) -> Any:
+        body = json_body()
+        if not present(body, "day"):
+            raise bad_request("Missing required field: day")
+        day = parse_day(body["day"], "day")
+        return ok(nodeStats=store.bucket_node_stats(bucket_id, day))
+
+    @app.get("/bucket/stats")
+    def bucket_stats() -> Any:
+        return ok(stats=store.bucket_stats(query_csv("bucketId", "unitId")))

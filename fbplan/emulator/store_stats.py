@@ -1,0 +1,556 @@
+"""Nodes, recorded traffic and the statistics built from them (flashback-api.md 13-15).
+
+The Bridge Nodes and the AI gateway feed two tables, one row per request:
+`record_storage_traffic` and `record_ai_usage`. Every statistics endpoint is an aggregation
+of those rows, so numbers agree across endpoints. Byte and token counters are decimal
+strings; event counts in ``/aistats`` rows (``apiCalls``, ``policyViolations``, ...) are
+integers; every ``total*`` of the per-object totals is a string. Rows carry both ``bucketId``
+and the legacy ``unitId`` (disagreement 7: which one the server sends is unsettled).
+
+Node latency and status are what `set_node` / `update_node` stored (the admin API changes
+them); ``/stats/nodes/*`` report one row per (bucket, storage node).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from fbplan.emulator.problems import bad_request, not_found
+from fbplan.emulator.store_ai import AiOps
+from fbplan.emulator.store_base import iso, now_iso
+
+NODE_STATUSES = ("ONLINE", "OFFLINE", "DISCONNECTED")
+SERVICE_STORAGE, SERVICE_AI, SERVICE_CHAT = 1, 2, 4
+MAX_DAYS = 400
+
+Filters = dict[str, Sequence[str] | None]
+
+
+class StatsOps(AiOps):
+    """Nodes, traffic recording and statistics."""
+
+    # -- nodes ------------------------------------------------------------------------------
+
+    def set_node(
+        self,
+        node_id: str,
+        url: str,
+        region: str,
+        provider: str,
+        latency_ms: float,
+        status: str,
+        *,
+        services: int = SERVICE_STORAGE,
+        version: str = "emulator-1",
+    ) -> dict[str, Any]:
+        """Advertise (or replace) a node; `services` is the ``nodeServices`` bitmask."""
+        _check_status(status)
+        self._exec(
+            "INSERT OR REPLACE INTO nodes (id, url, region, provider, latency_ms, status,"
+            " services, version, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                node_id,
+                url,
+                region,
+                provider,
+                float(latency_ms),
+                status,
+                services,
+                version,
+                now_iso(),
+            ),
+        )
+        return self.get_node(node_id) or {}
+
+    def update_node(
+        self, node_id: str, latency_ms: float | None = None, status: str | None = None
+    ) -> dict[str, Any]:
+        with self._tx():
+            if self.get_node(node_id) is None:
+                raise not_found("Node")
+            if latency_ms is not None:
+                self._exec(
+                    "UPDATE nodes SET latency_ms = ? WHERE id = ?", (float(latency_ms), node_id)
+                )
+            if status is not None:
+                _check_status(status)
+                self._exec("UPDATE nodes SET status = ? WHERE id = ?", (status, node_id))
+            self._exec("UPDATE nodes SET updated_at = ? WHERE id = ?", (now_iso(), node_id))
+            return self.get_node(node_id) or {}
+
+    def remove_node(self, node_id: str) -> None:
+        self._exec("DELETE FROM nodes WHERE id = ?", (node_id,))
+
+    def get_node(self, node_id: str) -> dict[str, Any] | None:
+        row = self._one("SELECT * FROM nodes WHERE id = ?", (node_id,))
+        return _node(row) if row else None
+
+    def list_nodes(self, services: int = 0) -> list[dict[str, Any]]:
+        """Advertised nodes: ``{id, url, region, provider, latency_ms, status, services,
+        version, updated_at}``; `services` 0 = all, else a ``nodeServices`` bitmask."""
+        nodes = [_node(row) for row in self._all("SELECT * FROM nodes ORDER BY rowid")]
+        return [n for n in nodes if not services or n["services"] & services]
+
+    @staticmethod
+    def node_info(node: dict[str, Any]) -> dict[str, Any]:
+        """``NodeInfo`` of ``GET /node``."""
+        return {
+            "id": node["id"],
+            "ip": urlsplit(node["url"]).hostname,
+            "region": node["region"],
+            "version": node["version"],
+            "status": node["status"],
+            "latencyMs": node["latency_ms"],
+            "lastUpdated": node["updated_at"],
+            "url": node["url"],
+            "id_org": None,
+            "nodeServices": node["services"],
+        }
+
+    # -- recording --------------------------------------------------------------------------
+
+    def record_storage_traffic(
+        self,
+        repo_id: str | None,
+        bucket_id: str | None,
+        host: str | None,
+        upload_bytes: int,
+        download_bytes: int,
+        size_change: int,
+        latency_ms: float,
+        *,
+        at: datetime | None = None,
+    ) -> None:
+        self._exec(
+            "INSERT INTO storage_traffic (ts, repo_id, bucket_id, host, upload, download,"
+            " size_change, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                iso(at) if at else now_iso(),
+                repo_id,
+                bucket_id,
+                host,
+                int(upload_bytes),
+                int(download_bytes),
+                int(size_change),
+                float(latency_ms),
+            ),
+        )
+
+    def record_ai_usage(
+        self,
+        repo_id: str | None,
+        ai_llm_id: str | None,
+        ai_key_id: str | None,
+        model: str | None,
+        llm_type: str | None,
+        tokens_in: int,
+        tokens_out: int,
+        latency_ms: float,
+        host: str | None,
+        policy_violation: bool,
+        alert: bool,
+        block: bool,
+        severity: str | None,
+        *,
+        at: datetime | None = None,
+    ) -> None:
+        self._exec(
+            "INSERT INTO ai_usage (ts, repo_id, ai_llm_id, ai_key_id, model, llm_type, tokens_in,"
+            " tokens_out, latency_ms, host, violation, alert, block, severity)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                iso(at) if at else now_iso(),
+                repo_id,
+                ai_llm_id,
+                ai_key_id,
+                model,
+                llm_type,
+                int(tokens_in),
+                int(tokens_out),
+                float(latency_ms),
+                host,
+                int(policy_violation),
+                int(alert),
+                int(block),
+                severity.upper() if severity else None,
+            ),
+        )
+
+    # -- storage statistics -----------------------------------------------------------------
+
+    def storage_stats(
+        self,
+        period: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        filters: Filters | None = None,
+    ) -> list[dict[str, Any]]:
+        """``/stats/minute`` (period ``minute``) and ``/stats/daily`` (``day``) rows;
+        `filters` maps repo_id, bucket_id, host to allowed values."""
+        bucket = _period_sql(period)
+        where, params = _where(filters or {}, start, end)
+        rows = self._all(
+            f"SELECT {bucket} AS p, repo_id, bucket_id, host, SUM(upload) AS up,"
+            " SUM(download) AS down, SUM(size_change) AS change, AVG(latency_ms) AS lat"
+            f" FROM storage_traffic {where} GROUP BY p, repo_id, bucket_id, host ORDER BY p",
+            params,
+        )
+        return [
+            {
+                "timestamp": _period_start(period, r["p"]),
+                "repoId": r["repo_id"],
+                "bucketId": r["bucket_id"],
+                "unitId": r["bucket_id"],
+                "upl_bytes": str(r["up"]),
+                "dwl_bytes": str(r["down"]),
+                "size_change": str(r["change"]),
+                "latency_ms": round(r["lat"], 3),
+                "host": r["host"],
+            }
+            for r in rows
+        ]
+
+    def repo_stats(self, repo_ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        ids = self._ids("repos", repo_ids)
+        return [
+            {
+                "repoId": repo_id,
+                "totalUploadBytes": str(up),
+                "totalDownloadBytes": str(down),
+                "totalSizeChange": str(change),
+            }
+            for repo_id, (_, up, down, change) in ((i, self._traffic("repo_id", i)) for i in ids)
+        ]
+
+    def bucket_stats(self, bucket_ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        ids = self._ids("buckets", bucket_ids)
+        return [
+            {
+                "bucketId": bucket_id,
+                "totalCount": str(count),
+                "totalUploadBytes": str(up),
+                "totalDownloadBytes": str(down),
+                "totalSizeChange": str(change),
+            }
+            for bucket_id, (count, up, down, change) in (
+                (i, self._traffic("bucket_id", i)) for i in ids
+            )
+        ]
+
+    def _traffic(self, column: str, value: str) -> tuple[int, int, int, int]:
+        row = self._one(
+            "SELECT COUNT(*), COALESCE(SUM(upload), 0), COALESCE(SUM(download), 0),"
+            f" COALESCE(SUM(size_change), 0) FROM storage_traffic WHERE {column} = ?",
+            (value,),
+        )
+        return (row[0], row[1], row[2], row[3]) if row else (0, 0, 0, 0)
+
+    def _ids(self, table: str, wanted: Sequence[str] | None) -> list[str]:
+        """Live ids of `table` in creation order, restricted to `wanted` when given."""
+        live = "deleted_at IS NULL" if table != "ai_llms" else "1 = 1"
+        ids = [r["id"] for r in self._all(f"SELECT id FROM {table} WHERE {live} ORDER BY rowid")]
+        return [i for i in ids if wanted is None or i in set(wanted)]
+
+    # -- AI statistics ----------------------------------------------------------------------
+
+    def ai_stats(
+        self,
+        period: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        filters: Filters | None = None,
+    ) -> list[dict[str, Any]]:
+        """``/aistats/minute`` and ``/aistats/daily`` rows; `filters` maps repo_id,
+        ai_llm_id, ai_key_id, host, llm_type, model, user, conversation to allowed values
+        (the emulator records no user or conversation, so filtering on them matches nothing)."""
+        filters = dict(filters or {})
+        if filters.pop("user", None) is not None or filters.pop("conversation", None) is not None:
+            return []
+        bucket = _period_sql(period)
+        where, params = _where(filters, start, end)
+        keys = "repo_id, ai_llm_id, ai_key_id, llm_type, model, host"
+        rows = self._all(
+            f"SELECT {bucket} AS p, {keys}, SUM(tokens_in) AS tin, SUM(tokens_out) AS tout,"
+            " COUNT(*) AS calls, SUM(violation) AS viol, SUM(alert) AS alerts,"
+            " SUM(block) AS blocks, SUM(severity = 'LOW') AS low,"
+            " SUM(severity = 'MEDIUM') AS medium, SUM(severity = 'HIGH') AS high,"
+            f" AVG(latency_ms) AS lat FROM ai_usage {where} GROUP BY p, {keys} ORDER BY p",
+            params,
+        )
+        return [_ai_row(period, r) for r in rows]
+
+    def llm_stats(self, llm_ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        result = []
+        for llm_id in self._ids("ai_llms", llm_ids):
+            r = self._one(
+                "SELECT COUNT(*) AS calls, COALESCE(SUM(tokens_in), 0) AS tin,"
+                " COALESCE(SUM(tokens_out), 0) AS tout, COALESCE(SUM(violation), 0) AS viol,"
+                " COALESCE(SUM(alert), 0) AS alerts, COALESCE(SUM(block), 0) AS blocks"
+                " FROM ai_usage WHERE ai_llm_id = ?",
+                (llm_id,),
+            )
+            assert r is not None
+            result.append(
+                {
+                    "aiLlmId": llm_id,
+                    "totalApiCalls": str(r["calls"]),
+                    "totalTokensIn": str(r["tin"]),
+                    "totalTokensOut": str(r["tout"]),
+                    "totalLlmTokensIn": str(r["tin"]),
+                    "totalLlmTokensOut": str(r["tout"]),
+                    "totalPolicyViolations": str(r["viol"]),
+                    "totalAlerts": str(r["alerts"]),
+                    "totalBlocks": str(r["blocks"]),
+                }
+            )
+        return result
+
+    # -- node statistics --------------------------------------------------------------------
+
+    def nodes_minute(self, bucket_ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        rows = []
+        for bucket_id in self._ids("buckets", bucket_ids):
+            for node in self.list_nodes(SERVICE_STORAGE):
+                rows.append(
+                    {
+                        "nodeId": node["id"],
+                        "bucketId": bucket_id,
+                        "unitId": bucket_id,
+                        "nodeStatus": node["status"],
+                        "lastUpdated": node["updated_at"],
+                        "latency_ms": node["latency_ms"],
+                    }
+                )
+        return rows
+
+    def nodes_daily(
+        self, bucket_ids: Sequence[str] | None, first: date, last: date
+    ) -> list[dict[str, Any]]:
+        if last < first or (last - first).days > MAX_DAYS:
+            raise bad_request(
+                f"startDate..endDate must be an ordered range of at most {MAX_DAYS} days"
+            )
+        rows = []
+        days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+        for bucket_id in self._ids("buckets", bucket_ids):
+            bucket = self._bucket_row(bucket_id)
+            for node in self.list_nodes(SERVICE_STORAGE):
+                for day in days:
+                    rows.append(
+                        {
+                            "nodeId": node["id"],
+                            "bucketId": bucket_id,
+                            "unitId": bucket_id,
+                            "day": day.isoformat(),
+                            "online": 100.0 if node["status"] == "ONLINE" else 0.0,
+                            "latency_ms": node["latency_ms"],
+                            "endpoint": node["url"],
+                            "region": node["region"],
+                            "storageType": bucket["storage_type"],
+                            "provider": node["provider"],
+                            "status": node["status"],
+                            "version": node["version"],
+                        }
+                    )
+        return rows
+
+    def bucket_status(self, bucket_id: str) -> dict[str, Any]:
+        self._bucket_row(bucket_id)
+        statuses = [
+            {
+                "ip": urlsplit(n["url"]).hostname,
+                "region": n["region"],
+                "version": n["version"],
+                "status": n["status"],
+                "latencyMs": n["latency_ms"],
+                "latency_ms": n["latency_ms"],
+                "lastUpdated": n["updated_at"],
+            }
+            for n in self.list_nodes(SERVICE_STORAGE)
+        ]
+        return {"bucketId": bucket_id, "nodeStatus": statuses}
+
+    def bucket_node_stats(self, bucket_id: str, day: date) -> list[dict[str, Any]]:
+        self._bucket_row(bucket_id)
+        return [
+            {
+                "ip": urlsplit(n["url"]).hostname,
+                "host": urlsplit(n["url"]).netloc,
+                "perc_uptime": 100.0 if n["status"] == "ONLINE" else 0.0,
+                "avg_latency_ms": n["latency_ms"],
+                "version": n["version"],
+                "node_status": n["status"],
+                "last_updated": n["updated_at"],
+                "last_latency_ms": n["latency_ms"],
+                "day": day.isoformat(),
+            }
+            for n in self.list_nodes(SERVICE_STORAGE)
+        ]
+
+    def validate_bucket(self, bucket_id: str) -> dict[str, Any]:
+        """Reachability "through the online nodes": fails (400) only when nodes are
+        advertised and none is online; no outbound call is made."""
+        with self._tx():
+            self._bucket_row(bucket_id)
+            nodes = self.list_nodes(SERVICE_STORAGE)
+            online = [n for n in nodes if n["status"] == "ONLINE"]
+            if nodes and not online:
+                raise bad_request("Bucket validation failed: no online node can reach the bucket")
+            latency = min((n["latency_ms"] for n in online), default=0.0)
+            self._exec(
+                "UPDATE buckets SET status = 'ONLINE', last_status_at = ? WHERE id = ?",
+                (now_iso(), bucket_id),
+            )
+            return {
+                "success": True,
+                "message": "Bucket is reachable",
+                "status": "ONLINE",
+                "latency_ms": latency,
+            }
+
+    # -- quota usage ------------------------------------------------------------------------
+
+    def quota_usage(self) -> list[dict[str, Any]]:
+        """``quotaUsage`` of ``GET /user/quota``: one entry per quota kind."""
+        month = datetime.now(UTC).strftime("%Y-%m")
+        used = {
+            "workspaces": "SELECT COUNT(*) FROM workspaces WHERE deleted_at IS NULL",
+            "apiKeys": "SELECT COUNT(*) FROM provider_keys",
+            "buckets": "SELECT COUNT(*) FROM buckets WHERE deleted_at IS NULL",
+            "repos": "SELECT COUNT(*) FROM repos WHERE deleted_at IS NULL",
+            "aiLlms": "SELECT COUNT(*) FROM ai_llms",
+            "repoApiKeys": "SELECT COUNT(*) FROM repo_api_keys k JOIN repos r"
+            " ON r.id = k.repo_id WHERE r.deleted_at IS NULL",
+            "repoAiApiKeys": "SELECT COUNT(*) FROM repo_ai_keys WHERE deleted_at IS NULL",
+            "policies": "SELECT COUNT(*) FROM policies WHERE deleted_at IS NULL",
+            "storageBytes": "SELECT MAX(COALESCE(SUM(size_change), 0), 0) FROM storage_traffic",
+            "egressMonthlyBytes": "SELECT COALESCE(SUM(download), 0) FROM storage_traffic"
+            f" WHERE substr(ts, 1, 7) = '{month}'",
+        }
+        quotas = self.get_quotas()
+        entries = []
+        for number, (kind, (code, kind_type, period)) in enumerate(CAPABILITIES.items(), 1):
+            current, limit = self._count(used[kind]), quotas.get(kind)
+            percentage = round(100.0 * current / limit, 2) if limit else 0.0
+            entries.append(
+                {
+                    "capability": {
+                        "id": number,
+                        "code": code,
+                        "description": f"Maximum {kind} of the organization",
+                        "type": kind_type,
+                        "periodType": period,
+                    },
+                    "usage": {
+                        "current": str(current),
+                        "max": None if limit is None else str(limit),
+                        "percentage": percentage,
+                    },
+                }
+            )
+        return entries
+
+
+# quota kind -> (capability code, type, periodType)
+CAPABILITIES = {
+    "storageBytes": ("STORAGE_TOTAL_BYTES", "STORAGE", "ALL_TIME"),
+    "egressMonthlyBytes": ("EGRESS_MONTHLY_BYTES", "TRAFFIC", "MONTHLY"),
+    "workspaces": ("WORKSPACES_COUNT", "RESOURCE", "ALL_TIME"),
+    "apiKeys": ("API_KEYS_COUNT", "RESOURCE", "ALL_TIME"),
+    "buckets": ("BUCKETS_COUNT", "RESOURCE", "ALL_TIME"),
+    "repos": ("REPOS_COUNT", "RESOURCE", "ALL_TIME"),
+    "aiLlms": ("AI_LLMS_COUNT", "RESOURCE", "ALL_TIME"),
+    "repoApiKeys": ("REPO_API_KEYS_COUNT", "RESOURCE", "ALL_TIME"),
+    "repoAiApiKeys": ("REPO_AI_API_KEYS_COUNT", "RESOURCE", "ALL_TIME"),
+    "policies": ("POLICIES_COUNT", "RESOURCE", "ALL_TIME"),
+}
+
+
+def _check_status(status: str) -> None:
+    if status not in NODE_STATUSES:
+        raise bad_request(
+            f"Invalid node status {status!r}; expected one of {', '.join(NODE_STATUSES)}"
+        )
+
+
+def _node(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "url": row["url"],
+        "region": row["region"],
+        "provider": row["provider"],
+        "latency_ms": row["latency_ms"],
+        "status": row["status"],
+        "services": row["services"],
+        "version": row["version"],
+        "updated_at": row["updated_at"],
+    }
+
+
+def _period_sql(period: str) -> str:
+    if period not in ("minute", "day"):
+        raise ValueError(f"unknown period {period!r}")
+    return "substr(ts, 1, 16)" if period == "minute" else "substr(ts, 1, 10)"
+
+
+def _period_start(period: str, prefix: str) -> str:
+    return prefix + (":00.000Z" if period == "minute" else "T00:00:00.000Z")
+
+
+_COLUMNS = {
+    "repo_id": "repo_id",
+    "bucket_id": "bucket_id",
+    "host": "host",
+    "ai_llm_id": "ai_llm_id",
+    "ai_key_id": "ai_key_id",
+    "llm_type": "llm_type",
+    "model": "model",
+}
+
+
+def _where(filters: Filters, start: datetime | None, end: datetime | None) -> tuple[str, list[Any]]:
+    clauses, params = ["1 = 1"], []
+    for name, values in filters.items():
+        if values is None:
+            continue
+        column = _COLUMNS[name]
+        clauses.append(f"{column} IN ({', '.join('?' for _ in values)})" if values else "0 = 1")
+        params.extend(values)
+    if start is not None:
+        clauses.append("ts >= ?")
+        params.append(iso(start))
+    if end is not None:
+        clauses.append("ts <= ?")
+        params.append(iso(end))
+    return "WHERE " + " AND ".join(clauses), params
+
+
+def _ai_row(period: str, r: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "timestamp": _period_start(period, r["p"]),
+        "repoId": r["repo_id"],
+        "aiLlmId": r["ai_llm_id"],
+        "repoAiApiKeyId": r["ai_key_id"],
+        "tokensIn": str(r["tin"]),
+        "tokensOut": str(r["tout"]),
+        "llmTokensIn": str(r["tin"]),
+        "llmTokensOut": str(r["tout"]),
+        "activeConversations": 0,
+        "apiCalls": r["calls"],
+        "policyViolations": r["viol"],
+        "numAlerts": r["alerts"],
+        "numBlocks": r["blocks"],
+        "numSeverityLow": r["low"],
+        "numSeverityMedium": r["medium"],
+        "numSeverityHigh": r["high"],
+        "latency_ms": round(r["lat"], 3),
+        "llmType": r["llm_type"],
+        "llmModel": r["model"],
+        "host": r["host"],
+        "userUuid": None,
+        "conversationUuid": None,
+    }

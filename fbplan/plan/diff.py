@@ -1,0 +1,192 @@
+"""The diff: a pure function from (desired State, live State, settings) to a Plan.
+
+Kinds have already normalized both sides, so a field differs only when the world must
+change. Write-only secrets cannot be compared with the live side; `secret_status` says,
+from the local fingerprints, whether a desired secret is unchanged, changed or untracked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from fbplan.kinds import REGISTRY, Kind
+from fbplan.model import Resource, State
+from fbplan.plan.model import Action, Change, FieldChange, Plan, Unmanaged
+from fbplan.secret import MASK, Secret
+
+SecretStatus = Literal["unchanged", "changed", "untracked"]
+SecretStatusFn = Callable[[str, str, Secret], SecretStatus]
+KIND_ORDER = {name: index for index, name in enumerate(REGISTRY)}
+
+
+@dataclass(frozen=True)
+class DiffSettings:
+    """`prune`: the spec sections whose unmanaged objects are planned as deletes.
+    `rotate`: addresses whose credentials or secrets must be renewed."""
+
+    prune: frozenset[str] = frozenset()
+    rotate: frozenset[str] = frozenset()
+    secret_status: SecretStatusFn | None = None
+    kinds: Mapping[str, Kind] = field(default_factory=lambda: REGISTRY)
+
+
+def shown(resource: Resource) -> dict[str, Any]:
+    """A resource's fields as a plan shows them: attrs, plus secret fields masked."""
+    return {**resource.attrs, **{name: MASK for name in resource.secrets}}
+
+
+def diff(desired: State, live: State, settings: DiffSettings | None = None) -> Plan:
+    settings = settings or DiffSettings()
+    plan = Plan(workspace=desired.workspace)
+    for address in sorted(
+        set(desired.resources) | set(live.resources), key=_order_key(desired, live)
+    ):
+        want, have = desired.get(address), live.get(address)
+        if want and not have:
+            plan.changes.append(_create(want))
+        elif have and not want:
+            _absent_from_spec(plan, have, settings)
+        elif want and have:
+            plan.changes.append(_compare(want, have, settings, plan.notes))
+    _cascade(plan, desired, live)
+    return plan
+
+
+def _order_key(desired: State, live: State) -> Callable[[str], tuple[int, str]]:
+    def key(address: str) -> tuple[int, str]:
+        resource = desired.get(address) or live.get(address)
+        return (KIND_ORDER.get(resource.kind, 99) if resource else 99, address)
+
+    return key
+
+
+def _create(want: Resource) -> Change:
+    return Change(want.address, want.kind, Action.CREATE, after=shown(want), protect=want.protect)
+
+
+def _absent_from_spec(plan: Plan, have: Resource, settings: DiffSettings) -> None:
+    kind = settings.kinds[have.kind]
+    if kind.section in settings.prune and kind.prunable(have):
+        plan.changes.append(
+            Change(
+                have.address,
+                have.kind,
+                Action.DELETE,
+                before=dict(have.attrs),
+                reasons=("not in the spec, and prune is on",),
+                live_id=have.id,
+            )
+        )
+    else:
+        plan.unmanaged.append(Unmanaged(have.address, have.kind, have.id, kind.prunable(have)))
+
+
+def _compare(want: Resource, have: Resource, settings: DiffSettings, notes: list[str]) -> Change:
+    kind = settings.kinds[want.kind]
+    changed = sorted(
+        f for f in set(want.attrs) | set(have.attrs) if want.attrs.get(f) != have.attrs.get(f)
+    )
+    fields = [FieldChange(f, have.attrs.get(f), want.attrs.get(f)) for f in changed]
+    fields += _secret_changes(want, settings, notes)
+    reasons = kind.replace_reasons(have.attrs, want.attrs, changed)
+    rotating = want.address in settings.rotate
+    if rotating and kind.issues_credentials:
+        reasons.append("rotation requested (--rotate)")
+    if reasons:
+        action = Action.REPLACE
+    elif fields:
+        action = Action.UPDATE
+    else:
+        action = Action.NOOP
+    return Change(
+        want.address,
+        want.kind,
+        action,
+        before={**have.attrs, **{s: MASK for s in want.secrets}},
+        after=shown(want),
+        fields=tuple(fields),
+        reasons=tuple(reasons),
+        new_credentials=action is Action.REPLACE and kind.issues_credentials,
+        protect=want.protect,
+        live_id=have.id,
+    )
+
+
+def _secret_changes(want: Resource, settings: DiffSettings, notes: list[str]) -> list[FieldChange]:
+    rotating = want.address in settings.rotate
+    changes = []
+    for name, value in sorted(want.secrets.items()):
+        status = (
+            settings.secret_status(want.address, name, value)
+            if settings.secret_status
+            else "untracked"
+        )
+        if rotating or status == "changed":
+            changes.append(FieldChange(name, MASK, MASK, sensitive=True))
+        elif status == "untracked":
+            notes.append(
+                f"{want.address}: {name} is untracked (no fingerprint recorded here); it is not "
+                f"planned as changed. Use --rotate {want.address} to write it."
+            )
+    return changes
+
+
+def _cascade(plan: Plan, desired: State, live: State) -> None:
+    """Propagate replaces and deletes to what cannot survive them.
+
+    Children of a replaced or deleted repo go with it. A repo attached to a replaced bucket
+    or AI LLM is replaced too: the backend refuses to delete an attached bucket, and the
+    new object gets a new id.
+    """
+    by_address = {c.address: i for i, c in enumerate(plan.changes)}
+    changed = True
+    while changed:
+        changed = False
+        gone = {c.address for c in plan.changes if c.action in (Action.REPLACE, Action.DELETE)}
+        for index, change in enumerate(plan.changes):
+            if change.action in (Action.REPLACE, Action.DELETE, Action.CREATE):
+                continue
+            resource = live.get(change.address) or desired.get(change.address)
+            hit = next((r for r in (resource.refs if resource else ()) if r in gone), None)
+            if hit is None or hit == "workspace":
+                continue
+            plan.changes[index] = _replaced_with(change, hit)
+            changed = True
+    for address in [u.address for u in plan.unmanaged]:
+        resource = live.get(address)
+        parent = resource.parent if resource else None
+        if (
+            parent
+            and parent in by_address
+            and plan.changes[by_address[parent]].action is Action.DELETE
+        ):
+            plan.unmanaged = [u for u in plan.unmanaged if u.address != address]
+            plan.changes.append(
+                Change(
+                    address,
+                    resource.kind,
+                    Action.DELETE,
+                    before=dict(resource.attrs),
+                    reasons=(f"deleted with {parent}",),
+                    live_id=resource.id,
+                )
+            )
+
+
+def _replaced_with(change: Change, cause: str) -> Change:
+    kind = REGISTRY[change.kind]
+    relation = "its parent" if cause.startswith("repo.") else "attached"
+    return Change(
+        change.address,
+        change.kind,
+        Action.REPLACE,
+        before=change.before,
+        after=change.after,
+        fields=change.fields,
+        reasons=(*change.reasons, f"{relation} {cause} is replaced"),
+        new_credentials=kind.issues_credentials,
+        protect=change.protect,
+        live_id=change.live_id,
+    )

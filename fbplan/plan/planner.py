@@ -1,0 +1,87 @@
+"""From a loaded spec and a live State to a checked Plan."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+from fbplan.backend.live import live_digest
+from fbplan.model import State
+from fbplan.plan.diff import DiffSettings, SecretStatusFn, diff
+from fbplan.plan.model import Action, Change, Plan
+from fbplan.plan.safety import plan_blockers
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    prune: frozenset[str] = frozenset()
+    rotate: frozenset[str] = frozenset()
+    targets: tuple[str, ...] = ()
+    force: bool = False
+    secret_status: SecretStatusFn | None = None
+    spec_digest: str = ""
+    spec_path: str = ""
+    extra_notes: list[str] = field(default_factory=list)
+
+
+def make_plan(desired: State, live: State, options: PlanOptions) -> Plan:
+    settings = DiffSettings(
+        prune=options.prune, rotate=options.rotate, secret_status=options.secret_status
+    )
+    plan = diff(desired, live, settings)
+    if options.targets:
+        _restrict(plan, desired, options.targets)
+    plan.notes = [*live.notes, *options.extra_notes, *plan.notes]
+    plan.blockers = plan_blockers(plan, live, force=options.force)
+    plan.spec_digest = options.spec_digest
+    plan.spec_path = options.spec_path
+    plan.live_digest = live_digest(live)
+    plan.rotate = sorted(options.rotate)
+    plan.targets = list(options.targets)
+    return plan
+
+
+def destroy_plan(desired: State, live: State, options: PlanOptions) -> Plan:
+    """Delete every declared resource that exists, and nothing else; protect still holds."""
+    plan = Plan(workspace=desired.workspace)
+    for want in desired:
+        have = live.get(want.address)
+        if have is not None:
+            plan.changes.append(
+                Change(
+                    want.address,
+                    want.kind,
+                    Action.DELETE,
+                    before=dict(have.attrs),
+                    reasons=("declared in the spec being destroyed",),
+                    protect=want.protect,
+                    live_id=have.id,
+                )
+            )
+    plan.blockers = plan_blockers(plan, live, force=True)
+    plan.spec_digest, plan.spec_path = options.spec_digest, options.spec_path
+    plan.live_digest = live_digest(live)
+    return plan
+
+
+def targeted(address: str, targets: Collection[str]) -> bool:
+    return any(address == t or address.startswith(t + ".") for t in targets)
+
+
+def _restrict(plan: Plan, desired: State, targets: tuple[str, ...]) -> None:
+    """Keep the targets, what they contain, and what they depend on (as Terraform does)."""
+    keep = {a for a in desired.resources if targeted(a, targets)} | {
+        c.address for c in plan.changes if targeted(c.address, targets)
+    }
+    pending = list(keep)
+    while pending:
+        resource = desired.get(pending.pop())
+        for ref in resource.refs if resource else ():
+            if ref not in keep:
+                keep.add(ref)
+                pending.append(ref)
+    plan.changes = [c for c in plan.changes if c.address in keep]
+    plan.unmanaged = [u for u in plan.unmanaged if targeted(u.address, targets)]
+    plan.notes.append(
+        "This plan is limited by --target; other changes may be pending: " + ", ".join(targets)
+    )

@@ -1,0 +1,289 @@
+"""The row model every human-readable renderer shares.
+
+`build_rows` turns a Plan into plain rows of already formatted, already redacted strings:
+one `ChangeRow` per actionable change (marker, phrase, field lines, comments), the
+unmanaged objects, notes, blockers, counts and the summary line. The text and markdown
+renderers only lay these rows out, so both always say the same thing.
+
+With `drift=True` the same data reads as a drift report: an update or replace is
+"changed" (before = live, after = spec), a create is "missing", a delete is "unmanaged";
+blockers are left out, since a drift report applies nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from fbplan.plan.model import Action, Blocker, Change, FieldChange, Plan, Unmanaged
+from fbplan.secret import MASK, Secret, redact
+
+FieldOp = Literal["+", "-", "~"]
+DriftStatus = Literal["changed", "missing", "unmanaged", "none"]
+
+MARKERS: dict[Action, str] = {
+    Action.CREATE: "+",
+    Action.UPDATE: "~",
+    Action.REPLACE: "-/+",
+    Action.DELETE: "-",
+    Action.NOOP: " ",
+}
+PHRASES: dict[Action, str] = {
+    Action.CREATE: "will be created",
+    Action.UPDATE: "will be updated in place",
+    Action.REPLACE: "must be replaced",
+    Action.DELETE: "will be destroyed",
+    Action.NOOP: "is unchanged",
+}
+DRIFT_MARKERS: dict[DriftStatus, str] = {
+    "changed": "~",
+    "missing": "+",
+    "unmanaged": "-",
+    "none": " ",
+}
+DRIFT_PHRASES: dict[DriftStatus, str] = {
+    "changed": "has changed",
+    "missing": "is missing (declared, not live)",
+    "unmanaged": "is unmanaged (live, not in the spec)",
+    "none": "matches the spec",
+}
+NEW_CREDENTIALS = "new credentials: applications using this key must be given the new secret"
+SENSITIVE_CHANGED = "(sensitive value changed)"
+
+
+@dataclass(frozen=True)
+class FieldRow:
+    """One field line: `+` a value set, `-` a value removed, `~` before -> after."""
+
+    name: str
+    op: FieldOp
+    before: str | None = None
+    after: str | None = None
+    sensitive: bool = False
+
+    def value(self) -> str:
+        """The part after `name: `, as the text renderer shows it."""
+        if self.sensitive:
+            return SENSITIVE_CHANGED if self.op == "~" else MASK
+        match self.op:
+            case "+":
+                return self.after or ""
+            case "-":
+                return self.before or ""
+            case "~":
+                return f"{self.before} -> {self.after}"
+
+
+@dataclass(frozen=True)
+class ChangeRow:
+    address: str
+    kind: str
+    action: Action
+    label: str  # the action word, or the drift status in a drift report
+    marker: str
+    phrase: str
+    fields: tuple[FieldRow, ...]
+    comments: tuple[str, ...]
+    live_id: str | None
+
+    @property
+    def changed_fields(self) -> tuple[str, ...]:
+        """Names of the fields an update or replace changes (empty for create/delete)."""
+        return tuple(f.name for f in self.fields if f.op == "~")
+
+
+@dataclass(frozen=True)
+class UnmanagedRow:
+    address: str
+    kind: str
+    live_id: str | None
+    prunable: bool
+
+    def describe(self) -> str:
+        parts = [self.kind, f"id {self.live_id}" if self.live_id else "no id"]
+        if not self.prunable:
+            parts.append("never pruned")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class Rows:
+    drift: bool
+    workspace: str
+    changes: tuple[ChangeRow, ...]
+    unmanaged: tuple[UnmanagedRow, ...]
+    notes: tuple[str, ...]
+    blockers: tuple[str, ...]
+    counts: tuple[tuple[str, int], ...]
+    summary: str
+
+
+def build_rows(plan: Plan, *, drift: bool = False) -> Rows:
+    return Rows(
+        drift=drift,
+        workspace=redact(plan.workspace),
+        changes=tuple(_change_row(c, drift) for c in plan.actionable),
+        unmanaged=tuple(_unmanaged_row(u) for u in plan.unmanaged),
+        notes=tuple(redact(n) for n in plan.notes),
+        blockers=() if drift else tuple(_blocker_line(b) for b in plan.blockers),
+        counts=drift_counts(plan) if drift else plan_counts(plan),
+        summary=drift_summary(plan) if drift else plan.summary(),
+    )
+
+
+# --- counts and summaries -------------------------------------------------------------
+
+
+def plan_counts(plan: Plan) -> tuple[tuple[str, int], ...]:
+    actions = (Action.CREATE, Action.UPDATE, Action.REPLACE, Action.DELETE)
+    return (*((a.value, plan.count(a)) for a in actions), ("unmanaged", len(plan.unmanaged)))
+
+
+def drift_status(action: Action) -> DriftStatus:
+    match action:
+        case Action.UPDATE | Action.REPLACE:
+            return "changed"
+        case Action.CREATE:
+            return "missing"
+        case Action.DELETE:
+            return "unmanaged"
+        case Action.NOOP:
+            return "none"
+
+
+def drift_counts(plan: Plan) -> tuple[tuple[str, int], ...]:
+    statuses = [drift_status(c.action) for c in plan.changes]
+    return (
+        ("changed", statuses.count("changed")),
+        ("missing", statuses.count("missing")),
+        ("unmanaged", statuses.count("unmanaged") + len(plan.unmanaged)),
+    )
+
+
+def drift_summary(plan: Plan) -> str:
+    counts = dict(drift_counts(plan))
+    if not any(counts.values()):
+        return "No drift."
+    return (
+        f"Drift: {counts['changed']} changed, {counts['missing']} missing, "
+        f"{counts['unmanaged']} unmanaged."
+    )
+
+
+# --- one change -------------------------------------------------------------------------
+
+
+def _change_row(change: Change, drift: bool) -> ChangeRow:
+    status = drift_status(change.action)
+    return ChangeRow(
+        address=redact(change.address),
+        kind=change.kind,
+        action=change.action,
+        label=status if drift else change.action.value,
+        marker=DRIFT_MARKERS[status] if drift else MARKERS[change.action],
+        phrase=DRIFT_PHRASES[status] if drift else PHRASES[change.action],
+        fields=_field_rows(change),
+        comments=_comments(change),
+        live_id=redact(change.live_id) if change.live_id else None,
+    )
+
+
+def _field_rows(change: Change) -> tuple[FieldRow, ...]:
+    match change.action:
+        case Action.CREATE:
+            return _listed(change.after or {}, "+")
+        case Action.DELETE:
+            return _listed(change.before or {}, "-")
+        case Action.UPDATE | Action.REPLACE:
+            return tuple(_changed(f) for f in change.fields)
+        case Action.NOOP:
+            return ()
+
+
+def _listed(values: Mapping[str, Any], op: FieldOp) -> tuple[FieldRow, ...]:
+    """The fields a create sets or a delete removes; unset (None) fields are left out."""
+    rows = []
+    for name in sorted(values):
+        value = values[name]
+        if value is None:
+            continue
+        shown = format_value(value)
+        sensitive = _is_masked(value)
+        before, after = (None, shown) if op == "+" else (shown, None)
+        rows.append(FieldRow(redact(name), op, before, after, sensitive))
+    return tuple(rows)
+
+
+def _changed(field: FieldChange) -> FieldRow:
+    sensitive = field.sensitive or _is_masked(field.before) or _is_masked(field.after)
+    if sensitive:
+        return FieldRow(redact(field.field), "~", sensitive=True)
+    return FieldRow(redact(field.field), "~", format_value(field.before), format_value(field.after))
+
+
+def _comments(change: Change) -> tuple[str, ...]:
+    comments: list[str] = []
+    match change.action:
+        case Action.REPLACE:
+            comments += [f"forces replacement: {redact(r)}" for r in change.reasons]
+        case Action.DELETE:
+            comments += [redact(r) for r in change.reasons]
+        case Action.CREATE | Action.UPDATE | Action.NOOP:
+            comments += [redact(r) for r in change.reasons]
+    if change.new_credentials:
+        comments.append(NEW_CREDENTIALS)
+    if change.destructive and change.live_id:
+        comments.append(f"live id: {redact(change.live_id)}")
+    if change.destructive and change.protect:
+        comments.append("protected (protect: true)")
+    return tuple(comments)
+
+
+def _unmanaged_row(item: Unmanaged) -> UnmanagedRow:
+    live_id = redact(item.live_id) if item.live_id else None
+    return UnmanagedRow(redact(item.address), item.kind, live_id, item.prunable)
+
+
+def _blocker_line(blocker: Blocker) -> str:
+    where = f": {', '.join(blocker.addresses)}" if blocker.addresses else ""
+    return redact(f"{blocker.message} ({blocker.rule}{where})")
+
+
+# --- values -------------------------------------------------------------------------------
+
+
+def format_value(value: Any) -> str:
+    """A value as one compact, JSON-like line; a masked or Secret value shows as the mask."""
+    if _is_masked(value):
+        return MASK
+    return json.dumps(scrub(value), ensure_ascii=False, separators=(", ", ": "), default=_default)
+
+
+def scrub(value: Any) -> Any:
+    """`value` with every string (and dict key) redacted and every Secret masked, so that a
+    secret is masked before any escaping (JSON, HTML) could hide it from `redact`."""
+    if isinstance(value, Secret):
+        return MASK
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {redact(str(k)): scrub(v) for k, v in sorted(value.items(), key=_key)}
+    if isinstance(value, list | tuple):
+        return [scrub(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted((scrub(v) for v in value), key=str)
+    return value
+
+
+def _key(item: tuple[Any, Any]) -> str:
+    return str(item[0])
+
+
+def _is_masked(value: Any) -> bool:
+    return isinstance(value, Secret) or value == MASK
+
+
+def _default(value: Any) -> str:
+    return redact(str(value))

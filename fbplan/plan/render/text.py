@@ -1,0 +1,78 @@
+"""The plan (or drift report) as text, Terraform-like, readable in a terminal or a CI log.
+
+A header, one block per actionable change (marker, address, phrase, field lines and `#`
+comments), the unmanaged objects, notes, blockers, and last the summary line.
+"""
+
+from __future__ import annotations
+
+from fbplan.plan.model import Action, Plan
+from fbplan.plan.render.rows import ChangeRow, Rows, build_rows
+from fbplan.secret import redact
+
+_RESET = "\x1b[0m"
+_COLORS = {"+": "\x1b[32m", "~": "\x1b[33m", "-": "\x1b[31m", "!": "\x1b[1;31m"}
+_PLAN_LEGEND = "Symbols: + create, ~ update in place, -/+ replace, - delete"
+_DRIFT_LEGEND = "Symbols: ~ changed, + missing, - unmanaged. Values read live -> spec."
+
+
+def render_text(plan: Plan, *, drift: bool = False, color: bool = False) -> str:
+    rows = build_rows(plan, drift=drift)
+    paint = _Painter(color)
+    sections = [
+        _header(rows),
+        *(_change_block(row, paint) for row in rows.changes),
+        _unmanaged(rows),
+        _notes(rows),
+        [f"{paint('!', 'Blocked:')} {line}" for line in rows.blockers],
+        [rows.summary],
+    ]
+    return redact("\n\n".join("\n".join(s) for s in sections if s) + "\n")
+
+
+class _Painter:
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def __call__(self, key: str, text: str) -> str:
+        if not self.enabled:
+            return text
+        return f"{_COLORS[key]}{text}{_RESET}"
+
+    def marker(self, marker: str) -> str:
+        if marker == "-/+":
+            return f"{self('-', '-')}/{self('+', '+')}"
+        return self(marker, marker) if marker in _COLORS else marker
+
+
+def _header(rows: Rows) -> list[str]:
+    title = "drift report" if rows.drift else "plan"
+    lines = [f'fbplan {title} for workspace "{rows.workspace}"']
+    if rows.changes:
+        lines.append(_DRIFT_LEGEND if rows.drift else _PLAN_LEGEND)
+    return lines
+
+
+def _change_block(row: ChangeRow, paint: _Painter) -> list[str]:
+    lines = [f"{paint.marker(row.marker)} {row.address} {row.phrase}"]
+    if row.action is not Action.DELETE:
+        width = max((len(f.name) for f in row.fields), default=0) + 1
+        lines += [f"    {(f.name + ':').ljust(width)} {f.value()}" for f in row.fields]
+    lines += [f"    # {comment}" for comment in row.comments]
+    return lines
+
+
+def _unmanaged(rows: Rows) -> list[str]:
+    if not rows.unmanaged:
+        return []
+    title = "live, not in the spec" if rows.drift else "not in the spec, left alone"
+    return [
+        f"Unmanaged ({title}):",
+        *(f"  {u.address} ({u.describe()})" for u in rows.unmanaged),
+    ]
+
+
+def _notes(rows: Rows) -> list[str]:
+    if not rows.notes:
+        return []
+    return ["Notes:", *(f"  - {note}" for note in rows.notes)]

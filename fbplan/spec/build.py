@@ -1,0 +1,38 @@
+"""Turn a validated spec into the desired State, through each kind's `desired`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fbplan.kinds import KINDS, Kind
+from fbplan.kinds.workspace import workspace_name
+from fbplan.model import State
+
+PRUNE_SECTIONS = (
+    "provider_keys",
+    "buckets",
+    "ai_llms",
+    "repos",
+    "api_keys",
+    "ai_api_keys",
+    "policies",
+)
+
+
+def build_desired(data: Mapping[str, Any], kinds: Sequence[Kind] = KINDS) -> State:
+    state = State(workspace_name(data))
+    for kind in kinds:
+        for resource in kind.desired(data):
+            state.add(resource)
+    return state
+
+
+def prune_sections(data: Mapping[str, Any]) -> frozenset[str]:
+    """The spec sections whose unmanaged live objects are planned as deletes."""
+    prune = data.get("prune", False)
+    if prune is True:
+        return frozenset(PRUNE_SECTIONS)
+    if isinstance(prune, Mapping):
+        return frozenset(section for section, on in prune.items() if on)
+    return frozenset()

@@ -1,0 +1,226 @@
+"""Resolve `${env:NAME}`, `${file:PATH}` and `${var:NAME}` inside the spec's string values.
+
+- `${env:NAME}`  the environment variable NAME
+- `${file:PATH}` the content of PATH (relative to the spec's folder), one trailing newline
+                 stripped
+- `${var:NAME}`  the spec's `variables.NAME`, overridden by `--var NAME=VALUE`
+- `$${`          a literal `${`
+
+Values under `variables:` are plain text and are not interpolated. The secret fields
+(`SECRET_FIELDS`) must be exactly one `${env:NAME}` or `${file:PATH}` and become
+`Secret(value, origin="env:NAME" | "file:PATH")`. No message ever holds a resolved value.
+
+With `require_env=False` (`fbplan validate` in CI without secrets), an unset env var or an
+unreadable file is a warning, not a problem: the reference resolves to an empty string
+(an empty `Secret` in a secret field) and the path is listed in `unresolved`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fbplan.errors import SpecProblem
+from fbplan.secret import Secret
+
+if TYPE_CHECKING:
+    from fbplan.spec.loader import Marks, PathKey
+
+#: (section, field) pairs of the secret fields: `<section>.<name>.<field>`.
+SECRET_FIELDS = frozenset(
+    {
+        ("provider_keys", "secret"),
+        ("buckets", "secret"),
+        ("ai_llms", "key"),
+        ("ai_llms", "secret"),
+    }
+)
+SECRET_RULE = "secret fields must come from ${env:NAME} or ${file:PATH}, never a literal"
+
+_TOKEN = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
+_REFERENCE = re.compile(r"(env|file|var):(.+)", re.DOTALL)
+_SECRET_REFERENCE = re.compile(r"\$\{(env|file):([^}]+)\}")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_HINT = "use ${env:NAME}, ${file:PATH} or ${var:NAME}, or $${ for a literal ${"
+
+
+def is_secret_field(path: PathKey) -> bool:
+    """Whether `path` is a secret field, e.g. `("buckets", "media", "secret")`."""
+    return len(path) == 3 and (path[0], path[2]) in SECRET_FIELDS
+
+
+@dataclass
+class Interpolated:
+    """The result of interpolating a spec's data.
+
+    `data` has Secrets in the secret fields; `view` is the same data for validation, with
+    the secret fields left as written (`${env:NAME}`). `tainted` lists the paths whose
+    value came from the environment or a file: messages must never show those values.
+    `failed` lists paths that already have a problem.
+    """
+
+    data: dict[str, Any]
+    view: dict[str, Any]
+    variables: dict[str, str]
+    problems: list[SpecProblem] = field(default_factory=list)
+    warnings: list[SpecProblem] = field(default_factory=list)
+    unresolved: set[PathKey] = field(default_factory=set)
+    tainted: set[PathKey] = field(default_factory=set)
+    failed: set[PathKey] = field(default_factory=set)
+
+
+def interpolate(
+    data: dict[str, Any],
+    marks: Marks,
+    *,
+    env: Mapping[str, str],
+    cli_vars: Mapping[str, str],
+    root: Path,
+    require_env: bool = True,
+) -> Interpolated:
+    """Resolve every reference in `data`; see the module docstring."""
+    variables = _variables(data.get("variables"), cli_vars)
+    resolver = _Resolver(marks, env, variables, root, require_env)
+    resolved, view = resolver.walk(data, ())
+    out = resolver.out
+    out.data, out.view = resolved, view
+    return out
+
+
+def _variables(declared: Any, cli_vars: Mapping[str, str]) -> dict[str, str]:
+    """The spec's variables (scalars as text; the schema rejects non-strings) and --var."""
+    variables: dict[str, str] = {}
+    if isinstance(declared, dict):
+        for name, value in declared.items():
+            if isinstance(value, str | int | float | bool):
+                variables[str(name)] = str(value)
+    variables.update({str(k): str(v) for k, v in cli_vars.items()})
+    return variables
+
+
+class _Resolver:
+    def __init__(
+        self,
+        marks: Marks,
+        env: Mapping[str, str],
+        variables: dict[str, str],
+        root: Path,
+        require_env: bool,
+    ) -> None:
+        self.marks = marks
+        self.env = env
+        self.root = root
+        self.require_env = require_env
+        self.out = Interpolated({}, {}, variables)
+
+    def walk(self, value: Any, path: PathKey) -> tuple[Any, Any]:
+        """(resolved value, validation view) of `value` at `path`."""
+        if is_secret_field(path):
+            return self.secret(value, path)
+        if path == ("variables",):
+            return value, value
+        if isinstance(value, dict):
+            pairs = {key: self.walk(item, (*path, key)) for key, item in value.items()}
+            return {k: p[0] for k, p in pairs.items()}, {k: p[1] for k, p in pairs.items()}
+        if isinstance(value, list):
+            pairs_list = [self.walk(item, (*path, i)) for i, item in enumerate(value)]
+            return [p[0] for p in pairs_list], [p[1] for p in pairs_list]
+        if isinstance(value, str) and "${" in value:
+            text = self.string(value, path)
+            return text, text
+        return value, value
+
+    def problem(self, path: PathKey, message: str) -> None:
+        self.out.problems.append(self.marks.problem(path, message))
+        self.out.failed.add(path)
+
+    def missing(self, path: PathKey, message: str) -> None:
+        """An unset env var or unreadable file: a problem, or a warning if not required."""
+        if self.require_env:
+            self.problem(path, message)
+            return
+        self.out.warnings.append(self.marks.problem(path, f"{message}; left empty"))
+        self.out.unresolved.add(path)
+
+    def secret(self, value: Any, path: PathKey) -> tuple[Any, Any]:
+        match = _SECRET_REFERENCE.fullmatch(value) if isinstance(value, str) else None
+        if match is None:
+            self.problem(path, SECRET_RULE)
+            return None, value
+        kind, argument = match.groups()
+        self.out.tainted.add(path)
+        text = self.resolve(kind, argument, path)
+        return Secret(text or "", origin=f"{kind}:{argument}"), value
+
+    def string(self, value: str, path: PathKey) -> str:
+        parts: list[str] = []
+        position = 0
+        for token in _TOKEN.finditer(value):
+            parts.append(value[position : token.start()])
+            position = token.end()
+            parts.append(self.token(token, path))
+        parts.append(value[position:])
+        return "".join(parts)
+
+    def token(self, token: re.Match[str], path: PathKey) -> str:
+        if token.group(0) == "$${":
+            return "${"
+        inner = token.group(1)
+        if inner is None:
+            self.problem(path, f"unclosed '${{'; {_HINT}")
+            return ""
+        reference = _REFERENCE.fullmatch(inner)
+        if reference is None:
+            shown = inner if len(inner) <= 40 else inner[:37] + "..."
+            self.problem(path, f"unknown reference '${{{shown}}}'; {_HINT}")
+            return ""
+        kind, argument = reference.groups()
+        if kind != "var":
+            self.out.tainted.add(path)
+        return self.resolve(kind, argument, path) or ""
+
+    def resolve(self, kind: str, argument: str, path: PathKey) -> str | None:
+        if kind == "env":
+            return self.env_value(argument, path)
+        if kind == "file":
+            return self.file_value(argument, path)
+        if argument not in self.out.variables:
+            self.problem(
+                path,
+                f"unknown variable '{argument}'; declare it under variables "
+                f"or pass --var {argument}=VALUE",
+            )
+            return None
+        return self.out.variables[argument]
+
+    def env_value(self, name: str, path: PathKey) -> str | None:
+        if not _ENV_NAME.fullmatch(name):
+            self.problem(path, f"'{name}' is not a valid environment variable name")
+            return None
+        value = self.env.get(name)
+        if value is None:
+            self.missing(path, f"environment variable '{name}' is not set")
+        return value
+
+    def file_value(self, name: str, path: PathKey) -> str | None:
+        target = Path(name).expanduser()
+        target = target if target.is_absolute() else self.root / target
+        try:
+            text = target.read_bytes().decode("utf-8-sig")
+        except OSError as err:
+            self.missing(path, f"cannot read file '{name}': {err.strerror or type(err).__name__}")
+            return None
+        except UnicodeDecodeError:
+            self.problem(path, f"file '{name}' is not UTF-8 text")
+            return None
+        return _strip_newline(text)
+
+
+def _strip_newline(text: str) -> str:
+    """Strip one trailing newline (`\\n` or `\\r\\n`), as editors add one."""
+    if text.endswith("\r\n"):
+        return text[:-2]
+    return text[:-1] if text.endswith("\n") else text

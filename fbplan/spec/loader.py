@@ -1,0 +1,503 @@
+"""Load a spec: a YAML file or a folder of them, into one validated `Spec`.
+
+    path ─► read files ─► compose YAML (marks, duplicate keys) ─► merge the files
+         ─► interpolate (${env:} ${file:} ${var:}, secret fields) ─► validate ─► Spec
+
+Every node keeps the file:line:column it was written at, so each problem found at any
+stage points at the user's text. All problems are collected; `load_spec` raises one
+`SpecError` carrying them all, and never a traceback for a user mistake.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from fbplan.errors import SpecError, SpecProblem
+from fbplan.spec.interpolate import interpolate
+from fbplan.spec.validate import validate
+
+PathKey = tuple[str | int, ...]
+
+#: Sections whose entries are named resources, merged by name across the files of a folder.
+NAMED_SECTIONS = ("provider_keys", "buckets", "ai_llms", "repos", "policies")
+#: Sections that may appear in several files of a folder if every file says the same thing.
+AGREED_SECTIONS = ("version", "workspace")
+#: Prune switches, one per kind (the keys of `prune:` when it is a mapping).
+PRUNE_KINDS = (
+    "provider_keys",
+    "buckets",
+    "ai_llms",
+    "repos",
+    "api_keys",
+    "ai_api_keys",
+    "policies",
+)
+
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_MAX_NODES = 100_000  # guards against alias bombs ("billion laughs")
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where something was written: file and 1-based line and column."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+def format_path(path: PathKey) -> str:
+    """The dotted form of a path: `("repos", "app", "buckets", 0)` -> `repos.app.buckets[0]`."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+@dataclass
+class Marks:
+    """The recorded locations of a spec's nodes, by path.
+
+    `values` holds where to point for a node (the value of a scalar entry, the key of a
+    mapping or list entry, the item of a list); `keys` holds where each mapping key is.
+    """
+
+    default: Location
+    values: dict[PathKey, Location] = field(default_factory=dict)
+    keys: dict[PathKey, Location] = field(default_factory=dict)
+
+    def locate(self, path: PathKey, *, at_key: bool = False) -> Location:
+        """The location of `path`, or of its nearest recorded ancestor."""
+        if at_key and path in self.keys:
+            return self.keys[path]
+        for end in range(len(path), -1, -1):
+            found = self.values.get(path[:end])
+            if found is not None:
+                return found
+        return self.default
+
+    def problem(self, path: PathKey, message: str, *, at_key: bool = False) -> SpecProblem:
+        """A problem at `path`, named by its dotted form."""
+        where = self.locate(path, at_key=at_key)
+        return SpecProblem(where.file, where.line, where.column, format_path(path), message)
+
+    def take(self, other: Marks, prefix: PathKey, *, subtree: bool = True) -> None:
+        """Copy the marks of `other` at `prefix` (and below it, with `subtree`)."""
+        for mine, theirs in ((self.values, other.values), (self.keys, other.keys)):
+            for path, where in theirs.items():
+                if path[: len(prefix)] == prefix and (subtree or len(path) == len(prefix)):
+                    mine.setdefault(path, where)
+
+
+@dataclass
+class Spec:
+    """A loaded, interpolated and validated spec.
+
+    `data` is the merged plain data (defaults not filled in), with the secret fields as
+    `fbplan.secret.Secret` objects. `digest` identifies the spec for a plan file: a sha256
+    over the files' bytes and the resolved variables, never over a secret value.
+    `unresolved` lists the paths left empty because an env var or file was missing
+    (only with `require_env=False`, each with a matching entry in `warnings`).
+    """
+
+    data: dict[str, Any]
+    files: list[Path]
+    root: Path
+    warnings: list[SpecProblem]
+    digest: str
+    variables: dict[str, str] = field(default_factory=dict)
+    unresolved: frozenset[PathKey] = frozenset()
+    marks: Marks | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def workspace_name(self) -> str:
+        workspace = self.data.get("workspace")
+        return workspace["name"] if isinstance(workspace, dict) else str(workspace)
+
+    @property
+    def protected_workspace(self) -> bool:
+        workspace = self.data.get("workspace")
+        return isinstance(workspace, dict) and workspace.get("protect") is True
+
+    def prunes(self, kind: str) -> bool:
+        """Whether the spec is authoritative for `kind` (one of `PRUNE_KINDS`)."""
+        prune = self.data.get("prune", False)
+        return prune.get(kind, False) is True if isinstance(prune, dict) else prune is True
+
+    def location(self, path: PathKey) -> Location:
+        """Where `path` was written, or its nearest recorded ancestor."""
+        if self.marks is None:
+            first = str(self.files[0]) if self.files else str(self.root)
+            return Location(first, 1, 1)
+        return self.marks.locate(tuple(path))
+
+    def problem(self, path: PathKey, message: str) -> SpecProblem:
+        """A `SpecProblem` at `path`, for later stages that find a problem in the spec."""
+        where = self.location(path)
+        return SpecProblem(where.file, where.line, where.column, format_path(path), message)
+
+
+def load_spec(
+    path: str | Path,
+    *,
+    cli_vars: Mapping[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
+    require_env: bool = True,
+) -> Spec:
+    """Load, interpolate and validate the spec at `path` (a YAML file or a folder of them).
+
+    `cli_vars` override the spec's `variables`; `env` defaults to `os.environ`. With
+    `require_env=False`, unset env vars and missing `${file:}` files become warnings and
+    their values are left empty. Raises `SpecError` with every problem found.
+    """
+    spec_path = Path(path)
+    files, root = _discover(spec_path)
+    documents = [_parse_file(file) for file in files]
+    _raise_if([problem for doc in documents for problem in doc.problems])
+    data, marks, problems = _merge(documents, Location(str(files[0]), 1, 1))
+    result = interpolate(
+        data,
+        marks,
+        env=os.environ if env is None else env,
+        cli_vars=cli_vars or {},
+        root=root,
+        require_env=require_env,
+    )
+    problems += result.problems
+    skip = result.failed | result.unresolved
+    problems += validate(result.view, marks, tainted=result.tainted, skip=skip)
+    _raise_if(problems)
+    return Spec(
+        data=result.data,
+        files=files,
+        root=root,
+        warnings=sorted(set(result.warnings), key=_problem_order),
+        digest=_digest(documents, result.variables),
+        variables=result.variables,
+        unresolved=frozenset(result.unresolved),
+        marks=marks,
+    )
+
+
+def _raise_if(problems: list[SpecProblem]) -> None:
+    if problems:
+        raise SpecError(sorted(set(problems), key=_problem_order))
+
+
+def _problem_order(problem: SpecProblem) -> tuple[str, int, int, str, str]:
+    return (problem.file, problem.line, problem.column, problem.field, problem.message)
+
+
+def _fail(path: Path, message: str) -> SpecError:
+    return SpecError([SpecProblem(str(path), 1, 1, "", message)])
+
+
+def _discover(path: Path) -> tuple[list[Path], Path]:
+    """The spec files at `path` (sorted) and the folder they live in."""
+    if path.is_dir():
+        files = sorted(
+            entry
+            for entry in path.iterdir()
+            if entry.suffix in (".yaml", ".yml")
+            and entry.is_file()
+            and not entry.name.startswith(".")
+        )
+        if not files:
+            raise _fail(path, "no *.yaml or *.yml files in this folder")
+        return files, path
+    if not path.exists():
+        raise _fail(path, "no such file or folder")
+    return [path], path.parent
+
+
+# --- one file: YAML nodes to plain data, with marks -----------------------------------
+
+
+@dataclass
+class _Document:
+    file: Path
+    raw: bytes = b""
+    data: dict[str, Any] = field(default_factory=dict)
+    marks: Marks | None = None
+    problems: list[SpecProblem] = field(default_factory=list)
+
+
+def _parse_file(path: Path) -> _Document:
+    doc = _Document(path, marks=Marks(Location(str(path), 1, 1)))
+    try:
+        doc.raw = path.read_bytes()
+        text = doc.raw.decode("utf-8-sig")
+    except OSError as err:
+        return _with_problem(doc, f"cannot read the file: {err.strerror or err}")
+    except UnicodeDecodeError:
+        return _with_problem(doc, "the file is not UTF-8 text")
+    try:
+        node = _compose(text)
+    except yaml.MarkedYAMLError as err:
+        return _with_problem(doc, _syntax_message(err), _mark_of(err))
+    except yaml.YAMLError as err:
+        return _with_problem(doc, f"YAML error: {err}")
+    except RecursionError:
+        return _with_problem(doc, "the YAML is nested too deeply")
+    return _build_document(doc, node)
+
+
+def _with_problem(doc: _Document, message: str, where: tuple[int, int] = (1, 1)) -> _Document:
+    doc.problems.append(SpecProblem(str(doc.file), where[0], where[1], "", message))
+    return doc
+
+
+def _compose(text: str) -> Node | None:
+    loader = yaml.SafeLoader(text)
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()
+
+
+def _mark_of(err: yaml.MarkedYAMLError) -> tuple[int, int]:
+    mark = err.problem_mark or err.context_mark
+    return (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+
+
+def _syntax_message(err: yaml.MarkedYAMLError) -> str:
+    message = f"YAML syntax error: {err.problem or err.context or 'invalid YAML'}"
+    context, problem = err.context_mark, err.problem_mark
+    if err.problem and err.context:
+        message += f" ({err.context}"
+        if context is not None and problem is not None and context.line != problem.line:
+            message += f" at line {context.line + 1}"
+        message += ")"
+    return message
+
+
+def _build_document(doc: _Document, node: Node | None) -> _Document:
+    assert doc.marks is not None
+    if node is None:
+        return doc  # an empty file (or only comments) declares nothing
+    builder = _Builder(str(doc.file), doc.marks)
+    doc.marks.values[()] = builder.loc(node)
+    if not isinstance(node, MappingNode):
+        kind = "a list" if isinstance(node, SequenceNode) else "a single value"
+        where = builder.loc(node)
+        message = (
+            f"the top level must be a mapping of sections (version, workspace, ...), not {kind}"
+        )
+        return _with_problem(doc, message, (where.line, where.column))
+    try:
+        data = builder.build(node, ())
+    except _TooLarge:
+        return _with_problem(doc, "the YAML expands to too many nodes (aliases?)")
+    doc.data = data if isinstance(data, dict) else {}
+    doc.problems += builder.problems
+    return doc
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Builder:
+    """Turns a composed YAML node tree into plain data, recording marks and problems."""
+
+    def __init__(self, file: str, marks: Marks) -> None:
+        self.file = file
+        self.marks = marks
+        self.problems: list[SpecProblem] = []
+        self._constructor = SafeConstructor()
+        self._count = 0
+        self._active: set[int] = set()
+
+    def loc(self, node: Node) -> Location:
+        return Location(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def report(self, node: Node, path: PathKey, message: str) -> None:
+        where = self.loc(node)
+        self.problems.append(
+            SpecProblem(where.file, where.line, where.column, format_path(path), message)
+        )
+
+    def build(self, node: Node, path: PathKey) -> Any:
+        self._count += 1
+        if self._count > _MAX_NODES:
+            raise _TooLarge
+        if isinstance(node, ScalarNode):
+            return self.scalar(node, path)
+        if id(node) in self._active:
+            self.report(node, path, "a YAML alias refers to a node that contains it")
+            return None
+        self._active.add(id(node))
+        try:
+            if isinstance(node, MappingNode):
+                return self.mapping(node, path)
+            return self.sequence(node, path)
+        finally:
+            self._active.discard(id(node))
+
+    def scalar(self, node: ScalarNode, path: PathKey) -> Any:
+        try:
+            return self._constructor.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, TypeError, OverflowError):
+            self.report(node, path, f"unsupported or invalid YAML value for tag {node.tag!r}")
+            return None
+
+    def sequence(self, node: SequenceNode, path: PathKey) -> list[Any]:
+        if node.tag != _SEQ_TAG:
+            self.report(node, path, f"unsupported YAML tag {node.tag!r}")
+        items = []
+        for index, item in enumerate(node.value):
+            self.marks.values[(*path, index)] = self.loc(item)
+            items.append(self.build(item, (*path, index)))
+        return items
+
+    def mapping(self, node: MappingNode, path: PathKey) -> dict[str, Any]:
+        if node.tag != _MAP_TAG:
+            self.report(node, path, f"unsupported YAML tag {node.tag!r}")
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                self.merge_into(result, value_node, path)
+        seen: dict[str, Location] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                continue
+            self.entry(result, seen, key_node, value_node, path)
+        return result
+
+    def entry(
+        self,
+        result: dict[str, Any],
+        seen: dict[str, Location],
+        key_node: Node,
+        value_node: Node,
+        path: PathKey,
+    ) -> None:
+        if not isinstance(key_node, ScalarNode):
+            self.report(key_node, path, "a mapping key must be plain text, not a list or mapping")
+            return
+        key = str(key_node.value)  # the text as written: `no:` is the key "no", not False
+        child, where = (*path, key), self.loc(key_node)
+        if key in seen:
+            first = seen[key]
+            self.report(key_node, child, f"duplicate key; first defined at line {first.line}")
+            return
+        seen[key] = where
+        self.marks.keys[child] = where
+        scalar = isinstance(value_node, ScalarNode)
+        self.marks.values[child] = self.loc(value_node) if scalar else where
+        result[key] = self.build(value_node, child)
+
+    def merge_into(self, result: dict[str, Any], value_node: Node, path: PathKey) -> None:
+        """Apply a YAML merge key (`<<: *base` or `<<: [*a, *b]`, earlier ones winning)."""
+        sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
+        for source in reversed(sources):
+            if not isinstance(source, MappingNode):
+                self.report(source, path, "a YAML merge key (<<) needs a mapping or a list of them")
+                continue
+            merged = self.build(source, path)
+            if isinstance(merged, dict):
+                result.update(merged)
+
+
+# --- several files: one merged mapping ------------------------------------------------
+
+
+def _merge(
+    documents: list[_Document], default: Location
+) -> tuple[dict[str, Any], Marks, list[SpecProblem]]:
+    """Merge the top-level mappings of the files, reporting clashes at both places."""
+    merged: dict[str, Any] = {}
+    marks = Marks(default)
+    problems: list[SpecProblem] = []
+    owners: dict[PathKey, Marks] = {}
+    for doc in documents:
+        assert doc.marks is not None
+        for key, value in doc.data.items():
+            problems += _merge_entry(merged, marks, owners, doc.marks, key, value)
+    return merged, marks, problems
+
+
+def _merge_entry(
+    merged: dict[str, Any],
+    marks: Marks,
+    owners: dict[PathKey, Marks],
+    source: Marks,
+    key: str,
+    value: Any,
+) -> list[SpecProblem]:
+    current = merged.get(key)
+    if key in NAMED_SECTIONS and isinstance(value, dict) and isinstance(current, dict | None):
+        target = merged.setdefault(key, {})
+        marks.take(source, (key,), subtree=False)
+        owners.setdefault((key,), source)
+        return [
+            problem
+            for name, item in value.items()
+            for problem in _merge_named(target, marks, owners, source, (key, name), item)
+        ]
+    if key not in merged:
+        merged[key] = value
+        marks.take(source, (key,))
+        owners[(key,)] = source
+        return []
+    if key in AGREED_SECTIONS and current == value:
+        return []
+    reason = "differs between files; every file must agree" if key in AGREED_SECTIONS else None
+    return _clash(owners[(key,)], source, (key,), reason or "declared in more than one file")
+
+
+def _merge_named(
+    target: dict[str, Any],
+    marks: Marks,
+    owners: dict[PathKey, Marks],
+    source: Marks,
+    path: PathKey,
+    item: Any,
+) -> list[SpecProblem]:
+    name = path[-1]
+    if name in target:
+        return _clash(owners[path], source, path, "duplicate name")
+    target[name] = item
+    marks.take(source, path)
+    owners[path] = source
+    return []
+
+
+def _clash(first: Marks, second: Marks, path: PathKey, message: str) -> list[SpecProblem]:
+    """The same problem at both places, each pointing at the other."""
+    here, there = first.locate(path, at_key=True), second.locate(path, at_key=True)
+    return [
+        first.problem(path, f"{message}; also declared at {there}", at_key=True),
+        second.problem(path, f"{message}; also declared at {here}", at_key=True),
+    ]
+
+
+# --- digest ---------------------------------------------------------------------------
+
+
+def _digest(documents: list[_Document], variables: Mapping[str, str]) -> str:
+    """sha256 over each file's bytes (length-prefixed, in order) and the resolved variables."""
+    digest = hashlib.sha256()
+    for doc in documents:
+        digest.update(f"{len(doc.raw)}\n".encode())
+        digest.update(doc.raw)
+    digest.update(json.dumps(dict(variables), sort_keys=True).encode())
+    return digest.hexdigest()

@@ -1,0 +1,422 @@
+"""Validate a spec's data: the JSON Schema first, then the rules a schema cannot say.
+
+Schema errors become one-line problems at the user's text (an unknown field points at
+its key and suggests the closest valid one); then the cross-references (buckets,
+AI LLMs, provider keys, repos and their keys), credential combinations and repo
+attachment rules are checked. Every problem is collected. Messages never show a value
+that came from the environment or a file, nor any value of a secret field.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+from typing import TYPE_CHECKING, Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from fbplan.errors import SpecProblem
+
+if TYPE_CHECKING:
+    from fbplan.spec.loader import Marks, PathKey
+
+
+def schema_resource() -> Traversable:
+    """The packaged JSON Schema of the spec format."""
+    return files("fbplan").joinpath("schemas", "fbplan.schema.json")
+
+
+@functools.cache
+def load_schema() -> dict[str, Any]:
+    """The spec format's JSON Schema, parsed (cached)."""
+    return json.loads(schema_resource().read_text(encoding="utf-8"))
+
+
+@functools.cache
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(load_schema())
+
+
+@dataclass(frozen=True)
+class _Context:
+    marks: Marks
+    tainted: frozenset[PathKey]
+    skip: frozenset[PathKey]
+
+    def problem(self, path: PathKey, message: str, *, at_key: bool = False) -> SpecProblem:
+        return self.marks.problem(path, message, at_key=at_key)
+
+    def show(self, path: PathKey, value: str) -> str:
+        """`value` quoted for a message, unless it came from the environment or a file."""
+        return "(a value from the environment or a file)" if path in self.tainted else repr(value)
+
+
+def validate(
+    view: dict[str, Any],
+    marks: Marks,
+    *,
+    tainted: Iterable[PathKey] = (),
+    skip: Iterable[PathKey] = (),
+) -> list[SpecProblem]:
+    """Every problem in `view` (plain data, secret fields as written).
+
+    Paths in `skip` already have a problem or an unknown value: nothing more is said there.
+    """
+    ctx = _Context(marks, frozenset(tainted), frozenset(skip))
+    problems = list(_schema_problems(view, ctx)) + list(_rule_problems(view, ctx))
+    return list(dict.fromkeys(problems))
+
+
+# --- JSON Schema errors as problems ---------------------------------------------------
+
+_TYPE_NAMES = {
+    "string": "a string",
+    "boolean": "true or false",
+    "integer": "an integer",
+    "number": "a number",
+    "object": "a mapping",
+    "array": "a list",
+    "null": "nothing",
+}
+
+
+def _schema_problems(view: dict[str, Any], ctx: _Context) -> Iterator[SpecProblem]:
+    errors = [e for e in _validator().iter_errors(view) if tuple(e.absolute_path) not in ctx.skip]
+    typed = {tuple(e.absolute_path) for e in errors if e.validator == "type"}
+    for error in errors:
+        if error.validator != "type" and tuple(error.absolute_path) in typed:
+            continue  # one clear "expected X, got Y" is enough
+        yield from _explain(error, ctx)
+
+
+def _explain(error: ValidationError, ctx: _Context) -> Iterator[SpecProblem]:
+    path = tuple(error.absolute_path)
+    if "propertyNames" in error.absolute_schema_path:
+        yield _bad_key(error, path, ctx)
+        return
+    match error.validator:
+        case "additionalProperties":
+            yield from _unknown_fields(error, path, ctx)
+        case "required":
+            yield from _missing_fields(error, path, ctx)
+        case "anyOf" | "oneOf":
+            yield from _alternatives(error, path, ctx)
+        case _:
+            yield ctx.problem(path, _message(error, path, ctx))
+
+
+def _message(error: ValidationError, path: PathKey, ctx: _Context) -> str:
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    match error.validator:
+        case "type":
+            return _type_message(error.validator_value, error.instance)
+        case "enum":
+            return _enum_message(error.validator_value, error.instance, path, ctx)
+        case "pattern":
+            return schema.get("patternErrorMessage", "has an invalid format")
+        case "const":
+            return schema.get("errorMessage", f"must be {json.dumps(error.validator_value)}")
+        case "minLength" | "minItems" | "minProperties":
+            return "must not be empty"
+        case _:
+            return schema.get("errorMessage", f"is not valid here ({error.validator})")
+
+
+def _type_message(expected: str | list[str], instance: Any) -> str:
+    names = [expected] if isinstance(expected, str) else list(expected)
+    wanted = " or ".join(_TYPE_NAMES.get(name, name) for name in names)
+    message = f"expected {wanted}, got {_kind_of(instance)}"
+    if "string" in names and isinstance(instance, int | float | bool):
+        message += " (quote the value to make it a string)"
+    return message
+
+
+def _kind_of(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    kinds = [
+        (bool, "true/false"),
+        (int | float, "a number"),
+        (str, "a string"),
+        (dict, "a mapping"),
+        (list, "a list"),
+    ]
+    for kind, name in kinds:
+        if isinstance(value, kind):
+            return name
+    return f"a YAML {type(value).__name__} value"
+
+
+def _enum_message(choices: list[Any], instance: Any, path: PathKey, ctx: _Context) -> str:
+    message = "must be one of " + ", ".join(str(choice) for choice in choices)
+    if isinstance(instance, str) and path not in ctx.tainted:
+        close = _closest(instance, [str(choice) for choice in choices])
+        if close:
+            message += f"; did you mean '{close}'?"
+    return message
+
+
+def _closest(word: str, candidates: Iterable[str]) -> str | None:
+    """The candidate closest to `word` (case-insensitively), if any is close enough."""
+    by_fold = {candidate.casefold(): candidate for candidate in candidates}
+    found = difflib.get_close_matches(word.casefold(), list(by_fold), n=1, cutoff=0.6)
+    return by_fold[found[0]] if found else None
+
+
+def _unknown_fields(error: ValidationError, path: PathKey, ctx: _Context) -> Iterator[SpecProblem]:
+    known = list(error.schema.get("properties", {}))
+    instance = error.instance if isinstance(error.instance, dict) else {}
+    for name in instance:
+        if name in known:
+            continue
+        close = _closest(str(name), known)
+        hint = f"did you mean '{close}'?" if close else "valid fields are " + ", ".join(known)
+        yield ctx.problem((*path, name), f"unknown field; {hint}", at_key=True)
+
+
+def _missing_fields(error: ValidationError, path: PathKey, ctx: _Context) -> Iterator[SpecProblem]:
+    instance = error.instance if isinstance(error.instance, dict) else {}
+    for name in error.validator_value:
+        if name not in instance:
+            yield ctx.problem((*path, name), "required field is missing")
+
+
+def _bad_key(error: ValidationError, path: PathKey, ctx: _Context) -> SpecProblem:
+    key = (*path, str(error.instance))
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    message = schema.get("patternErrorMessage", "invalid name")
+    return ctx.problem(key, message, at_key=True)
+
+
+def _alternatives(error: ValidationError, path: PathKey, ctx: _Context) -> Iterator[SpecProblem]:
+    """For "a string or a mapping" fields: explain the branch whose type matches."""
+    branches: list[dict[str, Any]] = error.validator_value
+    for index, branch in enumerate(branches):
+        if _type_matches(branch.get("type"), error.instance):
+            inner = [e for e in error.context or [] if e.relative_schema_path[0] == index]
+            for sub in inner:
+                yield from _explain(sub, ctx)
+            if inner:
+                return
+    types = [b["type"] for b in branches if isinstance(b.get("type"), str)]
+    yield ctx.problem(path, _type_message(types, error.instance))
+
+
+def _type_matches(kind: Any, value: Any) -> bool:
+    match kind:
+        case "object":
+            return isinstance(value, dict)
+        case "string":
+            return isinstance(value, str)
+        case "boolean":
+            return isinstance(value, bool)
+        case "array":
+            return isinstance(value, list)
+        case _:
+            return False
+
+
+# --- rules beyond the schema ------------------------------------------------------------
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _entries(spec: dict[str, Any], section: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, item in _mapping(spec.get(section)).items():
+        if isinstance(item, dict):
+            yield name, item
+
+
+def _rule_problems(view: dict[str, Any], ctx: _Context) -> Iterator[SpecProblem]:
+    spec = _mapping(view)
+    yield from _credential_rules(spec, ctx)
+    yield from _repo_rules(spec, ctx)
+    yield from _mirror_exclusivity(spec, ctx)
+    yield from _policy_rules(spec, ctx)
+    yield from _smoke_rules(spec, ctx)
+    yield from _sink_rules(spec, ctx)
+
+
+def _reference(
+    ctx: _Context,
+    path: PathKey,
+    value: Any,
+    known: Iterable[str],
+    what: str,
+    within: str = "",
+) -> Iterator[SpecProblem]:
+    """A problem if `value` (a name) is not one of `known`; `within` says where they live."""
+    names = list(known)
+    if not isinstance(value, str) or value in names or path in ctx.skip:
+        return
+    message = f"unknown {what} {ctx.show(path, value)}{within}"
+    close = None if path in ctx.tainted else _closest(value, names)
+    if close:
+        message += f"; did you mean '{close}'?"
+    elif not names:
+        message += f"; no {what} is declared{within}"
+    yield ctx.problem(path, message)
+
+
+def _credential_rules(spec: dict[str, Any], ctx: _Context) -> Iterator[SpecProblem]:
+    provider_keys = _mapping(spec.get("provider_keys"))
+    for section in ("buckets", "ai_llms"):
+        for name, item in _entries(spec, section):
+            base = (section, name)
+            if "provider_key" in item:
+                path = (*base, "provider_key")
+                yield from _reference(
+                    ctx, path, item["provider_key"], provider_keys, "provider_key"
+                )
+                if "key" in item or "secret" in item:
+                    yield ctx.problem(
+                        path,
+                        "provider_key cannot be combined with key or secret; use one or the other",
+                    )
+            elif section == "buckets" and ("key" in item) != ("secret" in item):
+                missing, present = ("secret", "key") if "key" in item else ("key", "secret")
+                yield ctx.problem((*base, missing), f"required when '{present}' is set")
+
+
+def _repo_rules(spec: dict[str, Any], ctx: _Context) -> Iterator[SpecProblem]:
+    buckets, ai_llms = _mapping(spec.get("buckets")), _mapping(spec.get("ai_llms"))
+    for name, repo in _entries(spec, "repos"):
+        base = ("repos", name)
+        attachments = repo.get("buckets") if isinstance(repo.get("buckets"), list) else []
+        yield from _attachment_rules(base, attachments, repo.get("mode"), buckets, ctx)
+        llms = repo.get("ai_llms") if isinstance(repo.get("ai_llms"), list) else []
+        yield from _llm_rules(base, llms, ai_llms, ctx)
+
+
+def _attachment_rules(
+    base: PathKey, attachments: list[Any], mode: Any, buckets: dict[str, Any], ctx: _Context
+) -> Iterator[SpecProblem]:
+    seen: dict[str, int] = {}
+    folders: dict[str, int] = {}
+    for index, attachment in enumerate(attachments):
+        if not isinstance(attachment, dict):
+            continue
+        path = (*base, "buckets", index)
+        bucket, folder = attachment.get("bucket"), attachment.get("folder")
+        yield from _reference(ctx, (*path, "bucket"), bucket, buckets, "bucket")
+        if isinstance(bucket, str):
+            if bucket in seen:
+                yield ctx.problem(
+                    (*path, "bucket"),
+                    f"this bucket is already attached to the repo at buckets[{seen[bucket]}]",
+                )
+            seen.setdefault(bucket, index)
+        if mode == "NORMAL" and isinstance(folder, str):
+            if folder in folders:
+                yield ctx.problem(
+                    (*path, "folder"),
+                    f"folder already used by buckets[{folders[folder]}]; "
+                    "each bucket of a NORMAL repo needs its own folder",
+                )
+            folders.setdefault(folder, index)
+    if mode == "MIRROR":
+        masters = sum(1 for a in attachments if isinstance(a, dict) and a.get("master") is True)
+        if masters != 1:
+            yield ctx.problem(
+                (*base, "buckets"),
+                f"a MIRROR repo needs exactly one bucket with master: true (found {masters})",
+            )
+
+
+def _llm_rules(
+    base: PathKey, llms: list[Any], ai_llms: dict[str, Any], ctx: _Context
+) -> Iterator[SpecProblem]:
+    seen: dict[str, int] = {}
+    for index, llm in enumerate(llms):
+        path = (*base, "ai_llms", index)
+        yield from _reference(ctx, path, llm, ai_llms, "ai_llm")
+        if isinstance(llm, str):
+            if llm in seen:
+                yield ctx.problem(path, f"this ai_llm is already attached at ai_llms[{seen[llm]}]")
+            seen.setdefault(llm, index)
+
+
+def _mirror_exclusivity(spec: dict[str, Any], ctx: _Context) -> Iterator[SpecProblem]:
+    """A bucket of a MIRROR repo cannot be attached to any other repo."""
+    users: dict[str, list[tuple[str, PathKey]]] = {}
+    mirrors: dict[str, str] = {}
+    for name, repo in _entries(spec, "repos"):
+        attachments = repo.get("buckets") if isinstance(repo.get("buckets"), list) else []
+        for index, attachment in enumerate(attachments):
+            bucket = attachment.get("bucket") if isinstance(attachment, dict) else None
+            if not isinstance(bucket, str):
+                continue
+            users.setdefault(bucket, []).append((name, ("repos", name, "buckets", index, "bucket")))
+            if repo.get("mode") == "MIRROR":
+                mirrors.setdefault(bucket, name)
+    for bucket, owner in mirrors.items():
+        for repo_name, path in users[bucket]:
+            if repo_name != owner:
+                yield ctx.problem(
+                    path,
+                    f"bucket {ctx.show(path, bucket)} belongs to MIRROR repo '{owner}' "
+                    "and cannot be attached to another repo",
+                )
+
+
+_REPO_SCOPE = re.compile(r"repo:(.*)", re.DOTALL)
+
+
+def _policy_rules(spec: dict[str, Any], ctx: _Context) -> Iterator[SpecProblem]:
+    repos = _mapping(spec.get("repos"))
+    for name, policy in _entries(spec, "policies"):
+        path = ("policies", name, "scope")
+        scope = policy.get("scope")
+        match = _REPO_SCOPE.fullmatch(scope) if isinstance(scope, str) else None
+        if match is not None and path not in ctx.skip:
+            yield from _reference(ctx, path, match.group(1), repos, "repo")
+
+
+def _smoke_rules(spec: dict[str, Any], ctx: _Context) -> Iterator[SpecProblem]:
+    repos = _mapping(spec.get("repos"))
+    smoke = _mapping(spec.get("smoke"))
+    for section, key_field in (("storage", "api_key"), ("ai", "ai_api_key")):
+        checks = smoke.get(section) if isinstance(smoke.get(section), list) else []
+        for index, check in enumerate(checks):
+            if isinstance(check, dict):
+                yield from _smoke_check(("smoke", section, index), check, key_field, repos, ctx)
+
+
+def _smoke_check(
+    path: PathKey, check: dict[str, Any], key_field: str, repos: dict[str, Any], ctx: _Context
+) -> Iterator[SpecProblem]:
+    repo_name = check.get("repo")
+    yield from _reference(ctx, (*path, "repo"), repo_name, repos, "repo")
+    repo = repos.get(repo_name) if isinstance(repo_name, str) else None
+    if isinstance(repo, dict) and (*path, "repo") not in ctx.skip:
+        keys = _mapping(repo.get(f"{key_field}s"))
+        key_path, within = (*path, key_field), f" in repo '{repo_name}'"
+        yield from _reference(ctx, key_path, check.get(key_field), keys, key_field, within)
+
+
+_SINK_FIELDS = {
+    "dotenv": {"type", "path"},
+    "json": {"type", "path"},
+    "aws_secretsmanager": {"type", "prefix", "region"},
+}
+
+
+def _sink_rules(spec: dict[str, Any], ctx: _Context) -> Iterator[SpecProblem]:
+    sink = _mapping(_mapping(spec.get("secrets")).get("sink"))
+    kind = sink.get("type")
+    allowed = _SINK_FIELDS.get(kind) if isinstance(kind, str) else None
+    if allowed is None:
+        return
+    for name in sink:
+        if name not in allowed and name in ("path", "prefix", "region"):
+            path = ("secrets", "sink", name)
+            yield ctx.problem(path, f"does not apply to a {kind} sink", at_key=True)

@@ -1,0 +1,191 @@
+"""The stages wired together: connect, load, read live, plan, check, apply.
+
+Commands in `fbplan/cli/` are thin shells over these functions; nothing here prints.
+Progress goes through callbacks. Safety checks live here, once, for every command.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fbplan.apply.executor import ApplyReport, ExecuteOptions, execute
+from fbplan.apply.fingerprints import FILE_NAME, FingerprintStore
+from fbplan.apply.sinks import SecretSink, sink_from_spec
+from fbplan.backend.client import BackendClient, ClientEvent
+from fbplan.backend.live import live_digest, read_live
+from fbplan.errors import ConfigError, SafetyError, SpecError
+from fbplan.kinds import REGISTRY
+from fbplan.kinds.base import ApplyContext
+from fbplan.model import State
+from fbplan.plan.graph import find_reference_cycle
+from fbplan.plan.model import Action, Plan
+from fbplan.plan.planner import PlanOptions, destroy_plan, make_plan, targeted
+from fbplan.plan.safety import delete_blocker
+from fbplan.spec import Spec, load_spec
+from fbplan.spec.build import build_desired, prune_sections
+
+LOCAL_DIR = Path(".fbplan")
+
+
+@dataclass
+class Connection:
+    """A backend client, and the embedded emulator behind it when running `--local`."""
+
+    api: BackendClient
+    emulator: Any = None
+    fingerprint_path: Path | None = None
+
+    def close(self) -> None:
+        self.api.close()
+        if self.emulator is not None:
+            self.emulator.stop()
+
+
+def connect(
+    *,
+    local: bool,
+    env: Mapping[str, str] | None = None,
+    on_event: Callable[[ClientEvent], None] | None = None,
+    local_dir: Path = LOCAL_DIR,
+) -> Connection:
+    """The backend of FB_BACKEND_URL/FB_JWT, or an embedded emulator kept under .fbplan/."""
+    env = os.environ if env is None else env
+    if not local:
+        return Connection(BackendClient.from_env(env, on_event=on_event))
+    from fbplan.emulator.server import start_emulator
+
+    local_dir.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(24)
+    emulator = start_emulator(local_dir / "emulator.db", token)
+    api = BackendClient(emulator.backend_url, token, on_event=on_event)
+    return Connection(api, emulator, local_dir / "local.fingerprints.json")
+
+
+@dataclass
+class Prepared:
+    """Everything a plan was made from, and the plan."""
+
+    spec: Spec
+    desired: State
+    live: State
+    plan: Plan
+    fingerprints: FingerprintStore
+    sink: SecretSink | None
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    spec_path: str | Path
+    cli_vars: Mapping[str, str] = field(default_factory=dict)
+    rotate: Sequence[str] = ()
+    targets: Sequence[str] = ()
+    force: bool = False
+    env: Mapping[str, str] | None = None
+
+
+def load(request: PlanRequest) -> tuple[Spec, State]:
+    spec = load_spec(request.spec_path, cli_vars=request.cli_vars, env=request.env)
+    desired = build_desired(spec.data)
+    cycle = find_reference_cycle(desired)
+    if cycle:
+        path = ("workspace",)
+        raise SpecError([spec.problem(path, "dependency cycle: " + " -> ".join(cycle))])
+    return spec, desired
+
+
+def prepare(
+    request: PlanRequest,
+    connection: Connection,
+    *,
+    destroy: bool = False,
+    loaded: tuple[Spec, State] | None = None,
+) -> Prepared:
+    spec, desired = loaded or load(request)
+    live = read_live(connection.api, desired.workspace)
+    _check_addresses(request, desired, live)
+    store = FingerprintStore(connection.fingerprint_path or spec.root / FILE_NAME)
+    options = _plan_options(request, spec, store)
+    plan = destroy_plan(desired, live, options) if destroy else make_plan(desired, live, options)
+    sink = sink_from_spec((spec.data.get("secrets") or {}).get("sink"), spec.root)
+    return Prepared(spec, desired, live, plan, store, sink)
+
+
+def _plan_options(request: PlanRequest, spec: Spec, store: FingerprintStore) -> PlanOptions:
+    return PlanOptions(
+        prune=prune_sections(spec.data),
+        rotate=frozenset(request.rotate),
+        targets=tuple(request.targets),
+        force=request.force,
+        secret_status=store.status,
+        spec_digest=spec.digest,
+        spec_path=str(request.spec_path),
+    )
+
+
+def _check_addresses(request: PlanRequest, desired: State, live: State) -> None:
+    known = set(desired.resources) | set(live.resources)
+    for address in request.rotate:
+        if address not in desired.resources:
+            raise ConfigError(f"--rotate {address}: no such resource in the spec")
+        if not (
+            REGISTRY[desired.resources[address].kind].issues_credentials
+            or desired.resources[address].secrets
+        ):
+            raise ConfigError(f"--rotate {address}: this resource has no secret to rotate")
+    for target in request.targets:
+        if not any(targeted(address, [target]) for address in known):
+            raise ConfigError(f"--target {target}: no such resource in the spec or the workspace")
+
+
+@dataclass(frozen=True)
+class ApplyRequest:
+    allow_delete: bool = False
+    parallelism: int = 8
+    expected_live_digest: str | None = None  # from a saved plan
+
+
+def check_before_apply(prepared: Prepared, request: ApplyRequest) -> None:
+    """Every rule that must hold before the first change; raises, changes nothing."""
+    plan = prepared.plan
+    if request.expected_live_digest and request.expected_live_digest != live_digest(prepared.live):
+        raise SafetyError("the live workspace changed since the plan was saved; make a new plan")
+    for blocker in plan.blockers:
+        raise SafetyError(f"blocked ({blocker.rule}): {blocker.message}")
+    blocker = delete_blocker(plan, allow_delete=request.allow_delete)
+    if blocker:
+        raise SafetyError(f"blocked: {blocker.message}")
+    keys = [
+        c.address
+        for c in plan.changes
+        if c.action in (Action.CREATE, Action.REPLACE) and REGISTRY[c.kind].issues_credentials
+    ]
+    if keys and prepared.sink is None:
+        raise ConfigError(
+            f"the plan creates keys whose secret is shown only once ({', '.join(keys)}) but the "
+            "spec configures no secrets.sink; add one so no secret is lost"
+        )
+
+
+def apply_prepared(
+    prepared: Prepared,
+    connection: Connection,
+    request: ApplyRequest,
+    on_step: Callable[..., None] | None = None,
+) -> ApplyReport:
+    check_before_apply(prepared, request)
+    ctx = ApplyContext(connection.api, prepared.live.org_id, prepared.live.ids())
+    options = ExecuteOptions(
+        parallelism=request.parallelism,
+        sink=prepared.sink,
+        fingerprints=prepared.fingerprints,
+        on_step=on_step,
+    )
+    try:
+        return execute(prepared.plan, prepared.desired, prepared.live, ctx, options)
+    finally:
+        prepared.fingerprints.save()

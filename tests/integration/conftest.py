@@ -1,0 +1,64 @@
+"""Integration fixtures: the emulator in-process (httpx's WSGI transport) and fbplan's
+own stages on top of it, as the CLI wires them."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from fbplan.apply.executor import ApplyReport
+from fbplan.backend.client import BackendClient
+from fbplan.emulator.api import create_backend_app
+from fbplan.emulator.store import Store
+from fbplan.plan.model import Plan
+from fbplan.workflow import ApplyRequest, Connection, PlanRequest, Prepared, apply_prepared, prepare
+
+TOKEN = "integration-test-token"
+
+
+@dataclass
+class Harness:
+    """A spec folder, an emulator, and fbplan's stages wired to both."""
+
+    root: Path
+    store: Store
+    app: object
+    connection: Connection
+
+    def write(self, text: str, name: str = "spec.yaml") -> Path:
+        path = self.root / name
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    def prepare(self, spec: Path, **request: object) -> Prepared:
+        return prepare(PlanRequest(spec, **request), self.connection)  # type: ignore[arg-type]
+
+    def plan(self, spec: Path, **request: object) -> Plan:
+        return self.prepare(spec, **request).plan
+
+    def apply(self, spec: Path, *, allow_delete: bool = False, **request: object) -> ApplyReport:
+        prepared = self.prepare(spec, **request)
+        return apply_prepared(prepared, self.connection, ApplyRequest(allow_delete=allow_delete))
+
+    def api(self) -> BackendClient:
+        return self.connection.api
+
+
+def make_client(app: object, **kw: object) -> BackendClient:
+    transport = httpx.WSGITransport(app=app)  # type: ignore[arg-type]
+    return BackendClient("http://emulator.test", TOKEN, transport=transport, **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Iterator[Harness]:
+    store = Store(str(tmp_path / "emulator.db"))
+    app = create_backend_app(store, TOKEN)
+    client = make_client(app, sleep=lambda _: None)
+    connection = Connection(client, None, tmp_path / "fingerprints.json")
+    yield Harness(tmp_path, store, app, connection)
+    client.close()
