@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
@@ -92,7 +93,8 @@ def _install_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
-        response = jsonify({"success": False, "message": error.description or error.name})
+        message = f"{error.name}: {request.method} {request.path}"
+        response = jsonify({"success": False, "message": message})
         response.status_code = error.code or 500
         return response
 
@@ -104,6 +106,14 @@ def _install_error_handlers(app: Flask) -> None:
         return response
 
 
+_PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
 def _template_finder(app: Flask) -> Any:
     """``(method, path) -> "/repo/{repoId}/apikey"`` for the request counters."""
 
@@ -113,7 +123,7 @@ def _template_finder(app: Flask) -> Any:
             rule, _ = adapter.match(path, method=method, return_rule=True)
         except HTTPException:
             return path
-        return str(rule.rule).replace("<", "{").replace(">", "}")
+        return _PARAM.sub(lambda m: "{" + _camel(m.group(1)) + "}", str(rule.rule))
 
     return template_for
 

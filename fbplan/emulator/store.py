@@ -8,11 +8,13 @@
     RepoOps        store_repos.py       repositories, bucket and AI LLM attachments
     KeyOps         store_keys.py        repo storage API keys, repo AI API keys
     AiOps          store_ai.py          AI LLM configs, policies
-    StatsOps       store_stats.py       nodes, recorded traffic, statistics, quota usage
+    NodeOps        store_nodes.py       advertised nodes, node reports, bucket reachability
+    StatsOps       store_stats.py       recorded traffic, statistics, quota usage
     Store          here                 the data-plane interface of the Bridge Node and gateway
 
 Write methods raise `fbplan.emulator.problems.ApiProblem`, already shaped as the HTTP answer.
-Every method returns plain dicts (API shapes, camelCase) or None; never a sqlite row.
+Public methods return plain dicts or None, never sqlite rows: API shapes (camelCase), except
+node dicts, which keep the snake_case form `set_node` takes.
 The methods below are the contract with `bridge.py` and `gateway.py`.
 """
 
@@ -70,5 +72,5 @@ class Store(StatsOps):
 
     # repo_llms(repo_id), policies_for_repo(repo_id)      -> store_ai.AiOps
     # record_storage_traffic(...), record_ai_usage(...)   -> store_stats.StatsOps
-    # list_nodes(), set_node(...), update_node(...)       -> store_stats.StatsOps
+    # list_nodes(), set_node(...), update_node(...)       -> store_nodes.NodeOps
     # repo_bucket_ids(repo_id)                            -> store_repos.RepoOps

@@ -124,6 +124,9 @@ def now_iso() -> str:
 
 
 def iso(moment: datetime) -> str:
+    """ISO-8601 in UTC with milliseconds and ``Z`` (a naive datetime is taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

@@ -37,8 +37,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from fbplan.emulator.problems import ApiProblem, bad_request, repo_problem
-from fbplan.emulator.store_buckets import BucketOps
 from fbplan.emulator.store_base import new_id, now_iso
+from fbplan.emulator.store_buckets import BucketOps
 
 
 @dataclass(frozen=True)

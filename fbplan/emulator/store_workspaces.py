@@ -78,12 +78,8 @@ class WorkspaceOps(StoreBase):
     def delete_workspace(self, workspace_id: str) -> None:
         with self._tx():
             self._workspace_row(workspace_id)
-            used = self._count(
-                "SELECT (SELECT COUNT(*) FROM buckets WHERE workspace_id = ? AND deleted_at IS NULL)"
-                " + (SELECT COUNT(*) FROM repos WHERE workspace_id = ? AND deleted_at IS NULL)",
-                (workspace_id, workspace_id),
-            )
-            if used:
+            live = "SELECT COUNT(*) FROM {} WHERE workspace_id = ? AND deleted_at IS NULL"
+            if any(self._count(live.format(t), (workspace_id,)) for t in ("buckets", "repos")):
                 raise bad_request("Workspace still has buckets or repositories; delete them first")
             now = now_iso()
             self._exec("UPDATE workspaces SET deleted_at = ? WHERE id = ?", (now, workspace_id))

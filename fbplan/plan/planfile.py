@@ -153,6 +153,8 @@ def from_document(document: dict[str, Any]) -> Plan:
         spec_digest=document["spec_digest"],
         live_digest=document["live_digest"],
         spec_path=document["spec_path"],
+        rotate=list(document.get("rotate", [])),
+        targets=list(document.get("targets", [])),
         format_version=document["format_version"],
     )
 

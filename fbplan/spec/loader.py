@@ -114,6 +114,7 @@ class Spec:
     `data` is the merged plain data (defaults not filled in), with the secret fields as
     `fbplan.secret.Secret` objects. `digest` identifies the spec for a plan file: a sha256
     over the files' bytes and the resolved variables, never over a secret value.
+    `variables` are the resolved variables: the spec's, overridden by `cli_vars`.
     `unresolved` lists the paths left empty because an env var or file was missing
     (only with `require_env=False`, each with a matching entry in `warnings`).
     """

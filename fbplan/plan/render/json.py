@@ -33,6 +33,8 @@ def to_document(plan: Plan, *, drift: bool = False) -> dict[str, Any]:
         "spec_path": redact(plan.spec_path),
         "spec_digest": plan.spec_digest,
         "live_digest": plan.live_digest,
+        "rotate": [redact(a) for a in plan.rotate],
+        "targets": [redact(a) for a in plan.targets],
         "summary": _summary(plan),
     }
     if drift:

@@ -85,7 +85,7 @@ def _changes(changes: tuple[ChangeRow, ...], room: int, drift: bool) -> str:
     more = MORE_CHANGES.format(n=len(changes))
     shown = _select(changes, room - len(header) - len(more) - 8)
     table = [header, *(_table_row(changes[i]) for i in shown)]
-    sections = ["\n".join(table), *(_details(changes[i]) for i in shown)]
+    sections = ["\n".join(table) if shown else "", *(_details(changes[i]) for i in shown)]
     hidden = len(changes) - len(shown)
     if hidden:
         sections.append(MORE_CHANGES.format(n=hidden))

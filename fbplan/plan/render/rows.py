@@ -228,9 +228,7 @@ def _comments(change: Change) -> tuple[str, ...]:
     match change.action:
         case Action.REPLACE:
             comments += [f"forces replacement: {redact(r)}" for r in change.reasons]
-        case Action.DELETE:
-            comments += [redact(r) for r in change.reasons]
-        case Action.CREATE | Action.UPDATE | Action.NOOP:
+        case Action.CREATE | Action.UPDATE | Action.DELETE | Action.NOOP:
             comments += [redact(r) for r in change.reasons]
     if change.new_credentials:
         comments.append(NEW_CREDENTIALS)

@@ -84,7 +84,9 @@ def create_fresh_workspace() -> Plan:
                 after={"ai_type": "OPENAI", "endpoint": "https://api.openai.com/v1", "key": MASK},
             ),
             Change("repo.app", "repo", Action.CREATE, after=repo),
-            Change("repo.app.api_key.app-rw", "repo_api_key", Action.CREATE, after={"access": "WRITE"}),
+            Change(
+                "repo.app.api_key.app-rw", "repo_api_key", Action.CREATE, after={"access": "WRITE"}
+            ),
             Change(
                 "repo.app.ai_api_key.app-ai",
                 "repo_ai_api_key",

@@ -75,7 +75,9 @@ def test_unset_env_var_is_a_warning_when_not_required(fixtures: Path) -> None:
 
 
 def test_missing_file_is_a_warning_when_not_required(write_spec) -> None:
-    path = write_spec("buckets:\n  b: {bucket: x, storage_type: S3, key: k, secret: '${file:nope.txt}'}\n")
+    path = write_spec(
+        "buckets:\n  b: {bucket: x, storage_type: S3, key: k, secret: '${file:nope.txt}'}\n"
+    )
     spec = load_spec(path, require_env=False)
     assert [w.message for w in spec.warnings] == [
         "cannot read file 'nope.txt': No such file or directory; left empty"
@@ -104,39 +106,49 @@ def test_file_references_are_relative_to_the_spec(fixtures: Path) -> None:
 
 def test_file_reference_crlf_and_absolute(tmp_path: Path, write_spec) -> None:
     (tmp_path / "abs.txt").write_bytes(b"value\r\n")
-    path = write_spec(f"variables: {{}}\nworkspace_note: x\n", header=True)
-    path.write_text(f"version: 1\nworkspace: '${{file:{tmp_path / 'abs.txt'}}}'\n")
+    path = write_spec(f"version: 1\nworkspace: '${{file:{tmp_path / 'abs.txt'}}}'\n", header=False)
     assert load_spec(path).workspace_name == "value"
 
 
 def test_unreadable_file_is_a_problem(write_spec, problems) -> None:
-    path = write_spec("workspace_name: x\n", header=False)
-    path.write_text("version: 1\nworkspace: '${file:missing.txt}'\n")
+    path = write_spec("version: 1\nworkspace: '${file:missing.txt}'\n", header=False)
     assert problems(path) == [
         f"{path}:2:12: workspace: cannot read file 'missing.txt': No such file or directory"
     ]
 
 
 def test_dollar_dollar_brace_escapes(write_spec) -> None:
-    path = write_spec("variables: {v: x}\npolicies:\n  p: {scope: workspace, risk: LOW, action: log, "
-                      "content: 'say $${var:v} and ${var:v} and $$ and $'}\n")
+    path = write_spec(
+        "variables: {v: x}\npolicies:\n  p: {scope: workspace, risk: LOW, action: log, "
+        "content: 'say $${var:v} and ${var:v} and $$ and $'}\n"
+    )
     assert load_spec(path).data["policies"]["p"]["content"] == "say ${var:v} and x and $$ and $"
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("${nope}", "unknown reference '${nope}'; use ${env:NAME}, ${file:PATH} or ${var:NAME}, "
-         "or $${ for a literal ${"),
-        ("${ENV:X}", "unknown reference '${ENV:X}'; use ${env:NAME}, ${file:PATH} or "
-         "${var:NAME}, or $${ for a literal ${"),
-        ("a ${env:X", "unclosed '${'; use ${env:NAME}, ${file:PATH} or ${var:NAME}, "
-         "or $${ for a literal ${"),
+        (
+            "${nope}",
+            "unknown reference '${nope}'; use ${env:NAME}, ${file:PATH} or ${var:NAME}, "
+            "or $${ for a literal ${",
+        ),
+        (
+            "${ENV:X}",
+            "unknown reference '${ENV:X}'; use ${env:NAME}, ${file:PATH} or "
+            "${var:NAME}, or $${ for a literal ${",
+        ),
+        (
+            "a ${env:X",
+            "unclosed '${'; use ${env:NAME}, ${file:PATH} or ${var:NAME}, or $${ for a literal ${",
+        ),
         ("${env:1BAD}", "'1BAD' is not a valid environment variable name"),
     ],
 )
 def test_malformed_references(write_spec, messages, text: str, message: str) -> None:
-    path = write_spec(f"policies:\n  p: {{scope: workspace, risk: LOW, action: log, content: '{text}'}}\n")
+    path = write_spec(
+        f"policies:\n  p: {{scope: workspace, risk: LOW, action: log, content: '{text}'}}\n"
+    )
     assert messages(path, env={}) == [f"policies.p.content: {message}"]
 
 

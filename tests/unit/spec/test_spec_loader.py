@@ -35,7 +35,8 @@ def test_typo_in_field_points_at_the_key(fixtures: Path, problems) -> None:
 def test_several_problems_are_reported_at_once_sorted(fixtures: Path, problems) -> None:
     path = fixtures / "several-problems.yaml"
     assert problems(path) == [
-        f"{path}:4:45: buckets.media.storage_type: must be one of S3, GCS, BLOB; did you mean 'S3'?",
+        f"{path}:4:45: buckets.media.storage_type: must be one of S3, GCS, BLOB; "
+        "did you mean 'S3'?",
         f"{path}:9:24: repos.app.buckets[0].bucket: unknown bucket 'medai'; did you mean 'media'?",
         f"{path}:10:5: repos.app.colour: unknown field; valid fields are storage_type, mode, "
         "buckets, ai_llms, api_keys, ai_api_keys, protect",
@@ -71,7 +72,9 @@ def test_folder_merges_files_in_order(fixtures: Path) -> None:
     )
 
 
-def test_folder_reports_duplicate_names_and_clashes_at_both_places(fixtures: Path, problems) -> None:
+def test_folder_reports_duplicate_names_and_clashes_at_both_places(
+    fixtures: Path, problems
+) -> None:
     a = fixtures / "duplicate-names-folder" / "a.yaml"
     b = fixtures / "duplicate-names-folder" / "b.yaml"
     assert problems(fixtures / "duplicate-names-folder") == [
@@ -115,7 +118,9 @@ def test_top_level_must_be_a_mapping(fixtures: Path, problems) -> None:
 
 
 def test_missing_path(tmp_path: Path, problems) -> None:
-    assert problems(tmp_path / "nope.yaml") == [f"{tmp_path / 'nope.yaml'}:1:1: no such file or folder"]
+    assert problems(tmp_path / "nope.yaml") == [
+        f"{tmp_path / 'nope.yaml'}:1:1: no such file or folder"
+    ]
 
 
 def test_folder_without_yaml_files(tmp_path: Path, problems) -> None:
@@ -185,7 +190,10 @@ def test_location_walks_up_to_the_nearest_known_node(fixtures: Path, load) -> No
     assert spec.location(("buckets", "media", "no-such-field", 3)) == media
     assert spec.location(("nothing", "here")) == Location(str(fixtures / "valid-full.yaml"), 1, 1)
     problem = spec.problem(("repos", "app", "api_keys", "app-rw"), "protected")
-    assert str(problem) == f"{fixtures / 'valid-full.yaml'}:23:16: repos.app.api_keys.app-rw: protected"
+    assert (
+        str(problem)
+        == f"{fixtures / 'valid-full.yaml'}:23:16: repos.app.api_keys.app-rw: protected"
+    )
 
 
 def test_format_path() -> None:

@@ -1,0 +1,217 @@
+"""Start the emulator on real ports: backend, Bridge Node(s) and AI gateway.
+
+`start_emulator` runs one werkzeug server per service in daemon threads and returns a
+`RunningEmulator` (also a context manager). With ``port=0`` every port is ephemeral; with a
+fixed ``port`` the gateway listens on ``port + 1`` and bridge node *i* on ``port + 2 + i``, so
+a long-running ``fbplan emulator`` keeps stable URLs. One `FaultInjector` and one
+`RequestRecorder` are shared by all services (rules can target ``service: bridge`` etc.).
+
+Each started Bridge Node is advertised in the store (`Store.set_node`, ``nodeServices`` 1) with
+its local URL, and the gateway as an AI node (``nodeServices`` 2); nodes left in the store by an
+earlier run with another configuration are removed. Nothing here prints: werkzeug's request
+logging is switched off, and `run_forever` hands the running emulator to ``on_ready`` so the
+caller decides what to show.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from fbplan.emulator.api import create_backend_app
+from fbplan.emulator.faults import FaultInjector, FaultRule
+from fbplan.emulator.recorder import RequestRecorder, s3_template
+from fbplan.emulator.store import Store
+from fbplan.emulator.store_nodes import SERVICE_AI, SERVICE_STORAGE
+
+DEFAULT_BRIDGE_NODES: tuple[dict[str, Any], ...] = (
+    {"id": "s3-us-east-1-aws", "region": "us-east-1", "provider": "aws", "latency_ms": 0},
+)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """werkzeug's handler without the per-request log line."""
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        return None
+
+
+@dataclass
+class RunningEmulator:
+    """A started emulator; `stop()` (or leaving the ``with`` block) shuts it down."""
+
+    backend_url: str
+    bridge_urls: list[str]
+    gateway_url: str
+    token: str
+    store: Store
+    faults: FaultInjector
+    recorder: RequestRecorder
+    _servers: list[BaseWSGIServer] = field(default_factory=list, repr=False)
+    _threads: list[threading.Thread] = field(default_factory=list, repr=False)
+
+    def stop(self) -> None:
+        """Stop every server and close the store (idempotent)."""
+        servers, self._servers = self._servers, []
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._threads = []
+        if servers:
+            self.store.close()
+
+    def __enter__(self) -> RunningEmulator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_emulator(
+    data_path: str | Path,
+    token: str,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    faults: Sequence[FaultRule | Mapping[str, Any]] | None = None,
+    seed: int | None = None,
+    bridge_nodes: Sequence[Mapping[str, Any]] | None = None,
+    *,
+    quotas: Mapping[str, int | None] | None = None,
+) -> RunningEmulator:
+    """Start backend, Bridge Node(s) and AI gateway; see the module docstring."""
+    from fbplan.emulator.bridge import create_bridge_app
+    from fbplan.emulator.gateway import create_gateway_app
+
+    store = Store(data_path)
+    if quotas:
+        store.set_quotas(quotas)
+    injector = FaultInjector(faults or [], seed)
+    recorder = RequestRecorder()
+    servers: list[BaseWSGIServer] = []
+    try:
+        backend = _serve(host, port, create_backend_app(store, token, injector, recorder), servers)
+        gateway = _serve(host, port + 1 if port else 0, None, servers)
+        nodes = [_node_config(n) for n in (bridge_nodes or DEFAULT_BRIDGE_NODES)]
+        for index, node in enumerate(nodes):
+            server = _serve(host, port + 2 + index if port else 0, None, servers)
+            advertised = store.set_node(
+                node["id"],
+                _url(server),
+                node["region"],
+                node["provider"],
+                node["latency_ms"],
+                node["status"],
+                services=SERVICE_STORAGE,
+            )
+            app = injector.wrap(create_bridge_app(store, advertised), service="bridge")
+            server.app = recorder.wrap(app, service="bridge", template_for=s3_template)
+        first = nodes[0]
+        store.set_node(
+            f"openai-{first['region']}-{first['provider']}",
+            _url(gateway),
+            first["region"],
+            first["provider"],
+            0,
+            "ONLINE",
+            services=SERVICE_AI,
+        )
+        gateway.app = recorder.wrap(
+            injector.wrap(create_gateway_app(store), service="gateway"), service="gateway"
+        )
+        _forget_stale_nodes(
+            store, {n["id"] for n in nodes} | {f"openai-{first['region']}-{first['provider']}"}
+        )
+    except BaseException:
+        for server in servers:
+            server.server_close()
+        store.close()
+        raise
+    threads = [
+        threading.Thread(target=s.serve_forever, name=f"fbplan-emulator-{i}", daemon=True)
+        for i, s in enumerate(servers)
+    ]
+    for thread in threads:
+        thread.start()
+    return RunningEmulator(
+        backend_url=_url(backend),
+        bridge_urls=[_url(s) for s in servers[2:]],
+        gateway_url=_url(gateway) + "/v1",
+        token=token,
+        store=store,
+        faults=injector,
+        recorder=recorder,
+        _servers=servers,
+        _threads=threads,
+    )
+
+
+def run_forever(
+    data_path: str | Path,
+    token: str,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    faults: Sequence[FaultRule | Mapping[str, Any]] | None = None,
+    seed: int | None = None,
+    bridge_nodes: Sequence[Mapping[str, Any]] | None = None,
+    *,
+    quotas: Mapping[str, int | None] | None = None,
+    on_ready: Callable[[RunningEmulator], None] | None = None,
+    stop_event: threading.Event | None = None,
+) -> RunningEmulator:
+    """Start the emulator, call ``on_ready(emulator)`` (the caller prints the URLs), serve until
+    `stop_event` is set or Ctrl-C, then stop and return the (stopped) emulator."""
+    emulator = start_emulator(
+        data_path, token, host, port, faults, seed, bridge_nodes, quotas=quotas
+    )
+    event = stop_event or threading.Event()
+    try:
+        if on_ready is not None:
+            on_ready(emulator)
+        while not event.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emulator.stop()
+    return emulator
+
+
+def _serve(host: str, port: int, app: Any, servers: list[BaseWSGIServer]) -> BaseWSGIServer:
+    server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
+    servers.append(server)
+    return server
+
+
+def _url(server: BaseWSGIServer) -> str:
+    host = server.server_address[0]
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{server.server_port}"
+
+
+def _node_config(node: Mapping[str, Any]) -> dict[str, Any]:
+    region = str(node.get("region", "us-east-1"))
+    provider = str(node.get("provider", "aws"))
+    api = str(node.get("api", "s3"))
+    return {
+        "id": str(node.get("id") or f"{api}-{region}-{provider}"),
+        "region": region,
+        "provider": provider,
+        "latency_ms": float(node.get("latency_ms", node.get("latencyMs", 0)) or 0),
+        "status": str(node.get("status", "ONLINE")),
+    }
+
+
+def _forget_stale_nodes(store: Store, keep: set[str]) -> None:
+    for node in store.list_nodes():
+        if node["id"] not in keep:
+            store.remove_node(node["id"])

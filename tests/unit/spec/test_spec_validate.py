@@ -1,0 +1,234 @@
+"""Schema errors as one-line problems, and the rules beyond the schema (references, repos)."""
+
+from __future__ import annotations
+
+import pytest
+
+PROVIDER = "provider_keys:\n  aws: {provider: AWS, key: k, secret: '${env:S}'}\n"
+BUCKETS = (
+    "buckets:\n  media: {bucket: m, storage_type: S3}\n  logs: {bucket: l, storage_type: S3}\n"
+)
+REPO = """\
+repos:
+  app:
+    storage_type: S3
+    mode: NORMAL
+    api_keys: {app-rw: {access: WRITE}}
+    ai_api_keys: {app-ai: {ai_type: OPENAI}}
+"""
+ENV = {"S": "secret-value"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "buckets:\n  b: {bucket: x, storage_type: S3, provider_key: aws-prd}\n",
+            "buckets.b.provider_key: unknown provider_key 'aws-prd'; did you mean 'aws'?",
+        ),
+        (
+            "ai_llms:\n  ai: {ai_type: OPENAI, provider_key: gcp}\n",
+            "ai_llms.ai.provider_key: unknown provider_key 'gcp'",
+        ),
+        (
+            BUCKETS + REPO + "    buckets: [{bucket: medai, folder: m}]\n",
+            "repos.app.buckets[0].bucket: unknown bucket 'medai'; did you mean 'media'?",
+        ),
+        (
+            REPO + "    ai_llms: [openai]\n",
+            "repos.app.ai_llms[0]: unknown ai_llm 'openai'; no ai_llm is declared",
+        ),
+        (
+            REPO + "policies:\n  p: {scope: 'repo:ap', risk: LOW, action: log, content: c}\n",
+            "policies.p.scope: unknown repo 'ap'; did you mean 'app'?",
+        ),
+        (
+            REPO + "smoke:\n  storage: [{repo: apps, api_key: app-rw}]\n",
+            "smoke.storage[0].repo: unknown repo 'apps'; did you mean 'app'?",
+        ),
+        (
+            REPO + "smoke:\n  storage: [{repo: app, api_key: app-ro}]\n",
+            "smoke.storage[0].api_key: unknown api_key 'app-ro' in repo 'app'; "
+            "did you mean 'app-rw'?",
+        ),
+        (
+            REPO + "smoke:\n  ai: [{repo: app, ai_api_key: other, model: m}]\n",
+            "smoke.ai[0].ai_api_key: unknown ai_api_key 'other' in repo 'app'",
+        ),
+    ],
+)
+def test_reference_errors(write_spec, messages, text: str, expected: str) -> None:
+    path = write_spec(PROVIDER + text)
+    assert messages(path, env=ENV) == [expected]
+
+
+def test_reference_error_location(write_spec, problems) -> None:
+    path = write_spec(
+        BUCKETS + REPO + "    buckets: [{bucket: media, folder: a}, {bucket: nope, folder: b}]\n"
+    )
+    (problem,) = problems(path)
+    assert problem.startswith(f"{path}:12:52: repos.app.buckets[1].bucket: unknown bucket 'nope'")
+
+
+def test_provider_key_excludes_inline_credentials(write_spec, messages) -> None:
+    path = write_spec(
+        PROVIDER + "buckets:\n  b: {bucket: x, storage_type: S3, provider_key: aws, key: k}\n"
+    )
+    assert messages(path, env=ENV) == [
+        "buckets.b.provider_key: provider_key cannot be combined with key or secret; "
+        "use one or the other"
+    ]
+
+
+def test_bucket_key_and_secret_go_together(write_spec, messages) -> None:
+    path = write_spec("buckets:\n  b: {bucket: x, storage_type: S3, secret: '${env:S}'}\n")
+    assert messages(path, env=ENV) == ["buckets.b.key: required when 'secret' is set"]
+
+
+def test_ai_llm_provider_key_excludes_secret(write_spec, messages) -> None:
+    path = write_spec(
+        PROVIDER + "ai_llms:\n  ai: {ai_type: OPENAI, provider_key: aws, secret: '${env:S}'}\n"
+    )
+    assert messages(path, env=ENV) == [
+        "ai_llms.ai.provider_key: provider_key cannot be combined with key or secret; "
+        "use one or the other"
+    ]
+
+
+def test_same_bucket_attached_twice(write_spec, messages) -> None:
+    path = write_spec(
+        BUCKETS + REPO + "    buckets: [{bucket: media, folder: a}, {bucket: media, folder: b}]\n"
+    )
+    assert messages(path) == [
+        "repos.app.buckets[1].bucket: this bucket is already attached to the repo at buckets[0]"
+    ]
+
+
+def test_same_ai_llm_attached_twice(write_spec, messages) -> None:
+    llms = "ai_llms:\n  ai: {ai_type: OPENAI}\n"
+    path = write_spec(llms + REPO + "    ai_llms: [ai, ai]\n")
+    assert messages(path) == ["repos.app.ai_llms[1]: this ai_llm is already attached at ai_llms[0]"]
+
+
+def test_normal_repo_folders_must_differ(write_spec, messages) -> None:
+    path = write_spec(
+        BUCKETS + REPO + "    buckets: [{bucket: media, folder: a}, {bucket: logs, folder: a}]\n"
+    )
+    assert messages(path) == [
+        "repos.app.buckets[1].folder: folder already used by buckets[0]; "
+        "each bucket of a NORMAL repo needs its own folder"
+    ]
+
+
+@pytest.mark.parametrize(("masters", "count"), [((False, False), 0), ((True, True), 2)])
+def test_mirror_repo_needs_exactly_one_master(write_spec, problems, masters, count) -> None:
+    attachments = ", ".join(
+        f"{{bucket: {name}, folder: f, master: {str(master).lower()}}}"
+        for name, master in zip(("media", "logs"), masters, strict=True)
+    )
+    repo = REPO.replace("NORMAL", "MIRROR") + f"    buckets: [{attachments}]\n"
+    path = write_spec(BUCKETS + repo)
+    assert problems(path) == [
+        f"{path}:12:5: repos.app.buckets: a MIRROR repo needs exactly one bucket with "
+        f"master: true (found {count})"
+    ]
+
+
+def test_mirror_repo_with_one_master_shares_folders(write_spec, load) -> None:
+    repo = REPO.replace("NORMAL", "MIRROR")
+    repo += "    buckets: [{bucket: media, folder: f, master: true}, {bucket: logs, folder: f}]\n"
+    assert load(write_spec(BUCKETS + repo)).data["repos"]["app"]["mode"] == "MIRROR"
+
+
+def test_mirror_buckets_are_exclusive(write_spec, messages) -> None:
+    repo = (
+        REPO.replace("NORMAL", "MIRROR")
+        + "    buckets: [{bucket: media, folder: f, master: true}]\n"
+    )
+    other = "  web:\n    storage_type: S3\n    mode: NORMAL\n"
+    other += "    buckets: [{bucket: media, folder: w}]\n"
+    path = write_spec(BUCKETS + repo + other)
+    assert messages(path) == [
+        "repos.web.buckets[0].bucket: bucket 'media' belongs to MIRROR repo 'app' "
+        "and cannot be attached to another repo"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("sink", "expected"),
+    [
+        ("{type: dotenv}", ["secrets.sink.path: required field is missing"]),
+        ("{type: aws_secretsmanager}", ["secrets.sink.prefix: required field is missing"]),
+        (
+            "{type: json, path: s.json, prefix: p}",
+            ["secrets.sink.prefix: does not apply to a json sink"],
+        ),
+        ("{type: vault}", ["secrets.sink.type: must be one of dotenv, json, aws_secretsmanager"]),
+        ("{type: aws_secretsmanager, prefix: fb/acme, region: us-east-1}", []),
+    ],
+)
+def test_secret_sink(write_spec, messages, load, sink: str, expected: list[str]) -> None:
+    path = write_spec(f"secrets:\n  sink: {sink}\n")
+    if expected:
+        assert messages(path) == expected
+    else:
+        load(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("version: 2\nworkspace: a\n", "version: must be 1, the spec version this fbplan reads"),
+        ("version: '1'\nworkspace: a\n", "version: expected an integer, got a string"),
+        ("version: 1\nworkspace: [a]\n", "workspace: expected a string or a mapping, got a list"),
+        ("version: 1\nworkspace: {nme: a}\n", "workspace.name: required field is missing"),
+        ("version: 1\nworkspace: ''\n", "workspace: must not be empty"),
+        (
+            "version: 1\nworkspace: a\nprune: yes-please\n",
+            "prune: expected true or false or a mapping, got a string",
+        ),
+        (
+            "version: 1\nworkspace: a\nprune: {repo: true}\n",
+            "prune.repo: unknown field; did you mean 'repos'?",
+        ),
+        ("version: 1\nworkspace: a\nbuckets: []\n", "buckets: expected a mapping, got a list"),
+        (
+            "version: 1\nworkspace: a\nbuckets:\n  b.c: {bucket: x, storage_type: S3}\n",
+            "buckets.b.c: invalid name: names are 1 to 63 letters, digits, '_' or '-', "
+            "starting with a letter or digit (no dots)",
+        ),
+        (
+            "version: 1\nworkspace: a\nbuckets:\n  b: {bucket: x, storage_type: S3, region: no}\n",
+            "buckets.b.region: expected a string, got true/false "
+            "(quote the value to make it a string)",
+        ),
+        (
+            "version: 1\nworkspace: a\nbuckets:\n  b:\n",
+            "buckets.b: expected a mapping, got nothing (null)",
+        ),
+        (
+            "version: 1\nworkspace: a\nprovider_keys:\n"
+            "  p: {provider: aws, key: k, secret: '${env:S}'}\n",
+            "provider_keys.p.provider: must be an uppercase provider name such as AWS, GCP, AZURE, "
+            "OPENAI or ANTHROPIC",
+        ),
+        (
+            "version: 1\nworkspace: a\nai_llms:\n  a: {ai_type: openai, endpoint: 'x.com'}\n",
+            "ai_llms.a.ai_type: must be one of OPENAI, GOOGLE, ANTHROPIC, AWS, OTHER; "
+            "did you mean 'OPENAI'?",
+        ),
+        (
+            "version: 1\nworkspace: a\nsmoke:\n"
+            "  storage: [{repo: r, api_key: k, endpoint: s3.x}]\n",
+            "smoke.storage[0].endpoint: must be 'auto' or an http:// or https:// URL",
+        ),
+    ],
+)
+def test_schema_messages(write_spec, messages, text: str, expected: str) -> None:
+    path = write_spec(text, header=False)
+    assert expected in messages(path, env=ENV)
+
+
+def test_provider_names_beyond_the_known_ones_are_accepted(write_spec, load) -> None:
+    path = write_spec("provider_keys:\n  s: {provider: STORJ_DCS, key: k, secret: '${env:S}'}\n")
+    assert load(path, env=ENV).data["provider_keys"]["s"]["provider"] == "STORJ_DCS"
