@@ -186,15 +186,16 @@ class BridgeApp:
             )
         verify(incoming, claims, api_key["secret"])
         bucket, raw_key = self._split_target(raw_path, headers.get("host", ""))
+        forwarded_query = strip_presign_params(query)
         return S3Call(
             method=environ["REQUEST_METHOD"],
             bucket=bucket,
             raw_key=raw_key,
-            query=strip_presign_params(query),
+            query=forwarded_query,
             headers=headers,
             body=body,
             api_key=api_key,
-            params=dict(parse_qsl(strip_presign_params(query), keep_blank_values=True)),
+            params=dict(parse_qsl(forwarded_query, keep_blank_values=True)),
         )
 
     def _split_target(self, raw_path: str, host: str) -> tuple[str, str]:
@@ -202,8 +203,8 @@ class BridgeApp:
         node_host = urlsplit(f"//{self.host}").hostname or ""
         request_host = urlsplit(f"//{host}").hostname or ""
         if node_host and request_host.endswith("." + node_host):
-            return request_host[: -len(node_host) - 1], raw_path.lstrip("/")
-        bucket, _, raw_key = raw_path.lstrip("/").partition("/")
+            return request_host[: -len(node_host) - 1], raw_path.removeprefix("/")
+        bucket, _, raw_key = raw_path.removeprefix("/").partition("/")
         return unquote(bucket), raw_key
 
     def _dispatch(self, call: S3Call) -> Reply:

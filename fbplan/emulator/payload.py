@@ -28,9 +28,9 @@ ACTION_TYPES = (0, 1, 2)
 ABSENT = {"", "undefined", "null"}
 
 
-def ok(status: int = 200, **payload: Any) -> tuple[Response, int]:
-    """A success answer ``{"success": true, ...payload}``."""
-    return jsonify({"success": True, **payload}), status
+def ok(http_status: int = 200, /, **payload: Any) -> tuple[Response, int]:
+    """A success answer ``{"success": true, ...payload}`` (`payload` may hold ``status``)."""
+    return jsonify({"success": True, **payload}), http_status
 
 
 def json_body() -> dict[str, Any]:

@@ -29,6 +29,7 @@ from fbplan.emulator.recorder import RequestRecorder, s3_template
 from fbplan.emulator.store import Store
 from fbplan.emulator.store_nodes import SERVICE_AI, SERVICE_STORAGE
 
+POLL_INTERVAL = 0.1  # seconds; bounds how long stop() waits for each server loop
 DEFAULT_BRIDGE_NODES: tuple[dict[str, Any], ...] = (
     {"id": "s3-us-east-1-aws", "region": "us-east-1", "provider": "aws", "latency_ms": 0},
 )
@@ -58,8 +59,11 @@ class RunningEmulator:
     def stop(self) -> None:
         """Stop every server and close the store (idempotent)."""
         servers, self._servers = self._servers, []
-        for server in servers:
-            server.shutdown()
+        stoppers = [threading.Thread(target=s.shutdown, daemon=True) for s in servers]
+        for stopper in stoppers:
+            stopper.start()
+        for stopper, server in zip(stoppers, servers, strict=True):
+            stopper.join(timeout=5)
             server.server_close()
         for thread in self._threads:
             thread.join(timeout=5)
@@ -134,7 +138,9 @@ def start_emulator(
         store.close()
         raise
     threads = [
-        threading.Thread(target=s.serve_forever, name=f"fbplan-emulator-{i}", daemon=True)
+        threading.Thread(
+            target=s.serve_forever, args=(POLL_INTERVAL,), name=f"fbplan-emulator-{i}", daemon=True
+        )
         for i, s in enumerate(servers)
     ]
     for thread in threads:

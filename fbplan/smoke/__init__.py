@@ -22,6 +22,7 @@ from fbplan.errors import SmokeError
 from fbplan.secret import redact
 
 Outcome = Literal["passed", "failed", "blocked"]
+FailureKind = Literal["hard", "soft", "unreachable"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,27 @@ class SmokeStep:
     def __post_init__(self) -> None:
         object.__setattr__(self, "message", redact(self.message))
         object.__setattr__(self, "fix", redact(self.fix))
+
+
+@dataclass(frozen=True)
+class Failure:
+    """How an attempt failed: `hard` (a fix is needed), `soft` (403/429/QUOTA_EXCEEDED: try
+    another route or wait) or `unreachable` (try another route)."""
+
+    kind: FailureKind
+    retry_after: float | None = None
+
+
+@dataclass
+class Attempt:
+    """The steps of one try of a target through one route; `failure` None means it passed."""
+
+    steps: list[SmokeStep] = field(default_factory=list)
+    failure: Failure | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
 
 
 @dataclass

@@ -61,12 +61,16 @@ def check_key_kind(spec_data: Mapping[str, Any], section: str, index: int) -> No
     """Refuse a `smoke.storage` target naming an AI key, or a `smoke.ai` one naming a
     storage key, before any call."""
     check = spec_data["smoke"][section][index]
-    field, other = ("api_key", "ai_api_keys") if section == "storage" else ("ai_api_key", "api_keys")
+    field, other = (
+        ("api_key", "ai_api_keys") if section == "storage" else ("ai_api_key", "api_keys")
+    )
     repo = (spec_data.get("repos") or {}).get(check.get("repo")) or {}
     name = check.get(field)
     own = repo.get(f"{field}s") or {}
     if name not in own and name in (repo.get(other) or {}):
-        wanted = "storage API key (api_keys)" if section == "storage" else "AI API key (ai_api_keys)"
+        wanted = (
+            "storage API key (api_keys)" if section == "storage" else "AI API key (ai_api_keys)"
+        )
         kind = "an AI API key" if section == "storage" else "a storage API key"
         raise ConfigError(
             f"smoke.{section}[{index}]: {name!r} is {kind} of repo {check.get('repo')!r}; "

@@ -1,0 +1,231 @@
+"""Bridge Node endpoints: the URL pattern, node telemetry, and the latency-aware choice.
+
+Candidates are the Bridge Node URLs `https://<api>-<region>-<provider>.flashback.tech` for
+the regions of the repo's buckets (`<api>` from the repo's storage type) and the storage
+nodes the backend advertises (`GET /node?nodeServices=1`, which is how the emulator's local
+bridges are found). Latency and status come from `GET /stats/nodes/minute` (joined to the
+node list by node id, ip, host or URL) and from the node list itself; both spellings
+(`latency_ms`, `latencyMs`) are read. Nodes that are not ONLINE are skipped. When the
+backend advertises nodes, pattern URLs it does not advertise are dropped: the pattern is the
+fallback for a backend without telemetry.
+
+The choice keeps the current endpoint (explicit, `FB_S3_ENDPOINT` or a previous choice)
+unless another node is more than 20% faster, and always says why.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from statistics import fmean
+from typing import Any
+from urllib.parse import urlsplit
+
+API_OF_STORAGE_TYPE = {"S3": "s3", "GCS": "gcs", "BLOB": "blob", "AZURE": "blob"}
+PROVIDER_OF = {
+    "AWS": "aws",
+    "S3": "aws",
+    "GCP": "gcp",
+    "GOOGLE": "gcp",
+    "GCS": "gcp",
+    "AZURE": "azure",
+    "BLOB": "azure",
+}
+DEFAULT_REGION, DEFAULT_PROVIDER = "us-east-1", "aws"
+SWITCH_RATIO = 0.8  # another node must take less than 80% of the current one's latency
+ONLINE, UNKNOWN = "ONLINE", "UNKNOWN"
+_PATTERN_HOST = re.compile(r"^(s3|gcs|blob)-(.+)-(aws|gcp|azure)\.flashback\.tech$")
+
+
+def bridge_url(api: str, region: str, provider: str) -> str:
+    """`https://<api>-<region>-<provider>.flashback.tech`."""
+    return f"https://{api}-{region}-{provider}.flashback.tech"
+
+
+def normalize_url(url: str) -> str:
+    parts = urlsplit(url.strip())
+    host = (parts.netloc or "").lower()
+    path = parts.path.rstrip("/")
+    return f"{parts.scheme.lower()}://{host}{path}"
+
+
+def pattern_candidates(
+    storage_type: str | None, placements: Iterable[tuple[str, str]]
+) -> list[str]:
+    """Pattern URLs for `(region, provider)` placements, in order, without duplicates."""
+    api = API_OF_STORAGE_TYPE.get(str(storage_type or "S3").upper(), "s3")
+    urls = [bridge_url(api, region, provider) for region, provider in placements]
+    return list(dict.fromkeys(urls or [bridge_url(api, DEFAULT_REGION, DEFAULT_PROVIDER)]))
+
+
+def serves_api(url: str, api: str) -> bool:
+    """False only for a pattern URL of another `<api>` (a gcs- node for an S3 repo)."""
+    match = _PATTERN_HOST.match(urlsplit(url).hostname or "")
+    return match is None or match.group(1) == api
+
+
+@dataclass(frozen=True)
+class Node:
+    url: str
+    latency_ms: float | None
+    status: str
+    region: str | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.status in (ONLINE, UNKNOWN)
+
+    def describe(self) -> str:
+        if self.latency_ms is None:
+            return f"{self.url} (no latency data)"
+        return f"{self.url} ({self.latency_ms:.0f} ms)"
+
+
+def _latency(row: Mapping[str, Any]) -> float | None:
+    value = row.get("latency_ms", row.get("latencyMs"))
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _status(value: Any) -> str:
+    text = str(value or "").strip().upper()
+    return ONLINE if text in ("ONLINE", "ACTIVE") else (text or UNKNOWN)
+
+
+def _join_keys(row: Mapping[str, Any]) -> set[str]:
+    url = str(row.get("url") or "")
+    keys = {str(row.get(k)) for k in ("id", "ip", "nodeId") if row.get(k)}
+    if url:
+        keys |= {url, normalize_url(url), urlsplit(url).netloc, urlsplit(url).hostname or ""}
+    return keys - {""}
+
+
+def node_urls(node_rows: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Every way a stats row may name a node (id, ip, host, URL) -> the node's URL."""
+    return {k: str(row["url"]) for row in node_rows if row.get("url") for k in _join_keys(row)}
+
+
+def nodes_from_telemetry(
+    node_rows: Sequence[Mapping[str, Any]], stat_rows: Sequence[Mapping[str, Any]]
+) -> list[Node]:
+    """Nodes with a URL, their latency (the mean of their `/stats/nodes/minute` rows, else
+    the node list's) and status (the latest stats row's, else the node list's)."""
+    stats: dict[str, list[Mapping[str, Any]]] = {}
+    for row in stat_rows:
+        stats.setdefault(str(row.get("nodeId") or ""), []).append(row)
+    nodes, joined = [], set()
+    for row in node_rows:
+        if not row.get("url"):
+            continue
+        keys = _join_keys(row)
+        mine = [r for node_id, rows in stats.items() if node_id in keys for r in rows]
+        joined |= {node_id for node_id in stats if node_id in keys}
+        nodes.append(_node(row, mine))
+    for node_id, rows in stats.items():
+        if node_id not in joined and node_id.startswith(("http://", "https://")):
+            nodes.append(_node({"url": node_id}, rows))
+    return _dedupe(nodes)
+
+
+def _node(row: Mapping[str, Any], stats: Sequence[Mapping[str, Any]]) -> Node:
+    latencies = [v for v in (_latency(r) for r in stats) if v is not None]
+    latency = fmean(latencies) if latencies else _latency(row)
+    latest = max(stats, key=lambda r: str(r.get("lastUpdated") or ""), default=None)
+    status = _status(latest.get("nodeStatus") if latest else row.get("status"))
+    if latest and row.get("status") and _status(row.get("status")) != ONLINE:
+        status = _status(row.get("status"))
+    return Node(normalize_url(str(row["url"])), latency, status, row.get("region"))
+
+
+def _dedupe(nodes: Iterable[Node]) -> list[Node]:
+    seen: dict[str, Node] = {}
+    for node in nodes:
+        seen.setdefault(node.url, node)
+    return list(seen.values())
+
+
+def candidates_for(
+    api: str, patterns: Sequence[str], advertised: Sequence[Node], extra: Sequence[str] = ()
+) -> list[Node]:
+    """The nodes a target may use: advertised nodes serving `api`, else the pattern URLs
+    (then `extra`, e.g. the embedded emulator's bridges) as nodes without telemetry."""
+    mine = [n for n in advertised if serves_api(n.url, api)]
+    if mine:
+        return mine
+    urls = [normalize_url(u) for u in (*extra, *patterns)]
+    return [Node(u, None, UNKNOWN) for u in dict.fromkeys(urls)]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The endpoint to use, why, and the other usable endpoints in order of preference."""
+
+    url: str | None
+    reason: str
+    fallbacks: tuple[str, ...] = ()
+
+    @property
+    def ranked(self) -> tuple[str, ...]:
+        return ((self.url,) if self.url else ()) + self.fallbacks
+
+
+def rank(nodes: Sequence[Node]) -> list[Node]:
+    """Usable nodes: measured ones by latency, then the unmeasured in their given order."""
+    usable = [n for n in nodes if n.usable]
+    measured = sorted((n for n in usable if n.latency_ms is not None), key=_by_latency)
+    return measured + [n for n in usable if n.latency_ms is None]
+
+
+def _by_latency(node: Node) -> float:
+    return node.latency_ms if node.latency_ms is not None else float("inf")
+
+
+def choose_endpoint(
+    nodes: Sequence[Node], current: str | None = None, source: str = "previous choice"
+) -> Choice:
+    """Lowest latency wins; a `current` endpoint (from `source`) is kept unless another
+    usable node is more than 20% faster, or it is advertised as not ONLINE."""
+    ranked = rank(nodes)
+    if current is None:
+        return _fresh_choice(ranked)
+    current = normalize_url(current)
+    known = next((n for n in nodes if n.url == current), None)
+    others = [n for n in ranked if n.url != current]
+    best = others[0] if others and others[0].latency_ms is not None else None
+    label = f"{current} (from {source})"
+    if known is not None and not known.usable:
+        if others:
+            return _switch(others, f"{label} is {known.status}")
+        return Choice(current, f"kept {label}: it is {known.status} but no other node is online")
+    if known is None or known.latency_ms is None:
+        return Choice(current, f"kept {label}: no latency data for it", _urls(others))
+    if best is not None and best.latency_ms is not None:
+        if best.latency_ms < known.latency_ms * SWITCH_RATIO:
+            why = f"more than 20% faster than {current} ({known.latency_ms:.0f} ms, from {source})"
+            return Choice(best.url, f"chose {best.describe()}: {why}", _urls([known, *others[1:]]))
+        reason = f"kept {known.describe()} from {source}: {best.describe()} is not 20% faster"
+        return Choice(current, reason, _urls(others))
+    return Choice(current, f"kept {known.describe()} from {source}", _urls(others))
+
+
+def _fresh_choice(ranked: Sequence[Node]) -> Choice:
+    if not ranked:
+        return Choice(None, "no Bridge Node is online")
+    first, rest = ranked[0], ranked[1:]
+    if first.latency_ms is None:
+        return Choice(first.url, f"chose {first.url}: no latency data for any node", _urls(rest))
+    others = ", ".join(n.describe() for n in rest[:3])
+    reason = f"chose {first.describe()}" + (f" over {others}" if others else ": the only node")
+    return Choice(first.url, reason, _urls(rest))
+
+
+def _switch(others: Sequence[Node], why: str) -> Choice:
+    first = others[0]
+    return Choice(first.url, f"chose {first.describe()}: {why}", _urls(others[1:]))
+
+
+def _urls(nodes: Iterable[Node]) -> tuple[str, ...]:
+    return tuple(n.url for n in nodes if n.usable)

@@ -1,0 +1,452 @@
+"""Run a spec's smoke checks: `run_smoke(spec, connection) -> SmokeReport`.
+
+    spec.smoke ─► check key kinds (never mixed) ─► read live ─► credentials per target
+               ─► for each target: endpoint choice ─► attempts through its routes
+                                                       (soft limits: next route, or bounded waits)
+
+Every problem that makes the checks meaningless (a storage key named for AI, an AI key
+that looks like a storage key pair) raises `ConfigError` before any smoke call. A target
+that cannot run or fails is reported with its steps; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fbplan.apply.sinks import SecretSink, sink_from_spec
+from fbplan.backend.live import read_live
+from fbplan.errors import ApiError, ConfigError
+from fbplan.model import State
+from fbplan.smoke import Attempt, SmokeReport, SmokeStep, TargetResult
+from fbplan.smoke import ai as ai_check
+from fbplan.smoke import storage as storage_check
+from fbplan.smoke.credentials import (
+    AiCredentials,
+    CredentialIssue,
+    StorageCredentials,
+    ai_address,
+    ai_credentials,
+    check_key_kind,
+    storage_address,
+    storage_credentials,
+)
+from fbplan.smoke.endpoints import (
+    API_OF_STORAGE_TYPE,
+    DEFAULT_PROVIDER,
+    DEFAULT_REGION,
+    PROVIDER_OF,
+    Node,
+    candidates_for,
+    choose_endpoint,
+    nodes_from_telemetry,
+    pattern_candidates,
+)
+from fbplan.spec import Spec
+
+StepCallback = Callable[[TargetResult, SmokeStep], None]
+MAX_WAIT_SECONDS = 30.0
+FIRST_WAIT_SECONDS, LONGEST_WAIT_SECONDS = 1.0, 10.0
+
+
+@dataclass(frozen=True)
+class Route:
+    """One way to run a target: a storage route, or the AI gateway."""
+
+    endpoint: str
+    describe: str
+    run: Callable[[], Attempt]
+
+
+@dataclass
+class _Run:
+    """What every target of one run shares."""
+
+    spec: Spec
+    connection: Any
+    live: State
+    sink: SecretSink | None
+    env: Mapping[str, str]
+    on_step: StepCallback | None
+    s3_client_factory: storage_check.S3ClientFactory
+    openai_factory: ai_check.OpenAIFactory
+    sleep: Callable[[float], None]
+    max_wait: float
+    previous: dict[frozenset[str], str] = field(default_factory=dict)
+    _telemetry: tuple[list[Mapping[str, Any]], list[Mapping[str, Any]], str] | None = None
+
+    def emit(self, target: TargetResult, step: SmokeStep) -> None:
+        target.steps.append(step)
+        if self.on_step is not None:
+            self.on_step(target, step)
+
+
+def run_smoke(
+    spec: Spec,
+    connection: Any,
+    *,
+    env: Mapping[str, str] = os.environ,
+    on_step: StepCallback | None = None,
+    s3_client_factory: storage_check.S3ClientFactory | None = None,
+    openai_factory: ai_check.OpenAIFactory | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    max_wait_seconds: float = MAX_WAIT_SECONDS,
+) -> SmokeReport:
+    """Run every `smoke.storage` and `smoke.ai` target of `spec` against `connection`."""
+    smoke = spec.data.get("smoke") or {}
+    storage, ai = list(smoke.get("storage") or []), list(smoke.get("ai") or [])
+    if not storage and not ai:
+        return SmokeReport()
+    for section, checks in (("storage", storage), ("ai", ai)):
+        for index in range(len(checks)):
+            check_key_kind(spec.data, section, index)
+    run = _Run(
+        spec,
+        connection,
+        read_live(connection.api, spec.workspace_name),
+        sink_from_spec((spec.data.get("secrets") or {}).get("sink"), spec.root),
+        env,
+        on_step,
+        s3_client_factory or storage_check.default_s3_client,
+        openai_factory or ai_check.default_openai_client,
+        sleep,
+        max_wait_seconds,
+    )
+    storage_targets = [_StorageTarget.prepare(run, check) for check in storage]
+    ai_targets = [_AiTarget.prepare(run, check, storage_targets) for check in ai]
+    return SmokeReport([t.execute(run) for t in [*storage_targets, *ai_targets]])
+
+
+# -- storage --------------------------------------------------------------------------------
+
+
+@dataclass
+class _StorageTarget:
+    repo: str
+    key_name: str
+    endpoint: str | None
+    credentials: StorageCredentials | CredentialIssue
+    access: str | None
+
+    @classmethod
+    def prepare(cls, run: _Run, check: Mapping[str, Any]) -> _StorageTarget:
+        repo, key = str(check["repo"]), str(check["api_key"])
+        address = storage_address(repo, key)
+        live_key = run.live.get(address)
+        owners = {
+            str(r.extra.get("key_id")): r.address
+            for r in run.live.of_kind("repo_api_key")
+            if r.extra.get("key_id")
+        }
+        credentials = storage_credentials(
+            address,
+            run.sink,
+            run.env,
+            live_key_id=(live_key.extra.get("key_id") if live_key else None),
+            key_owners=owners,
+        )
+        access = (live_key.attrs.get("access") if live_key else None) or _spec_access(
+            run.spec.data, repo, key
+        )
+        return cls(repo, key, check.get("endpoint"), credentials, access)
+
+    @property
+    def address(self) -> str:
+        return storage_address(self.repo, self.key_name)
+
+    def secret_values(self) -> list[str]:
+        if isinstance(self.credentials, StorageCredentials):
+            return [self.credentials.key_id, self.credentials.secret.reveal()]
+        return []
+
+    def execute(self, run: _Run) -> TargetResult:
+        result = TargetResult("storage", self.repo, self.key_name, self.address)
+        credentials = self.credentials
+        if not _credentials_step(run, result, credentials, self.address):
+            return result
+        assert isinstance(credentials, StorageCredentials)
+        routes = self._routes(run, result)
+        if not routes:
+            return result
+        key = storage_check.KeyFacts(
+            self.key_name, self.address, credentials.key_id, self.access, credentials.source
+        )
+        secret = credentials.secret.reveal()
+
+        def route_for(r: storage_check.StorageRoute) -> Route:
+            def go() -> Attempt:
+                client = run.s3_client_factory(r.endpoint, credentials.key_id, secret)
+                return storage_check.attempt(
+                    client, self.repo, r, key, lambda step: run.emit(result, step)
+                )
+
+            return Route(r.endpoint, r.describe(), go)
+
+        _drive(run, result, [route_for(r) for r in routes])
+        return result
+
+    def _routes(self, run: _Run, result: TargetResult) -> list[storage_check.StorageRoute]:
+        started = time.perf_counter()
+        repo = (run.spec.data.get("repos") or {}).get(self.repo) or {}
+        api = API_OF_STORAGE_TYPE.get(str(repo.get("storage_type") or "S3").upper(), "s3")
+        nodes, note = _nodes_for(run, self.repo, api, repo)
+        current, source = _current_endpoint(self.endpoint, run.env)
+        memory = frozenset(n.url for n in nodes)
+        if current is None and memory in run.previous:
+            current, source = run.previous[memory], "the previous choice"
+        choice = choose_endpoint(nodes, current, source)
+        reason = choice.reason + (f"; {note}" if note else "")
+        seconds = round(time.perf_counter() - started, 4)
+        if choice.url is None:
+            fix = "set endpoint in smoke.storage or FB_S3_ENDPOINT to a Bridge Node URL"
+            run.emit(result, SmokeStep("endpoint", False, seconds, None, reason, fix))
+            result.outcome = "failed"
+            return []
+        run.previous[memory] = choice.url
+        run.emit(result, SmokeStep("endpoint", True, seconds, choice.url, reason))
+        routes = [storage_check.StorageRoute(url) for url in choice.ranked]
+        return routes + _bucket_routes(choice.url, repo)
+
+
+def _spec_access(data: Mapping[str, Any], repo: str, key: str) -> str | None:
+    body = (((data.get("repos") or {}).get(repo) or {}).get("api_keys") or {}).get(key) or {}
+    access = body.get("access")
+    return str(access).upper() if access else None
+
+
+def _current_endpoint(endpoint: str | None, env: Mapping[str, str]) -> tuple[str | None, str]:
+    if endpoint and endpoint.strip().lower() != "auto":
+        return endpoint.strip(), "the spec"
+    from_env = env.get("FB_S3_ENDPOINT", "").strip()
+    if from_env:
+        return from_env, "FB_S3_ENDPOINT"
+    return None, ""
+
+
+def _bucket_routes(endpoint: str, repo: Mapping[str, Any]) -> list[storage_check.StorageRoute]:
+    """In a NORMAL repo with several buckets, each bucket's folder is another way in."""
+    attached = [b for b in repo.get("buckets") or [] if b.get("folder")]
+    if str(repo.get("mode") or "").upper() != "NORMAL" or len(attached) < 2:
+        return []
+    return [
+        storage_check.StorageRoute(
+            endpoint, f"{b['folder'].strip('/')}/", f"bucket {b['bucket']}, folder {b['folder']}"
+        )
+        for b in attached
+    ]
+
+
+def _placements(data: Mapping[str, Any], repo: Mapping[str, Any]) -> list[tuple[str, str]]:
+    buckets = data.get("buckets") or {}
+    provider_keys = data.get("provider_keys") or {}
+    attached = sorted(repo.get("buckets") or [], key=lambda b: not b.get("master"))
+    placements = []
+    for item in attached:
+        bucket = buckets.get(item.get("bucket")) or {}
+        provider_key = provider_keys.get(bucket.get("provider_key")) or {}
+        kind = str(provider_key.get("provider") or bucket.get("storage_type") or "").upper()
+        region = bucket.get("region") or provider_key.get("region") or DEFAULT_REGION
+        placements.append((str(region), PROVIDER_OF.get(kind, DEFAULT_PROVIDER)))
+    return placements
+
+
+def _repo_bucket_ids(live: State, repo: Mapping[str, Any]) -> set[str]:
+    ids = set()
+    for item in repo.get("buckets") or []:
+        bucket = live.get(f"bucket.{item.get('bucket')}")
+        if bucket is not None and bucket.id:
+            ids.add(bucket.id)
+    return ids
+
+
+def _nodes_for(
+    run: _Run, repo_name: str, api: str, repo: Mapping[str, Any]
+) -> tuple[list[Node], str]:
+    node_rows, stat_rows, note = _telemetry(run)
+    bucket_ids = _repo_bucket_ids(run.live, repo)
+    mine = [r for r in stat_rows if _row_bucket(r) in bucket_ids or _row_bucket(r) is None]
+    advertised = nodes_from_telemetry(node_rows, mine)
+    patterns = pattern_candidates(repo.get("storage_type"), _placements(run.spec.data, repo))
+    emulator = getattr(run.connection, "emulator", None)
+    extra = list(getattr(emulator, "bridge_urls", None) or []) if emulator else []
+    if emulator is not None:
+        patterns = []  # an embedded emulator never sends smoke traffic to the internet
+    return candidates_for(api, patterns, advertised, extra), note
+
+
+def _row_bucket(row: Mapping[str, Any]) -> str | None:
+    value = row.get("bucketId") or row.get("unitId")
+    return str(value) if value else None
+
+
+def _telemetry(run: _Run) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]], str]:
+    """`/node?nodeServices=1` and `/stats/nodes/minute` rows, read once per run."""
+    if run._telemetry is None:
+        notes = []
+        node_rows = _rows(run.connection.api, "/node", {"nodeServices": 1}, notes)
+        ids = sorted(b.id for b in run.live.of_kind("bucket") if b.id)
+        stats = _rows(run.connection.api, "/stats/nodes/minute", {"bucketId": ids or None}, notes)
+        run._telemetry = (node_rows, stats, "; ".join(notes))
+    return run._telemetry
+
+
+def _rows(api: Any, path: str, params: Mapping[str, Any], notes: list[str]) -> list[Any]:
+    try:
+        body = api.get(path, params=params) or {}
+    except ApiError as error:
+        notes.append(f"no node telemetry from {path} ({error})")
+        return []
+    rows = body.get("data") if isinstance(body, Mapping) else body
+    return [r for r in rows or [] if isinstance(r, Mapping)]
+
+
+# -- AI -------------------------------------------------------------------------------------
+
+
+@dataclass
+class _AiTarget:
+    call: ai_check.ChatCall
+    repo: str
+    key_name: str
+    credentials: AiCredentials | CredentialIssue
+    base_url_reason: str
+
+    @classmethod
+    def prepare(
+        cls, run: _Run, check: Mapping[str, Any], storage: Sequence[_StorageTarget]
+    ) -> _AiTarget:
+        repo, key = str(check["repo"]), str(check["ai_api_key"])
+        address = ai_address(repo, key)
+        known = _storage_values(run, storage)
+        credentials = ai_credentials(address, run.sink, run.env, storage_values=known)
+        base_url, reason = _base_url(run, check)
+        model = str(check.get("model") or run.env.get("FB_MODEL", "")).strip()
+        if not model:
+            raise ConfigError(f"smoke.ai for {address}: no model; set model or FB_MODEL")
+        prompt = str(check.get("prompt") or ai_check.DEFAULT_PROMPT)
+        source = getattr(credentials, "source", "")
+        call = ai_check.ChatCall(
+            repo, key, address, base_url, model, prompt, _ai_timeout(run.env), source
+        )
+        return cls(call, repo, key, credentials, reason)
+
+    def execute(self, run: _Run) -> TargetResult:
+        call = self.call
+        result = TargetResult("ai", self.repo, self.key_name, call.address)
+        if not _credentials_step(run, result, self.credentials, call.address):
+            return result
+        assert isinstance(self.credentials, AiCredentials)
+        run.emit(result, SmokeStep("endpoint", True, 0.0, call.base_url, self.base_url_reason))
+        token = self.credentials.token.reveal()
+
+        def go() -> Attempt:
+            client = run.openai_factory(call.base_url, token, call.timeout)
+            return ai_check.attempt(client, call, lambda step: run.emit(result, step))
+
+        _drive(run, result, [Route(call.base_url, call.base_url, go)])
+        return result
+
+
+def _storage_values(run: _Run, storage: Sequence[_StorageTarget]) -> list[str]:
+    values = [v for target in storage for v in target.secret_values()]
+    values += [str(r.extra.get("key_id")) for r in run.live.of_kind("repo_api_key")]
+    values += [run.env.get("FB_KEY_ID", ""), run.env.get("FB_KEY_SECRET", "")]
+    return [v for v in values if v and v != "None"]
+
+
+def _base_url(run: _Run, check: Mapping[str, Any]) -> tuple[str, str]:
+    if check.get("base_url"):
+        return str(check["base_url"]).strip(), "base URL from the spec"
+    from_env = run.env.get("FB_OPENAI_BASE_URL", "").strip()
+    if from_env:
+        return from_env, "base URL from FB_OPENAI_BASE_URL"
+    emulator = getattr(run.connection, "emulator", None)
+    if emulator is not None and getattr(emulator, "gateway_url", None):
+        return str(emulator.gateway_url), "the embedded emulator's AI gateway"
+    repo = (run.spec.data.get("repos") or {}).get(check.get("repo")) or {}
+    region, provider = (_placements(run.spec.data, repo) or [(DEFAULT_REGION, DEFAULT_PROVIDER)])[0]
+    url = f"https://openai-{region}-{provider}.flashback.tech/v1"
+    return url, "base URL from the gateway pattern (set base_url or FB_OPENAI_BASE_URL to choose)"
+
+
+def _ai_timeout(env: Mapping[str, str]) -> float:
+    text = env.get("FB_AI_TIMEOUT_MS", "").strip()
+    if not text:
+        return ai_check.DEFAULT_TIMEOUT_SECONDS
+    try:
+        millis = float(text)
+    except ValueError:
+        raise ConfigError(
+            f"FB_AI_TIMEOUT_MS must be a number of milliseconds, got {text!r}"
+        ) from None
+    if millis <= 0:
+        raise ConfigError("FB_AI_TIMEOUT_MS must be more than 0")
+    return millis / 1000.0
+
+
+# -- shared ---------------------------------------------------------------------------------
+
+
+def _credentials_step(
+    run: _Run,
+    result: TargetResult,
+    credentials: StorageCredentials | AiCredentials | CredentialIssue,
+    address: str,
+) -> bool:
+    if run.live.get(f"repo.{result.repo}") is None:
+        message = f"repo {result.repo} does not exist in workspace {run.spec.workspace_name}"
+        fix = "apply the spec first (fbplan apply)"
+        run.emit(result, SmokeStep("credentials", False, 0.0, None, message, fix))
+        result.outcome = "failed"
+        return False
+    if isinstance(credentials, CredentialIssue):
+        step = SmokeStep("credentials", False, 0.0, None, credentials.message, credentials.fix)
+        run.emit(result, step)
+        result.outcome = "failed"
+        return False
+    if isinstance(credentials, StorageCredentials):
+        text = f"{address} (key {credentials.key_id}) from {credentials.source}"
+    else:
+        text = f"the AI key {address} from {credentials.source}"
+    run.emit(result, SmokeStep("credentials", True, 0.0, None, text))
+    return True
+
+
+def _waits() -> Iterator[float]:
+    delay = FIRST_WAIT_SECONDS
+    while True:
+        yield delay
+        delay = min(delay * 2, LONGEST_WAIT_SECONDS)
+
+
+def _drive(run: _Run, result: TargetResult, routes: Sequence[Route]) -> None:
+    """Try the routes in order; on a soft limit with no route left, wait (bounded)."""
+    index, waits = 0, _waits()
+    while True:
+        attempt = routes[index].run()
+        failure = attempt.failure
+        if failure is None:
+            result.outcome = "passed"
+            return
+        if failure.kind == "hard":
+            result.outcome = "failed"
+            return
+        if index + 1 < len(routes):
+            index += 1
+            message = f"trying {routes[index].describe} after a {failure.kind} failure"
+            run.emit(result, SmokeStep("switch", True, 0.0, routes[index].endpoint, message))
+            continue
+        if failure.kind == "unreachable":
+            result.outcome = "failed"
+            return
+        delay = failure.retry_after if failure.retry_after is not None else next(waits)
+        if result.waited_seconds + delay > run.max_wait:
+            result.outcome = "blocked"
+            return
+        run.sleep(delay)
+        result.waited_seconds += delay
+        message = f"waited {delay:.1f} s after a soft limit (quota or rate limit)"
+        run.emit(result, SmokeStep("wait", True, round(delay, 3), routes[index].endpoint, message))

@@ -1,0 +1,358 @@
+"""Conformance: repositories, their rules, storage keys and AI keys (sections 6-8)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+REPO_FIELDS = {
+    "id",
+    "name",
+    "storageType",
+    "mode",
+    "workspaceId",
+    "buckets",
+    "aiLlms",
+    "apiKeys",
+    "aiApiKeys",
+    "createdAt",
+    "disabled",
+    "walletAddress",
+}
+
+
+def attach(bucket_id: str, folder: str = "", master: bool = False) -> dict[str, object]:
+    return {"bucketId": bucket_id, "folder": folder, "master": master}
+
+
+@pytest.fixture
+def ws(api):
+    return api.workspace()
+
+
+# -- create, read, update, delete -------------------------------------------------------------
+
+
+def test_repo_shape_with_buckets_llms_and_keys(api, ws):
+    bucket_id = api.bucket(ws)
+    llm_id = api.llm(ws)
+    repo_id = api.repo(
+        ws,
+        [attach(bucket_id, "media", True)],
+        name="app",
+        repoAiLlms=[{"aiLlmId": llm_id}],
+    )
+    api.ok(api.http.post(f"/repo/{repo_id}/apikey", json={"name": "rw", "accessType": "WRITE"}))
+    api.ok(api.http.post(f"/repo/{repo_id}/ai/apikey", json={"name": "ai", "aiType": "OPENAI"}))
+    repo = api.get_repo(repo_id)
+    assert set(repo) == REPO_FIELDS
+    assert (repo["name"], repo["storageType"], repo["mode"]) == ("app", "S3", "NORMAL")
+    (item,) = repo["buckets"]
+    assert set(item) == {"folder", "master", "bucketId", "bucket"}
+    assert (item["folder"], item["master"], item["bucketId"]) == ("media", True, bucket_id)
+    assert item["bucket"]["id"] == bucket_id
+    (llm,) = repo["aiLlms"]
+    assert llm["aiLlmId"] == llm_id and llm["aiLlm"]["id"] == llm_id
+    assert llm["aiLlm"]["key"] is None
+    assert [k["name"] for k in repo["apiKeys"]] == ["rw"]
+    assert [k["name"] for k in repo["aiApiKeys"]] == ["ai"]
+
+
+def test_repo_list_filters(api, ws):
+    other_ws = api.workspace()
+    a, b, c = api.repo(ws), api.repo(ws), api.repo(other_ws)
+
+    def ids(**params):
+        return [r["id"] for r in api.ok(api.http.get("/repo", params=params))["repos"]]
+
+    assert ids() == [a, b, c]
+    assert ids(workspaceId=ws) == [a, b]
+    assert ids(repoId=f"{a},{c}") == [a, c]
+    assert ids(workspaceId="undefined", repoId="undefined", walletAddress="undefined") == [a, b, c]
+
+
+@pytest.mark.parametrize(
+    ("storage_type", "mode", "expected"),
+    [("AZURE", "BACKUP", ("BLOB", "MIRROR")), ("GCS", "NORMAL", ("GCS", "NORMAL"))],
+)
+def test_repo_spelling_tolerance(api, ws, storage_type, mode, expected):
+    bucket_id = api.bucket(ws)
+    repo_id = api.repo(ws, [attach(bucket_id, master=True)], storageType=storage_type, mode=mode)
+    repo = api.get_repo(repo_id)
+    assert (repo["storageType"], repo["mode"]) == expected
+
+
+def test_repo_legacy_repo_units(api, ws):
+    bucket_id = api.bucket(ws)
+    body = {
+        "name": "legacy",
+        "storageType": "S3",
+        "mode": "NORMAL",
+        "workspaceId": ws,
+        "repoUnits": [{"unitId": bucket_id, "folder": "old", "master": True}],
+    }
+    repo_id = api.ok(api.http.post("/repo", json=body))["repoId"]
+    assert api.get_repo(repo_id)["buckets"][0]["bucketId"] == bucket_id
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("mode", "STRIPED"), ("storageType", "FTP"), ("mode", "normal")]
+)
+def test_repo_unknown_enum_is_400(api, ws, field, value):
+    body = {"name": "r", "storageType": "S3", "mode": "NORMAL", "workspaceId": ws, field: value}
+    message = api.fail(api.http.post("/repo", json=body), 400)["message"]
+    assert field in message
+
+
+def test_repo_missing_fields(api, ws):
+    body = {"name": "r", "storageType": "S3", "mode": "NORMAL", "workspaceId": ws}
+    for missing in body:
+        partial = {k: v for k, v in body.items() if k != missing}
+        response = api.http.post("/repo", json=partial)
+        assert api.fail(response, 400)["message"] == f"Missing required field: {missing}"
+    bad_item = {**body, "repoBuckets": [{"folder": "x"}]}
+    assert "bucketId" in api.fail(api.http.post("/repo", json=bad_item), 400)["message"]
+
+
+def test_repo_name_taken_in_org_free_after_delete(api, ws):
+    repo_id = api.repo(ws, name="app")
+    body = {"name": "app", "storageType": "S3", "mode": "NORMAL", "workspaceId": api.workspace()}
+    refused = api.fail(api.http.post("/repo", json=body), 400)
+    assert refused["error_code"] == "NAME_ALREADY_USED" and refused["error_message"]
+    api.repo(ws, name="App")
+    api.ok(api.http.delete(f"/repo/{repo_id}"))
+    api.ok(api.http.post("/repo", json=body))
+
+
+def test_repo_references_must_exist(api, ws):
+    body = {"name": "r", "storageType": "S3", "mode": "NORMAL", "workspaceId": ws}
+    missing_bucket = {**body, "repoBuckets": [attach(str(uuid.uuid4()))]}
+    assert api.fail(api.http.post("/repo", json=missing_bucket), 404)["error_code"] == "NOT_FOUND"
+    missing_llm = {**body, "repoAiLlms": [{"aiLlmId": str(uuid.uuid4())}]}
+    assert api.fail(api.http.post("/repo", json=missing_llm), 404)["error_code"] == "NOT_FOUND"
+    other_ws_bucket = {**body, "repoBuckets": [attach(api.bucket(api.workspace()))]}
+    api.fail(api.http.post("/repo", json=other_ws_bucket), 404)
+    unknown_ws = {**body, "workspaceId": str(uuid.uuid4())}
+    assert api.fail(api.http.post("/repo", json=unknown_ws), 404)["error_code"] == "NOT_FOUND"
+
+
+def test_repo_put_is_full_replacement_keeping_missing_lists(api, ws):
+    b1, b2 = api.bucket(ws), api.bucket(ws)
+    llm_id = api.llm(ws)
+    repo_id = api.repo(ws, [attach(b1, "one", True)], name="app", repoAiLlms=[{"aiLlmId": llm_id}])
+    body = {"name": "app-2", "storageType": "GCS", "mode": "NORMAL", "workspaceId": ws}
+    answer = api.ok(api.http.put(f"/repo/{repo_id}", json=body))
+    assert answer["repoId"] == repo_id
+    repo = api.get_repo(repo_id)
+    assert (repo["name"], repo["storageType"]) == ("app-2", "GCS")
+    assert [b["bucketId"] for b in repo["buckets"]] == [b1]
+    assert [llm["aiLlmId"] for llm in repo["aiLlms"]] == [llm_id]
+
+    replaced = {
+        **body,
+        "repoBuckets": [attach(b1, "one", True), attach(b2, "two")],
+        "repoAiLlms": [],
+    }
+    api.ok(api.http.put(f"/repo/{repo_id}", json=replaced))
+    repo = api.get_repo(repo_id)
+    assert [b["bucketId"] for b in repo["buckets"]] == [b1, b2]
+    assert repo["aiLlms"] == []
+
+    detached = {**body, "repoBuckets": [attach(b2, "two")]}
+    api.ok(api.http.put(f"/repo/{repo_id}", json=detached))  # NORMAL_UNIT_FOLDER_CANNOT_DELETE off
+    assert [b["bucketId"] for b in api.get_repo(repo_id)["buckets"]] == [b2]
+
+    for missing in ("name", "storageType", "mode"):
+        partial = {k: v for k, v in body.items() if k != missing}
+        api.fail(api.http.put(f"/repo/{repo_id}", json=partial), 400)
+    api.fail(api.http.put(f"/repo/{repo_id}", json={**body, "workspaceId": api.workspace()}), 400)
+    missing_repo = api.fail(api.http.put(f"/repo/{uuid.uuid4()}", json=body), 404)
+    assert missing_repo["error_code"] == "NOT_FOUND"
+
+
+def test_repo_delete_is_soft(api, ws):
+    repo_id = api.repo(ws)
+    assert api.ok(api.http.delete(f"/repo/{repo_id}")) == {"success": True}
+    assert api.ok(api.http.get("/repo"))["repos"] == []
+    api.fail(api.http.delete(f"/repo/{repo_id}"), 404)
+    api.fail(api.http.get(f"/repo/{repo_id}/apikey"), 404)
+
+
+def test_repo_quota_is_403_quota_exceeded(api, ws):
+    api.ok(api.http.put("/_emulator/quotas", json={"repos": 1}))
+    api.repo(ws)
+    body = {"name": "second", "storageType": "S3", "mode": "NORMAL", "workspaceId": ws}
+    refused = api.fail(api.http.post("/repo", json=body), 403)
+    assert refused["error_code"] == "QUOTA_EXCEEDED"
+
+
+# -- attachment rules -------------------------------------------------------------------------
+
+
+def test_mirror_master_rules(api, ws):
+    b1, b2 = api.bucket(ws), api.bucket(ws)
+    body = {"name": "m", "storageType": "S3", "mode": "MIRROR", "workspaceId": ws}
+
+    def code(buckets):
+        response = api.http.post("/repo", json={**body, "repoBuckets": buckets})
+        return api.fail(response, 400)["error_code"]
+
+    assert code([attach(b1), attach(b2)]) == "MIRROR_MASTER_UNIT_MISSING"
+    assert code([]) == "MIRROR_MASTER_UNIT_MISSING"
+    assert (
+        code([attach(b1, master=True), attach(b2, master=True)])
+        == "MIRROR_MASTER_UNIT_COUNT_INVALID"
+    )
+    api.repo(ws, [attach(b1, master=True), attach(b2)], mode="MIRROR")
+
+
+def test_mirror_buckets_are_exclusive(api, ws):
+    shared, other = api.bucket(ws), api.bucket(ws)
+    api.repo(ws, [attach(shared, "n")])
+    body = {"name": "m", "storageType": "S3", "mode": "MIRROR", "workspaceId": ws}
+    mirror = {**body, "repoBuckets": [attach(shared, master=True)]}
+    refused = api.fail(api.http.post("/repo", json=mirror), 400)
+    assert refused["error_code"] == "MIRROR_UNIT_ALREADY_IN_OTHER_REPO"
+    api.repo(ws, [attach(other, master=True)], mode="MIRROR")
+    normal = {**body, "mode": "NORMAL", "repoBuckets": [attach(other, "x")]}
+    assert api.fail(api.http.post("/repo", json=normal), 400)["error_code"] == (
+        "MIRROR_UNIT_ALREADY_IN_OTHER_REPO"
+    )
+
+
+def test_normal_folder_rules(api, ws):
+    b1, b2 = api.bucket(ws), api.bucket(ws)
+    body = {"name": "n", "storageType": "S3", "mode": "NORMAL", "workspaceId": ws}
+    same_folder = {**body, "repoBuckets": [attach(b1, "data"), attach(b2, "data")]}
+    refused = api.fail(api.http.post("/repo", json=same_folder), 400)
+    assert refused["error_code"] == "NORMAL_UNIT_FOLDER_ALREADY_USED"
+
+    repo_id = api.repo(ws, [attach(b1, "data")])
+    taken = {**body, "repoBuckets": [attach(b1, "data")]}
+    assert api.fail(api.http.post("/repo", json=taken), 400)["error_code"] == (
+        "NORMAL_UNIT_FOLDER_ALREADY_USED"
+    )
+    api.repo(ws, [attach(b1, "elsewhere")])  # same bucket, another folder: fine
+
+    name = api.get_repo(repo_id)["name"]
+    edit = {**body, "name": name, "repoBuckets": [attach(b1, "renamed")]}
+    refused = api.fail(api.http.put(f"/repo/{repo_id}", json=edit), 400)
+    assert refused["error_code"] == "NORMAL_UNIT_CANNOT_EDIT_FOLDER"
+
+
+def test_repo_validate_endpoints(api, ws):
+    b1, b2 = api.bucket(ws), api.bucket(ws)
+    good = {"mode": "MIRROR", "repoBuckets": [attach(b1, master=True), attach(b2)]}
+    assert api.ok(api.http.post("/repo/validate", json=good)) == {"success": True}
+    bad = {"mode": "MIRROR", "repoBuckets": [attach(b1), attach(b2)]}
+    answer = api.http.post("/repo/validate", json=bad)
+    assert answer.status_code == 200
+    assert answer.json()["success"] is False
+    assert answer.json()["error_code"] == "MIRROR_MASTER_UNIT_MISSING"
+    repo_id = api.repo(ws, [attach(b1, "a")])
+    update = {"mode": "NORMAL", "repoBuckets": [attach(b1, "b")]}
+    result = api.http.post(f"/repo/{repo_id}/validate", json=update).json()
+    assert result["error_code"] == "NORMAL_UNIT_CANNOT_EDIT_FOLDER"
+    api.fail(api.http.post(f"/repo/{uuid.uuid4()}/validate", json=update), 404)
+    api.fail(api.http.post("/repo/validate", json={"mode": "RAID"}), 400)
+
+
+# -- repo storage API keys --------------------------------------------------------------------
+
+
+def test_repo_api_key_secret_only_in_create_response(api, ws):
+    repo_id = api.repo(ws)
+    created = api.ok(
+        api.http.post(
+            f"/repo/{repo_id}/apikey",
+            json={"name": "rw", "accessType": "WRITE", "repoId": repo_id},
+        )
+    )
+    assert set(created) == {"success", "id", "key", "secret"}
+    listing = api.http.get(f"/repo/{repo_id}/apikey")
+    assert created["secret"] not in listing.text
+    (key,) = api.ok(listing)["keys"]
+    assert key["key"] == created["key"] and key["accessType"] == "WRITE"
+    assert set(key["secret"]) == {"key", "iv", "authTag", "message"}
+    assert created["secret"] not in api.http.get("/repo").text
+    found = api.store.find_repo_api_key_by_key(created["key"])
+    assert found is not None and found["secret"] == created["secret"]
+    assert found["repoId"] == repo_id
+
+
+def test_repo_api_key_update_delete_and_enum(api, ws):
+    repo_id = api.repo(ws)
+    key_id = api.ok(
+        api.http.post(f"/repo/{repo_id}/apikey", json={"name": "k", "accessType": "READ"})
+    )["id"]
+    api.ok(
+        api.http.put(f"/repo/{repo_id}/apikey/{key_id}", json={"name": "k2", "accessType": "ADMIN"})
+    )
+    (key,) = api.ok(api.http.get(f"/repo/{repo_id}/apikey"))["keys"]
+    assert (key["name"], key["accessType"]) == ("k2", "ADMIN")
+    bad = api.http.post(f"/repo/{repo_id}/apikey", json={"name": "k", "accessType": "OWNER"})
+    assert "accessType" in api.fail(bad, 400)["message"]
+    api.fail(api.http.post(f"/repo/{repo_id}/apikey", json={"accessType": "READ"}), 400)
+    api.ok(api.http.delete(f"/repo/{repo_id}/apikey/{key_id}"))
+    assert api.ok(api.http.get(f"/repo/{repo_id}/apikey"))["keys"] == []
+    api.fail(api.http.delete(f"/repo/{repo_id}/apikey/{key_id}"), 404)
+    missing = api.http.post(
+        f"/repo/{uuid.uuid4()}/apikey", json={"name": "k", "accessType": "READ"}
+    )
+    api.fail(missing, 404)
+
+
+# -- repo AI API keys -------------------------------------------------------------------------
+
+
+def test_repo_ai_key_lifecycle(api, ws):
+    repo_id = api.repo(ws)
+    first = api.ok(
+        api.http.post(f"/repo/{repo_id}/ai/apikey", json={"name": "a", "aiType": "OPENAI"})
+    )
+    second = api.ok(
+        api.http.post(f"/repo/{repo_id}/ai/apikey", json={"name": "b", "aiType": "ANTHROPIC"})
+    )
+    assert {"id", "key", "secret"} <= set(first)
+    assert first["key"].startswith("sk-fb-") and first["secret"].startswith("sk-fb-")
+    listing = api.http.get(f"/repo/{repo_id}/ai/apikey")
+    assert first["secret"] not in listing.text
+    keys = api.ok(listing)["apiKeys"]
+    assert [k["id"] for k in keys] == [second["id"], first["id"]]  # newest first
+    assert set(keys[0]) == {"id", "name", "repoId", "key", "aiType", "createdAt", "deletedAt"}
+
+    found = api.store.find_repo_ai_key_by_token(first["secret"])
+    assert found == {
+        "id": first["id"],
+        "repoId": repo_id,
+        "repoName": api.get_repo(repo_id)["name"],
+        "workspaceId": ws,
+        "name": "a",
+        "aiType": "OPENAI",
+    }
+    assert api.store.find_repo_ai_key_by_token(first["key"]) is None
+
+    path = f"/repo/{repo_id}/ai/apikey/{first['id']}"
+    api.ok(api.http.put(path, json={"name": "renamed"}))
+    api.fail(api.http.put(path, json={"aiType": "GOOGLE"}), 400)
+    assert api.ok(api.http.delete(path))["message"]
+    api.fail(api.http.delete(path), 404)
+    api.fail(api.http.put(path, json={"name": "again"}), 404)
+    assert api.store.find_repo_ai_key_by_token(first["secret"]) is None
+    assert [k["id"] for k in api.ok(api.http.get(f"/repo/{repo_id}/ai/apikey"))["apiKeys"]] == [
+        second["id"]
+    ]
+    bad = api.http.post(f"/repo/{repo_id}/ai/apikey", json={"name": "c", "aiType": "MISTRAL"})
+    api.fail(bad, 400)
+
+
+def test_keys_of_a_deleted_repo_stop_working(api, ws):
+    repo_id = api.repo(ws)
+    storage = api.ok(
+        api.http.post(f"/repo/{repo_id}/apikey", json={"name": "k", "accessType": "READ"})
+    )
+    ai = api.ok(api.http.post(f"/repo/{repo_id}/ai/apikey", json={"name": "a", "aiType": "OTHER"}))
+    api.ok(api.http.delete(f"/repo/{repo_id}"))
+    assert api.store.find_repo_api_key_by_key(storage["key"]) is None
+    assert api.store.find_repo_ai_key_by_token(ai["secret"]) is None
