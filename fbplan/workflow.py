@@ -149,11 +149,16 @@ class ApplyRequest:
     expected_live_digest: str | None = None  # from a saved plan
 
 
+def check_fresh(prepared: Prepared, request: ApplyRequest) -> None:
+    """A saved plan is carried out only against the live state it was made from."""
+    if request.expected_live_digest and request.expected_live_digest != live_digest(prepared.live):
+        raise SafetyError("the live workspace changed since the plan was saved; make a new plan")
+
+
 def check_before_apply(prepared: Prepared, request: ApplyRequest) -> None:
     """Every rule that must hold before the first change; raises, changes nothing."""
     plan = prepared.plan
-    if request.expected_live_digest and request.expected_live_digest != live_digest(prepared.live):
-        raise SafetyError("the live workspace changed since the plan was saved; make a new plan")
+    check_fresh(prepared, request)
     for blocker in plan.blockers:
         raise SafetyError(f"blocked ({blocker.rule}): {blocker.message}")
     blocker = delete_blocker(plan, allow_delete=request.allow_delete)

@@ -31,6 +31,7 @@ from fbplan.workflow import (
     PlanRequest,
     Prepared,
     apply_prepared,
+    check_fresh,
     connect,
     load,
     prepare,
@@ -62,6 +63,7 @@ def report_and_exit(report: ApplyReport) -> None:
 
 
 def run_apply(prepared: Prepared, connection: Connection, request: ApplyRequest, yes: bool) -> None:
+    check_fresh(prepared, request)
     out(render(prepared.plan, "text"))
     if not prepared.plan.has_changes:
         return

@@ -6,10 +6,33 @@ import os
 import secrets
 import threading
 from pathlib import Path
+from typing import Any
 
 import click
+import yaml
 
 from fbplan.cli.console import err, out, user_errors
+from fbplan.errors import ConfigError
+
+
+def read_text_or_file(value: str) -> str:
+    """`@PATH` reads a file; anything else is the text itself."""
+    if not value.startswith("@"):
+        return value
+    try:
+        return Path(value[1:]).read_text()
+    except OSError as error:
+        raise ConfigError(f"cannot read the fault file {value[1:]}: {error.strerror}") from None
+
+
+def fault_rules(value: str) -> tuple[list[Any], int | None]:
+    from fbplan.emulator.faults import parse_faults
+
+    try:
+        return parse_faults(read_text_or_file(value))
+    except (ValueError, TypeError, KeyError, yaml.YAMLError) as error:
+        detail = " ".join(str(error).split())
+        raise ConfigError(f"--faults: invalid fault rules ({detail})") from None
 
 
 @click.command()
@@ -24,19 +47,21 @@ from fbplan.cli.console import err, out, user_errors
     help="SQLite file holding the emulator's state.",
 )
 @click.option("--token", default=None, help="Bearer token to accept (else FB_JWT, else generated).")
-@click.option("--faults", default=None, help="Fault rules as JSON, or @FILE.")
+@click.option("--faults", default=None, help="Fault rules as JSON or YAML text, or @FILE.")
 @click.option("--seed", default=None, type=int, help="Seed for reproducible faults.")
 def emulator(
     host: str, port: int, data_path: str, token: str | None, faults: str | None, seed: int | None
 ) -> None:
     """Run a local Flashback backend until interrupted."""
-    from fbplan.emulator.server import parse_fault_rules, start_emulator
+    from fbplan.emulator.server import start_emulator
 
     with user_errors():
         token = token or os.environ.get("FB_JWT") or secrets.token_urlsafe(24)
         Path(data_path).parent.mkdir(parents=True, exist_ok=True)
-        rules = parse_fault_rules(faults) if faults else None
-        running = start_emulator(data_path, token, host=host, port=port, faults=rules, seed=seed)
+        rules, rules_seed = fault_rules(faults) if faults else (None, None)
+        running = start_emulator(
+            data_path, token, host=host, port=port, faults=rules, seed=seed or rules_seed
+        )
         out(f"Backend API:   {running.backend_url}")
         for url in running.bridge_urls:
             out(f"Bridge Node:   {url}")

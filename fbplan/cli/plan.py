@@ -24,7 +24,7 @@ from fbplan.plan.planfile import save_plan
 from fbplan.plan.render import render_json, render_markdown, render_text
 from fbplan.spec import load_spec
 from fbplan.spec.build import build_desired
-from fbplan.workflow import PlanRequest, connect, prepare
+from fbplan.workflow import PlanRequest, connect, load, prepare
 
 
 @click.command()
@@ -77,9 +77,10 @@ def plan(
     setup_logging(verbose)
     with user_errors():
         request = PlanRequest(spec, parse_vars(variables), rotate, targets, force)
+        loaded = load(request)  # a spec error stops here, before any request
         connection = connect(local=local, on_event=request_logger(verbose))
         try:
-            prepared = prepare(request, connection)
+            prepared = prepare(request, connection, loaded=loaded)
         finally:
             connection.close()
         result = prepared.plan
@@ -109,9 +110,11 @@ def drift(
     """
     setup_logging(verbose)
     with user_errors():
+        request = PlanRequest(spec, parse_vars(variables))
+        loaded = load(request)
         connection = connect(local=local, on_event=request_logger(verbose))
         try:
-            prepared = prepare(PlanRequest(spec, parse_vars(variables)), connection)
+            prepared = prepare(request, connection, loaded=loaded)
         finally:
             connection.close()
         report = prepared.plan

@@ -13,6 +13,35 @@ Every management call needs ``Authorization: Bearer <token>`` (401
 ``GET /health`` are open. Every error answer is JSON with ``Content-Type: application/json``,
 including unknown paths (404) and methods (405). Routes live in ``routes_*.py``; the rules
 they rely on live in the store.
+
+Choices where flashback-api.md leaves a question open (section 18; details in the store
+modules' docstrings):
+
+- Status codes (q. 2, 18): repository error codes answer 400 with
+  ``{success, error_code, error_message}``, except ``NOT_FOUND`` 404 and ``QUOTA_EXCEEDED``
+  403; bucket quota 429 ``{success: false, bucketId: null, error_code, message}``; other quotas
+  403 ``{success: false, error_code: "QUOTA_EXCEEDED", message}``; deleting a bucket or AI LLM
+  in use 403, a provider key in use 400, a workspace with buckets/repos 400; a referenced
+  workspace that does not exist 404; any other bad reference in a body 400.
+  ``/repo/validate`` and ``/repo/{id}/validate`` report a rule failure inside a 200
+  (``success: false``), like the other dry runs.
+- Names (q. 1, 16): case-sensitive; unique among live objects only for buckets (org; also the
+  real ``bucket`` name), repositories (org, ``NAME_ALREADY_USED``) and AI LLM configs
+  (workspace). Workspaces, provider keys, repo keys, AI keys and policies may repeat names.
+  Soft-deleted objects never appear in lists and free their names.
+- Partial updates (q. 6): ``PUT /bucket/{id}`` accepts full or partial bodies; ``PUT /repo/{id}``
+  replaces name, storageType and mode (all required), keeps the bucket / AI LLM attachments
+  when ``repoBuckets`` / ``repoAiLlms`` is missing and detaches all on an empty list.
+- Immutable (q. 7): ``workspaceId`` of keys, buckets and repos; AI key ``aiType``; policy
+  scope (400 when a different value is sent). Bucket ``storageType``/``bucket`` and repo
+  ``storageType``/``mode`` may change.
+- Modes (q. 8): see `fbplan.emulator.store_repos`; ``NORMAL_UNIT_FOLDER_CANNOT_DELETE`` is not
+  enforced (detaching is allowed).
+- Policy lists (q. 9): only the requested level, never inherited policies; a repo-level policy
+  needs ``workspaceId`` too.
+- Gateway token (q. 10): the repo AI key's create-time ``secret``.
+- Statistics rows carry both ``bucketId`` and ``unitId`` (disagreement 7); node daily dates
+  accept ``ddmmyyyy`` and ISO (q. 19).
 """
 
 from __future__ import annotations

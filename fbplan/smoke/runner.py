@@ -415,6 +415,13 @@ def _credentials_step(
     return True
 
 
+def _drive(run: _Run, result: TargetResult, routes: Sequence[Route]) -> None:
+    def emit(step: SmokeStep) -> None:
+        run.emit(result, step)
+
+    drive(result, routes, emit=emit, sleep=run.sleep, max_wait=run.max_wait)
+
+
 def _waits() -> Iterator[float]:
     delay = FIRST_WAIT_SECONDS
     while True:
@@ -422,31 +429,36 @@ def _waits() -> Iterator[float]:
         delay = min(delay * 2, LONGEST_WAIT_SECONDS)
 
 
-def _drive(run: _Run, result: TargetResult, routes: Sequence[Route]) -> None:
-    """Try the routes in order; on a soft limit with no route left, wait (bounded)."""
+def drive(
+    result: TargetResult,
+    routes: Sequence[Route],
+    *,
+    emit: Callable[[SmokeStep], None],
+    sleep: Callable[[float], None],
+    max_wait: float,
+) -> None:
+    """Try the routes in order until one passes or fails hard; on a soft limit with no
+    route left, wait (Retry-After, else 1, 2, 4... s) and try again, at most `max_wait`
+    seconds in all, then report the target as blocked."""
     index, waits = 0, _waits()
     while True:
-        attempt = routes[index].run()
-        failure = attempt.failure
-        if failure is None:
-            result.outcome = "passed"
-            return
-        if failure.kind == "hard":
-            result.outcome = "failed"
+        failure = routes[index].run().failure
+        if failure is None or failure.kind == "hard":
+            result.outcome = "passed" if failure is None else "failed"
             return
         if index + 1 < len(routes):
             index += 1
             message = f"trying {routes[index].describe} after a {failure.kind} failure"
-            run.emit(result, SmokeStep("switch", True, 0.0, routes[index].endpoint, message))
+            emit(SmokeStep("switch", True, 0.0, routes[index].endpoint, message))
             continue
         if failure.kind == "unreachable":
             result.outcome = "failed"
             return
         delay = failure.retry_after if failure.retry_after is not None else next(waits)
-        if result.waited_seconds + delay > run.max_wait:
+        if result.waited_seconds + delay > max_wait:
             result.outcome = "blocked"
             return
-        run.sleep(delay)
+        sleep(delay)
         result.waited_seconds += delay
         message = f"waited {delay:.1f} s after a soft limit (quota or rate limit)"
-        run.emit(result, SmokeStep("wait", True, round(delay, 3), routes[index].endpoint, message))
+        emit(SmokeStep("wait", True, round(delay, 3), routes[index].endpoint, message))

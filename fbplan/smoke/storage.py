@@ -53,7 +53,9 @@ def default_s3_client(endpoint_url: str, key_id: str, secret: str) -> Any:
         "s3": {"addressing_style": "path"},
         "connect_timeout": TIMEOUT_SECONDS,
         "read_timeout": TIMEOUT_SECONDS,
-        "retries": {"max_attempts": MAX_ATTEMPTS, "mode": "standard"},
+        # `total_max_attempts` counts the first request; botocore's `max_attempts` would not
+        # (max_attempts: 3 means 4 requests in all).
+        "retries": {"total_max_attempts": MAX_ATTEMPTS, "mode": "standard"},
     }
     try:  # botocore >= 1.36: checksums only where S3 requires them (wider node support)
         config = Config(

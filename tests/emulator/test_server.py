@@ -55,10 +55,28 @@ def test_start_emulator_serves_every_service(tmp_path: Path):
                 "/repo", json={**repo, "workspaceId": workspace["id"], "repoBuckets": attachments}
             ).json()["repoId"]
             key = http.post(f"/repo/{repo_id}/apikey", json={"name": "rw", "accessType": "WRITE"})
+            llm = {
+                "name": "local",
+                "aiType": "OPENAI",
+                "secret": "sk-up",
+                "workspaceId": workspace["id"],
+            }
+            llm_id = http.post("/ai/llm", json=llm).json()["aiLlmId"]
+            http.put(f"/repo/{repo_id}", json={**repo, "repoAiLlms": [{"aiLlmId": llm_id}]})
+            ai_key = http.post(
+                f"/repo/{repo_id}/ai/apikey", json={"name": "ai", "aiType": "OPENAI"}
+            )
 
         for url in emulator.bridge_urls:
             assert httpx.get(url + "/health").status_code == 200
         assert httpx.get(emulator.gateway_url + "/models").status_code == 401
+        chat = httpx.post(
+            emulator.gateway_url + "/chat/completions",
+            headers={"Authorization": f"Bearer {ai_key.json()['secret']}"},
+            json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+        )
+        assert chat.status_code == 200, chat.text
+        assert emulator.store.llm_stats([llm_id])[0]["totalApiCalls"] == "1"
 
         s3 = boto3.client(
             "s3",
@@ -88,6 +106,16 @@ def test_real_server_faults_drop_and_throttle(tmp_path: Path):
         throttled = http.get("/bucket")
         assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "3"
         assert http.get("/bucket").status_code == 200
+
+
+def test_real_server_commit_then_delay_outlasts_a_client_timeout(tmp_path: Path):
+    faults = [{"action": "commit_then_delay", "method": "POST", "delay_ms": 600, "count": 1}]
+    with start_emulator(tmp_path / "e.db", TOKEN, faults=faults) as emulator:
+        with backend(emulator) as http, pytest.raises(httpx.ReadTimeout):
+            http.post("/workspace", json={"name": "slow"}, timeout=0.2)
+        with backend(emulator) as http:
+            names = [w["name"] for w in http.get("/workspace").json()["workspaces"]]
+        assert names == ["slow"]
 
 
 def test_restart_keeps_state(tmp_path: Path):

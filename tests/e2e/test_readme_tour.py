@@ -1,0 +1,143 @@
+"""The README's tour, run as a user runs it: fbplan in a subprocess on the examples."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import jsonschema
+import pytest
+
+from fbplan.spec import load_schema  # noqa: F401  (the spec schema is packaged)
+
+pytestmark = pytest.mark.e2e
+
+QUICKSTART = "examples/quickstart.yaml"
+
+
+def test_validate_then_apply_then_plan_shows_no_changes(user):
+    assert user.fbplan("validate", QUICKSTART).code == 0
+
+    applied = user.fbplan("apply", "--local", "--yes", QUICKSTART)
+    assert applied.code == 0, applied.stderr
+    assert "Plan: 4 to create, 0 to update, 0 to replace, 0 to delete." in applied.stdout
+    assert "Apply: 4 done, 0 failed, 0 skipped." in applied.stdout
+
+    again = user.fbplan("plan", "--local", "--detailed-exitcode", QUICKSTART)
+    assert again.code == 0, again.stderr
+    assert "No changes." in again.stdout
+
+
+def test_apply_keeps_the_new_key_secret_in_the_sink_and_prints_it_nowhere(user):
+    applied = user.fbplan("apply", "--local", "--yes", QUICKSTART)
+    sink = user.cwd / ".fbplan" / "quickstart-secrets.env"
+    assert stat.S_IMODE(os.stat(sink).st_mode) == 0o600
+    secret = next(
+        line.split("=", 1)[1].strip('"')
+        for line in sink.read_text().splitlines()
+        if line.startswith("APP_API_KEY_APP_RW_SECRET=")
+    )
+    assert len(secret) > 8
+    assert secret not in applied.stdout + applied.stderr
+    assert "demo-bucket-secret-not-a-real-credential" not in applied.stdout + applied.stderr
+
+
+def test_changing_a_repo_mode_shows_exactly_one_update(user):
+    assert user.fbplan("apply", "--local", "--yes", QUICKSTART).code == 0
+    spec = user.cwd / QUICKSTART
+    spec.write_text(spec.read_text().replace("mode: NORMAL", "mode: MIRROR"))
+    planned = user.fbplan("plan", "--local", "--detailed-exitcode", QUICKSTART)
+    assert planned.code == 2
+    assert "~ repo.app" in planned.stdout
+    assert 'mode: "NORMAL" -> "MIRROR"' in planned.stdout
+    assert "Plan: 0 to create, 1 to update, 0 to replace, 0 to delete." in planned.stdout
+
+
+def test_a_typo_in_a_field_name_gives_file_line_and_exit_1_without_a_request(user):
+    spec = user.cwd / QUICKSTART
+    spec.write_text(
+        spec.read_text().replace(
+            "    storage_type: S3\n    region", "    storage_typ: S3\n    region"
+        )
+    )
+    result = user.fbplan("plan", QUICKSTART)  # no FB_JWT: any request would fail differently
+    assert result.code == 1
+    assert (
+        f"{QUICKSTART}:17:5: buckets.media.storage_typ: unknown field; did you mean 'storage_type'?"
+        in result.stderr
+    )
+    assert "Traceback" not in result.stderr
+    assert not (user.cwd / ".fbplan").exists()
+
+
+def test_plan_json_follows_the_published_schema(user):
+    result = user.fbplan("plan", "--local", "--format", "json", QUICKSTART)
+    assert result.code == 0, result.stderr
+    document = json.loads(result.stdout)
+    schema = json.loads((user.cwd / "schemas" / "plan.schema.json").read_text())
+    jsonschema.validate(document, schema)
+    assert document["summary"]["create"] == 4
+
+
+def test_a_saved_plan_applies_and_a_stale_one_is_refused(user):
+    assert user.fbplan("plan", "--local", "--out", "plan.json", QUICKSTART).code == 0
+    applied = user.fbplan("apply", "--local", "--yes", "--plan", "plan.json")
+    assert applied.code == 0, applied.stderr
+    # The world moved since plan.json was made: applying it again must be refused.
+    stale = user.fbplan("apply", "--local", "--yes", "--plan", "plan.json")
+    assert stale.code == 3
+    assert "changed since the plan was saved" in stale.stderr
+
+
+def test_apply_without_a_terminal_needs_yes(user):
+    result = user.fbplan("apply", "--local", QUICKSTART)
+    assert result.code != 0
+    assert "--yes" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_credentials_for_the_real_backend_are_one_clear_sentence(user):
+    result = user.fbplan("plan", QUICKSTART)
+    assert result.code == 1
+    assert "FB_JWT" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_emulator_as_a_server_serves_plan_and_apply_over_http(user):
+    import subprocess
+    import sys
+
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fbplan",
+            "emulator",
+            "--port",
+            "0",
+            "--data",
+            "emu.db",
+            "--token",
+            "e2e-token",
+        ],
+        cwd=user.cwd,
+        env=user.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        backend = server.stdout.readline().split()[-1]
+        assert backend.startswith("http://127.0.0.1:")
+        user.env.update(FB_BACKEND_URL=backend, FB_JWT="e2e-token")
+        assert user.fbplan("apply", "--yes", QUICKSTART).code == 0
+        planned = user.fbplan("plan", "--detailed-exitcode", QUICKSTART)
+        assert planned.code == 0, planned.stderr
+        user.env["FB_JWT"] = "wrong-token"
+        denied = user.fbplan("plan", QUICKSTART)
+        assert denied.code == 1
+        assert "HTTP 401" in denied.stderr and "wrong-token" not in denied.stderr
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)  # also closes the pipes

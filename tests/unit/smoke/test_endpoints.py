@@ -1,0 +1,128 @@
+"""The Bridge Node pattern, node telemetry and the latency-aware choice, on fixed rows."""
+
+from __future__ import annotations
+
+import pytest
+
+from fbplan.smoke.endpoints import (
+    Node,
+    bridge_url,
+    candidates_for,
+    choose_endpoint,
+    node_urls,
+    nodes_from_telemetry,
+    pattern_candidates,
+    serves_api,
+)
+
+FAST, SLOW = "https://s3-eu-central-1-aws.flashback.tech", "https://s3-us-east-1-aws.flashback.tech"
+
+
+def node(url: str, latency: float | None, status: str = "ONLINE") -> Node:
+    return Node(url, latency, status)
+
+
+def test_bridge_url_follows_the_pattern() -> None:
+    assert bridge_url("gcs", "eu-central-1", "gcp") == "https://gcs-eu-central-1-gcp.flashback.tech"
+
+
+@pytest.mark.parametrize(
+    ("storage_type", "api"), [("S3", "s3"), ("GCS", "gcs"), ("BLOB", "blob"), ("AZURE", "blob")]
+)
+def test_pattern_candidates_take_the_api_from_the_storage_type(storage_type: str, api: str) -> None:
+    urls = pattern_candidates(storage_type, [("us-east-1", "aws"), ("us-east-1", "aws")])
+    assert urls == [f"https://{api}-us-east-1-aws.flashback.tech"]
+
+
+def test_pattern_candidates_cover_every_bucket_region_and_default_to_us_east_1() -> None:
+    urls = pattern_candidates("S3", [("us-east-1", "aws"), ("eu-central-1", "gcp")])
+    assert urls == [SLOW, "https://s3-eu-central-1-gcp.flashback.tech"]
+    assert pattern_candidates("S3", []) == [SLOW]
+
+
+def test_serves_api_rejects_pattern_nodes_of_another_api_only() -> None:
+    assert serves_api(SLOW, "s3")
+    assert not serves_api("https://gcs-us-east-1-gcp.flashback.tech", "s3")
+    assert serves_api("http://127.0.0.1:5123", "s3")
+
+
+def test_telemetry_joins_stats_rows_to_node_urls_with_both_spellings() -> None:
+    node_rows = [
+        {"id": "n1", "url": SLOW, "region": "us-east-1", "status": "ONLINE", "latencyMs": 90},
+        {"ip": "10.0.0.2", "url": FAST, "status": "ONLINE", "latency_ms": 70},
+        {"url": "https://s3-ap-south-1-aws.flashback.tech", "status": "OFFLINE", "latencyMs": 1},
+    ]
+    stat_rows = [
+        {"nodeId": "n1", "unitId": "b1", "nodeStatus": "ONLINE", "latency_ms": 40},
+        {"nodeId": "n1", "bucketId": "b2", "nodeStatus": "ONLINE", "latency_ms": 60},
+        {"nodeId": "10.0.0.2", "bucketId": "b1", "nodeStatus": "ONLINE", "latencyMs": 12},
+    ]
+    nodes = {n.url: n for n in nodes_from_telemetry(node_rows, stat_rows)}
+    assert nodes[SLOW].latency_ms == 50  # the mean of its stats rows
+    assert nodes[FAST].latency_ms == 12
+    assert not nodes["https://s3-ap-south-1-aws.flashback.tech"].usable
+    assert node_urls(node_rows)["10.0.0.2"] == FAST
+
+
+def test_telemetry_takes_the_latest_status_of_a_node() -> None:
+    node_rows = [{"id": "n1", "url": SLOW, "status": "ONLINE"}]
+    stat_rows = [
+        {"nodeId": "n1", "nodeStatus": "ONLINE", "lastUpdated": "2024-01-01T00:00:00Z"},
+        {"nodeId": "n1", "nodeStatus": "DISCONNECTED", "lastUpdated": "2024-01-01T00:01:00Z"},
+    ]
+    [only] = nodes_from_telemetry(node_rows, stat_rows)
+    assert only.status == "DISCONNECTED" and not only.usable
+
+
+def test_a_fresh_choice_takes_the_lowest_latency_and_says_why() -> None:
+    choice = choose_endpoint([node(SLOW, 40), node(FAST, 12)])
+    assert choice.url == FAST
+    assert choice.reason == f"chose {FAST} (12 ms) over {SLOW} (40 ms)"
+    assert choice.ranked == (FAST, SLOW)
+
+
+def test_nodes_that_are_not_online_are_skipped() -> None:
+    choice = choose_endpoint([node(FAST, 5, "OFFLINE"), node(SLOW, 40)])
+    assert choice.url == SLOW and choice.ranked == (SLOW,)
+
+
+def test_no_usable_node_means_no_choice() -> None:
+    choice = choose_endpoint([node(FAST, 5, "DISCONNECTED")])
+    assert choice.url is None and "no Bridge Node is online" in choice.reason
+
+
+@pytest.mark.parametrize("other", [33.0, 32.0])
+def test_the_current_endpoint_stays_unless_another_is_more_than_20_percent_faster(
+    other: float,
+) -> None:
+    choice = choose_endpoint([node(SLOW, 40), node(FAST, other)], SLOW, "FB_S3_ENDPOINT")
+    assert choice.url == SLOW
+    assert "not 20% faster" in choice.reason and "FB_S3_ENDPOINT" in choice.reason
+    assert choice.fallbacks == (FAST,)
+
+
+def test_the_current_endpoint_is_left_for_a_node_more_than_20_percent_faster() -> None:
+    choice = choose_endpoint([node(SLOW, 40), node(FAST, 31.9)], SLOW + "/", "the spec")
+    assert choice.url == FAST
+    assert "more than 20% faster" in choice.reason and "(40 ms, from the spec)" in choice.reason
+    assert choice.fallbacks == (SLOW,)
+
+
+def test_an_offline_current_endpoint_is_left() -> None:
+    choice = choose_endpoint([node(SLOW, 10, "OFFLINE"), node(FAST, 40)], SLOW, "the spec")
+    assert choice.url == FAST and "OFFLINE" in choice.reason
+
+
+def test_a_current_endpoint_without_telemetry_is_kept() -> None:
+    choice = choose_endpoint([node(FAST, 5)], "http://private-node.example", "the spec")
+    assert choice.url == "http://private-node.example"
+    assert "no latency data" in choice.reason and choice.fallbacks == (FAST,)
+
+
+def test_candidates_are_the_advertised_nodes_else_the_pattern() -> None:
+    advertised = [node("http://127.0.0.1:5001", 3), node("https://gcs-x-gcp.flashback.tech", 1)]
+    assert [n.url for n in candidates_for("s3", [SLOW], advertised)] == ["http://127.0.0.1:5001"]
+    fallback = candidates_for("s3", [SLOW], [])
+    assert [(n.url, n.latency_ms, n.usable) for n in fallback] == [(SLOW, None, True)]
+    choice = choose_endpoint(fallback)
+    assert choice.url == SLOW and "no latency data" in choice.reason
