@@ -96,7 +96,8 @@ def execute(
                 step = running.pop(future)
                 result = future.result()
                 report.results.append(result)
-                _notify(options, step, result.status, result.message)
+                detail = f"{result.seconds:.1f}s" if result.status == "done" else result.message
+                _notify(options, step, result.status, detail)
                 if result.status == "done":
                     for dependent in dependents[step]:
                         waiting.get(dependent, set()).discard(step)

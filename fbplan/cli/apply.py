@@ -44,12 +44,21 @@ def break_lock_option(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
+PROGRESS = {
+    "create": ("Creating...", "Creation complete"),
+    "update": ("Modifying...", "Modifications complete"),
+    "delete": ("Destroying...", "Destruction complete"),
+}
+
+
 def progress(step: Step, status: str, message: str) -> None:
+    """Terraform-style progress lines on stderr."""
+    started, finished = PROGRESS[step.op]
     match status:
         case "start":
-            err(f"{step.address}: {step.op} started")
+            err(f"{step.address}: {started}")
         case "done":
-            err(f"{step.address}: {step.op} done")
+            err(f"{step.address}: {finished} after {message}")
         case _:
             err(f"{step.address}: {step.op} {status}: {message}")
 

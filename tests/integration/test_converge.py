@@ -122,7 +122,7 @@ def test_protect_blocks_a_replace(harness, spec):
 def test_a_key_without_a_sink_fails_before_any_change(harness, spec):
     spec.write_text(spec.read_text().split("secrets:")[0])
     prepared = harness.prepare(spec)
-    with pytest.raises(ConfigError, match="no secrets.sink"):
+    with pytest.raises(ConfigError, match=r"no secrets\.sink"):
         apply_prepared(prepared, harness.connection, ApplyRequest())
     assert harness.api().get("/workspace")["workspaces"] == [] or all(
         w["name"] != "converge" for w in harness.api().get("/workspace")["workspaces"]
