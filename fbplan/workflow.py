@@ -27,7 +27,7 @@ from fbplan.plan.model import Action, Plan
 from fbplan.plan.planner import PlanOptions, destroy_plan, make_plan, targeted
 from fbplan.plan.safety import delete_blocker
 from fbplan.spec import Spec, load_spec
-from fbplan.spec.build import build_desired, prune_sections
+from fbplan.spec.build import build_desired, kinds_to_read, prune_sections
 
 LOCAL_DIR = Path(".fbplan")
 
@@ -106,7 +106,7 @@ def prepare(
     loaded: tuple[Spec, State] | None = None,
 ) -> Prepared:
     spec, desired = loaded or load(request)
-    live = read_live(connection.api, desired.workspace)
+    live = read_live(connection.api, desired.workspace, kinds_to_read(spec.data))
     _check_addresses(request, desired, live)
     store = FingerprintStore(connection.fingerprint_path or spec.root / FILE_NAME)
     options = _plan_options(request, spec, store)

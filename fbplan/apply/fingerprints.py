@@ -29,11 +29,19 @@ def _hash(value: str, salt: bytes) -> str:
     return hashlib.scrypt(value.encode(), salt=salt, **_SCRYPT).hex()
 
 
+def _quick(value: str) -> str:
+    """An in-memory comparison key, never written anywhere."""
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
 class FingerprintStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
         self._entries: dict[str, dict[str, dict[str, str]]] = self._read()
+        # (address, field) -> sha256 of a value found unchanged in this process; lets
+        # `record` keep the stored fingerprint instead of paying for a new scrypt hash.
+        self._verified: dict[tuple[str, str], str] = {}
 
     def _read(self) -> dict[str, dict[str, dict[str, str]]]:
         if not self.path.exists():
@@ -54,9 +62,16 @@ class FingerprintStore:
         if not entry:
             return "untracked"
         digest = _hash(secret.reveal(), bytes.fromhex(entry["salt"]))
-        return "unchanged" if hmac.compare_digest(digest, entry["hash"]) else "changed"
+        if not hmac.compare_digest(digest, entry["hash"]):
+            return "changed"
+        with self._lock:
+            self._verified[(address, field)] = _quick(secret.reveal())
+        return "unchanged"
 
     def record(self, address: str, field: str, secret: Secret) -> None:
+        with self._lock:
+            if self._verified.get((address, field)) == _quick(secret.reveal()):
+                return  # the stored fingerprint already matches this value
         salt = secrets.token_bytes(16)
         entry = {"salt": salt.hex(), "hash": _hash(secret.reveal(), salt)}
         with self._lock:
@@ -65,6 +80,8 @@ class FingerprintStore:
     def forget(self, address: str) -> None:
         with self._lock:
             self._entries.pop(address, None)
+            for key in [k for k in self._verified if k[0] == address]:
+                del self._verified[key]
 
     def save(self) -> None:
         with self._lock:

@@ -17,7 +17,12 @@ def read_org_id(api: Api) -> str | None:
 
 
 def read_live(api: Api, workspace: str, kinds: Sequence[Kind] = KINDS) -> State:
-    """Every object of `kinds` in the named workspace; an empty State if it does not exist."""
+    """Every object of `kinds` in the named workspace; an empty State if it does not exist.
+
+    Lists that need only the workspace id are fetched together, then those that need the
+    ids of other objects (policies per repo): a refresh takes three round trips after the
+    workspace is found, however large the workspace.
+    """
     state = State(workspace, org_id=read_org_id(api))
     ctx = LiveContext(api, state.org_id, None)
     found = WorkspaceKind().find_by_name(ctx, workspace)
@@ -26,9 +31,11 @@ def read_live(api: Api, workspace: str, kinds: Sequence[Kind] = KINDS) -> State:
     ctx.workspace_id = found.id
     state.add(found)
     ctx.remember(found)
+    ctx.prefetch(request for kind in kinds for request in kind.reads(ctx))
     for kind in kinds:
         if isinstance(kind, WorkspaceKind):
             continue
+        ctx.prefetch(kind.reads(ctx))  # reads that needed ids of kinds read just before
         for resource in kind.live(ctx):
             if resource.address in state.resources:
                 state.notes.append(

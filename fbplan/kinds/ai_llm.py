@@ -47,6 +47,9 @@ class AiLlmKind(Kind):
                 protect=bool(body.get("protect", False)),
             )
 
+    def reads(self, ctx: LiveContext) -> list[tuple[str, Mapping[str, str] | None]]:
+        return [("/ai/llm", {"workspaceId": ctx.workspace_id})] if ctx.workspace_id else []
+
     def live(self, ctx: LiveContext) -> Iterable[Resource]:
         if not ctx.workspace_id:
             return
@@ -75,14 +78,18 @@ class AiLlmKind(Kind):
             "apiKeyUuid": ctx.id_of(f"provider_key.{provider_key}") if provider_key else None,
         }
         payload.update({f: reveal(v) for f, v in desired.secrets.items()})
-        return drop_none(payload)
+        return payload
 
     def create(self, ctx: ApplyContext, desired: Resource) -> Created:
-        payload = self._payload(ctx, desired) | {"workspaceId": ctx.id_of(WORKSPACE_ADDRESS)}
+        payload = drop_none(self._payload(ctx, desired)) | {
+            "workspaceId": ctx.id_of(WORKSPACE_ADDRESS)
+        }
         body = ctx.api.post("/ai/llm", json=payload)
         return Created(body["aiLlmId"])
 
     def update(self, ctx: ApplyContext, desired: Resource, live: Resource) -> None:
+        # PUT changes only the fields present: null clears an endpoint or provider key the
+        # spec no longer names (write-only secrets are sent only when the spec has them).
         ctx.api.put(f"/ai/llm/{live.id}", json=self._payload(ctx, desired))
 
     def delete(self, ctx: ApplyContext, live: Resource) -> None:

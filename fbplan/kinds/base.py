@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from fbplan.model import Resource, child_address
 from fbplan.secret import Secret
+
+PREFETCH_WORKERS = 8
 
 
 class Api(Protocol):
@@ -47,6 +50,18 @@ class LiveContext:
         if key not in self._cache:
             self._cache[key] = self.api.get(path, params=params)
         return self._cache[key]
+
+    def prefetch(self, requests: Iterable[tuple[str, Mapping[str, str] | None]]) -> None:
+        """Run the GETs not cached yet at the same time, so that reading a large estate costs
+        a few round trips, not one per list."""
+        todo = [(path, params) for path, params in requests if not self._cached(path, params)]
+        if len(todo) < 2:
+            return
+        with ThreadPoolExecutor(max_workers=min(PREFETCH_WORKERS, len(todo))) as pool:
+            list(pool.map(lambda request: self.fetch(*request), todo))
+
+    def _cached(self, path: str, params: Mapping[str, str] | None) -> bool:
+        return (path, tuple(sorted((params or {}).items()))) in self._cache
 
     def remember(self, resource: Resource) -> None:
         if resource.id:
@@ -140,6 +155,10 @@ class Kind:
 
     def live(self, ctx: LiveContext) -> Iterable[Resource]:
         raise NotImplementedError
+
+    def reads(self, ctx: LiveContext) -> list[tuple[str, Mapping[str, str] | None]]:
+        """The GETs `live` will make with what the context knows now (for prefetching)."""
+        return []
 
     def create(self, ctx: ApplyContext, desired: Resource) -> Created:
         raise NotImplementedError

@@ -49,6 +49,9 @@ class BucketKind(Kind):
                 protect=bool(body.get("protect", False)),
             )
 
+    def reads(self, ctx: LiveContext) -> list[tuple[str, Mapping[str, str] | None]]:
+        return [("/bucket", {"workspaceId": ctx.workspace_id})] if ctx.workspace_id else []
+
     def live(self, ctx: LiveContext) -> Iterable[Resource]:
         if not ctx.workspace_id:
             return
@@ -89,14 +92,15 @@ class BucketKind(Kind):
             "apiKeyUuid": ctx.id_of(f"provider_key.{provider_key}") if provider_key else None,
         }
         payload.update({f: reveal(v) for f, v in desired.secrets.items()})
-        return drop_none(payload)
+        return payload
 
     def create(self, ctx: ApplyContext, desired: Resource) -> Created:
-        body = ctx.api.post("/bucket", json=self._payload(ctx, desired))
+        body = ctx.api.post("/bucket", json=drop_none(self._payload(ctx, desired)))
         return Created(body["bucketId"])
 
     def update(self, ctx: ApplyContext, desired: Resource, live: Resource) -> None:
-        # The client types the update body as the full create body: always send all of it.
+        # The client types the update body as the full create body: always send all of it,
+        # with null for an optional field the spec leaves out, so that it is cleared.
         ctx.api.put(f"/bucket/{live.id}", json=self._payload(ctx, desired))
 
     def delete(self, ctx: ApplyContext, live: Resource) -> None:

@@ -51,14 +51,21 @@ class PolicyKind(Kind):
                 protect=bool(body.get("protect", False)),
             )
 
-    def live(self, ctx: LiveContext) -> Iterable[Resource]:
+    def _queries(self, ctx: LiveContext) -> list[dict[str, str]]:
+        """Org level, workspace level, and one per repo: the API lists one scope at a time."""
         if not ctx.org_id or not ctx.workspace_id:
-            return
+            return []
         queries = [{"orgId": ctx.org_id}, {"orgId": ctx.org_id, "workspaceId": ctx.workspace_id}]
-        for repo_id in ctx.addresses_of_kind("repo").values():
+        for repo_id in sorted(ctx.addresses_of_kind("repo").values()):
             queries.append({**queries[1], "repoId": repo_id})
+        return queries
+
+    def reads(self, ctx: LiveContext) -> list[tuple[str, Mapping[str, str] | None]]:
+        return [("/policy", params) for params in self._queries(ctx)]
+
+    def live(self, ctx: LiveContext) -> Iterable[Resource]:
         seen: set[str] = set()
-        for params in queries:
+        for params in self._queries(ctx):
             for item in ctx.fetch("/policy", params).get("policies", []):
                 resource = self._from_api(ctx, item)
                 if resource and resource.id not in seen:

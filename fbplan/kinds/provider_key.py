@@ -46,6 +46,9 @@ class ProviderKeyKind(Kind):
                 protect=bool(body.get("protect", False)),
             )
 
+    def reads(self, ctx: LiveContext) -> list[tuple[str, Mapping[str, str] | None]]:
+        return [("/apikeys", {"workspaceId": ctx.workspace_id})] if ctx.workspace_id else []
+
     def live(self, ctx: LiveContext) -> Iterable[Resource]:
         if not ctx.workspace_id:
             return
@@ -65,13 +68,17 @@ class ProviderKeyKind(Kind):
             )
 
     def _payload(self, desired: Resource) -> dict[str, Any]:
+        """Every field, None for one the spec leaves out: an update sends it as null to
+        clear it (PUT changes only the fields present), a create drops it."""
         payload = {api: desired.attrs.get(field) for field, api in FIELDS.items()}
         payload["description"] = desired.name
         payload.update({f: reveal(v) for f, v in desired.secrets.items()})
-        return drop_none(payload)
+        return payload
 
     def create(self, ctx: ApplyContext, desired: Resource) -> Created:
-        payload = self._payload(desired) | {"workspaceId": ctx.id_of(WORKSPACE_ADDRESS)}
+        payload = drop_none(self._payload(desired)) | {
+            "workspaceId": ctx.id_of(WORKSPACE_ADDRESS)
+        }
         body = ctx.api.post("/apikeys", json=payload)
         return Created(body["apiKeyId"])
 

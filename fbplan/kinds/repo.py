@@ -58,6 +58,9 @@ class RepoKind(Kind):
                 protect=bool(body.get("protect", False)),
             )
 
+    def reads(self, ctx: LiveContext) -> list[tuple[str, Mapping[str, str] | None]]:
+        return [("/repo", {"workspaceId": ctx.workspace_id})] if ctx.workspace_id else []
+
     def live(self, ctx: LiveContext) -> Iterable[Resource]:
         if not ctx.workspace_id:
             return

@@ -36,3 +36,12 @@ def prune_sections(data: Mapping[str, Any]) -> frozenset[str]:
     if isinstance(prune, Mapping):
         return frozenset(section for section, on in prune.items() if on)
     return frozenset()
+
+
+def kinds_to_read(data: Mapping[str, Any], kinds: Sequence[Kind] = KINDS) -> list[Kind]:
+    """The kinds a plan must read live. AI policies are the one kind whose listing costs a
+    request per repo; a spec that declares none and does not prune them skips it."""
+    wanted = [k for k in kinds if k.name != "policy"]
+    if data.get("policies") or "policies" in prune_sections(data):
+        wanted = list(kinds)
+    return wanted
