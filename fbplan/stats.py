@@ -161,10 +161,12 @@ def _repo_stats(reader: _Reader, repos: Mapping[str, str], moment: datetime) -> 
         return []
     ids = list(repos.values())
     totals = {r.get("repoId"): r for r in reader.rows("/repo/stats", {"repoId": ids}, "stats")}
+    # The end is padded by a minute: the current minute's rows are stamped with its start
+    # and the backend's clock may run a little ahead of ours.
     window = {
         "repoId": ids,
         "startDate": _iso(moment - timedelta(hours=1)),
-        "endDate": _iso(moment),
+        "endDate": _iso(moment + timedelta(minutes=1)),
     }
     minutes = reader.rows("/stats/minute", window, "data")
     result = []
@@ -254,7 +256,8 @@ def _ai_usage(reader: _Reader, repos: Mapping[str, str], moment: datetime) -> li
     if not repos:
         return []
     start = (moment - timedelta(days=AI_DAYS - 1)).date().isoformat()
-    params = {"repoId": list(repos.values()), "startDate": start, "endDate": _iso(moment)}
+    end = _iso(moment + timedelta(minutes=1))
+    params = {"repoId": list(repos.values()), "startDate": start, "endDate": end}
     rows = reader.rows("/aistats/daily", params, "data")
     names = {repo_id: name for name, repo_id in repos.items()}
     groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}

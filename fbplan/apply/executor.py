@@ -214,8 +214,7 @@ class _StepRunner:
         raise AssertionError("unreachable")
 
     def _keep_secrets(self, want: Resource, created: Created) -> None:
-        for value in created.one_time_secrets.values():
-            register(value)
+        register(created.one_time_secrets.get("secret", ""))  # the key id is no secret
         assert self.options.sink is not None
         try:
             self.options.sink.write(want.address, created.one_time_secrets)

@@ -22,9 +22,11 @@ from fbplan.cli.console import (
 )
 from fbplan.cli.options import local_option, planning_options, spec_argument, verbose_option
 from fbplan.cli.plan import render
+from fbplan.cli.smoke import exit_for, render_smoke, smoke_progress
 from fbplan.errors import ConfigError, SafetyError
 from fbplan.plan.graph import Step
 from fbplan.plan.planfile import load_plan
+from fbplan.smoke.runner import run_smoke
 from fbplan.workflow import (
     ApplyRequest,
     Connection,
@@ -82,6 +84,16 @@ def run_apply(prepared: Prepared, connection: Connection, request: ApplyRequest,
     report_and_exit(apply_prepared(prepared, connection, request, on_step=progress))
 
 
+def smoke_after_apply(prepared: Prepared, connection: Connection) -> None:
+    """The spec's smoke checks, after a successful apply: exit 4 if one fails."""
+    if not prepared.spec.data.get("smoke"):
+        return
+    err("Running smoke checks...")
+    report = run_smoke(prepared.spec, connection, on_step=smoke_progress)
+    out(render_smoke(report, "text"))
+    exit_for(report)
+
+
 @click.command()
 @click.argument("spec", required=False, type=click.Path())
 @click.option("--plan", "plan_path", type=click.Path(dir_okay=False), help="Apply a saved plan.")
@@ -128,6 +140,8 @@ def apply(
                 prepared = prepare(request, connection, loaded=loaded)
                 apply_request = ApplyRequest(allow_delete, parallelism, expected_digest)
                 run_apply(prepared, connection, apply_request, yes)
+            if not no_smoke:
+                smoke_after_apply(prepared, connection)
         finally:
             connection.close()
 

@@ -10,6 +10,7 @@ from fbplan import __version__
 from fbplan.cli.apply import apply, destroy
 from fbplan.cli.emulator import emulator
 from fbplan.cli.plan import drift, export, plan, validate
+from fbplan.cli.smoke import smoke, stats
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -20,12 +21,13 @@ def cli() -> None:
     \b
     fbplan validate SPEC      check a spec (schema, references, secrets)
     fbplan plan SPEC          show what apply would change
-    fbplan apply SPEC         make the live workspace match the spec
+    fbplan apply SPEC         make the live workspace match the spec, then smoke-check it
+    fbplan drift SPEC         report where the live workspace differs from the spec
     fbplan emulator           run a local Flashback backend
     """
 
 
-for command in (validate, plan, apply, destroy, drift, export, emulator):
+for command in (validate, plan, apply, destroy, drift, smoke, stats, export, emulator):
     cli.add_command(command)
 
 

@@ -100,15 +100,20 @@ def storage_credentials(
         return StorageCredentials(env_id, Secret(env_secret, f"env:{ENV_KEY_SECRET}"), _ENV_SOURCE)
     if stored and stored.get("secret"):
         return _from_sink(address, stored, sink, live_key_id)
-    where = f"the secret sink ({sink.description})" if sink else "no secret sink is configured"
     return CredentialIssue(
-        f"no secret for {address}: {where} has none and {ENV_KEY_ID}/{ENV_KEY_SECRET} are not set",
+        f"no secret for {address}: {_where(sink)} and {ENV_KEY_ID}/{ENV_KEY_SECRET} are not set",
         f"a key's secret is shown only when it is created: renew it with `fbplan apply "
         f"--rotate {address}` so fbplan keeps it, or export {ENV_KEY_ID} and {ENV_KEY_SECRET}",
     )
 
 
 _ENV_SOURCE = f"{ENV_KEY_ID}/{ENV_KEY_SECRET}"
+
+
+def _where(sink: SecretSink | None) -> str:
+    if sink is None:
+        return "the spec configures no secrets.sink"
+    return f"the secret sink ({sink.description}) has none"
 
 
 def _env_pair(env: Mapping[str, str]) -> tuple[str, str]:
@@ -154,15 +159,14 @@ def ai_credentials(
         Secret(env_token, f"env:{ENV_AI_KEY}")
         _refuse_storage_value(env_token, ENV_AI_KEY, storage_values)
     stored = sink.read(address) if sink is not None else None
-    if stored and stored.get("secret"):
+    if sink is not None and stored and stored.get("secret"):
         _refuse_storage_value(stored["secret"], f"the sink's secret for {address}", storage_values)
         token = Secret(stored["secret"], f"sink:{address}")
-        return AiCredentials(token, f"the secret sink ({sink.description})")  # type: ignore[union-attr]
+        return AiCredentials(token, f"the secret sink ({sink.description})")
     if env_token:
         return AiCredentials(Secret(env_token, f"env:{ENV_AI_KEY}"), ENV_AI_KEY)
-    where = f"the secret sink ({sink.description})" if sink else "no secret sink is configured"
     return CredentialIssue(
-        f"no secret for {address}: {where} has none and {ENV_AI_KEY} is not set",
+        f"no secret for {address}: {_where(sink)} and {ENV_AI_KEY} is not set",
         f"a key's secret is shown only when it is created: renew it with `fbplan apply "
         f"--rotate {address}` so fbplan keeps it, or export {ENV_AI_KEY}",
     )

@@ -22,6 +22,8 @@ from statistics import fmean
 from typing import Any
 from urllib.parse import urlsplit
 
+from fbplan.errors import ApiError
+
 API_OF_STORAGE_TYPE = {"S3": "s3", "GCS": "gcs", "BLOB": "blob", "AZURE": "blob"}
 PROVIDER_OF = {
     "AWS": "aws",
@@ -157,6 +159,61 @@ def candidates_for(
         return mine
     urls = [normalize_url(u) for u in (*extra, *patterns)]
     return [Node(u, None, UNKNOWN) for u in dict.fromkeys(urls)]
+
+
+def placements(spec_data: Mapping[str, Any], repo: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(region, provider) of each bucket a spec repo attaches, master first: the region of
+    the bucket (else of its provider key), the provider of its provider key (else guessed
+    from its storage type)."""
+    buckets = spec_data.get("buckets") or {}
+    provider_keys = spec_data.get("provider_keys") or {}
+    attached = sorted(repo.get("buckets") or [], key=lambda b: not b.get("master"))
+    found = []
+    for item in attached:
+        bucket = buckets.get(item.get("bucket")) or {}
+        provider_key = provider_keys.get(bucket.get("provider_key")) or {}
+        kind = str(provider_key.get("provider") or bucket.get("storage_type") or "").upper()
+        region = bucket.get("region") or provider_key.get("region") or DEFAULT_REGION
+        found.append((str(region), PROVIDER_OF.get(kind, DEFAULT_PROVIDER)))
+    return found
+
+
+@dataclass(frozen=True)
+class Telemetry:
+    """The rows of `GET /node?nodeServices=1` and `GET /stats/nodes/minute`, read once."""
+
+    node_rows: list[Mapping[str, Any]]
+    stat_rows: list[Mapping[str, Any]]
+    note: str = ""
+
+    def nodes(self, bucket_ids: set[str]) -> list[Node]:
+        """Advertised nodes, with the latency seen for these buckets (rows without a bucket
+        count for every bucket)."""
+        mine = [r for r in self.stat_rows if _row_bucket(r) in (*bucket_ids, None)]
+        return nodes_from_telemetry(self.node_rows, mine)
+
+
+def _row_bucket(row: Mapping[str, Any]) -> str | None:
+    value = row.get("bucketId") or row.get("unitId")
+    return str(value) if value else None
+
+
+def fetch_telemetry(api: Any, bucket_ids: Sequence[str]) -> Telemetry:
+    """Both telemetry lists; a list the backend cannot give is empty, with a note."""
+    notes: list[str] = []
+    node_rows = _rows(api, "/node", {"nodeServices": 1}, notes)
+    stats = _rows(api, "/stats/nodes/minute", {"bucketId": list(bucket_ids) or None}, notes)
+    return Telemetry(node_rows, stats, "; ".join(notes))
+
+
+def _rows(api: Any, path: str, params: Mapping[str, Any], notes: list[str]) -> list[Any]:
+    try:
+        body = api.get(path, params=params) or {}
+    except ApiError as error:
+        notes.append(f"no node telemetry from {path} ({error})")
+        return []
+    rows = body.get("data") if isinstance(body, Mapping) else body
+    return [r for r in rows or [] if isinstance(r, Mapping)]
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Any
 
 from fbplan.apply.sinks import SecretSink, sink_from_spec
 from fbplan.backend.live import read_live
-from fbplan.errors import ApiError, ConfigError
+from fbplan.errors import ConfigError
 from fbplan.model import State
 from fbplan.smoke import Attempt, SmokeReport, SmokeStep, TargetResult
 from fbplan.smoke import ai as ai_check
@@ -38,12 +38,14 @@ from fbplan.smoke.endpoints import (
     API_OF_STORAGE_TYPE,
     DEFAULT_PROVIDER,
     DEFAULT_REGION,
-    PROVIDER_OF,
     Node,
+    Telemetry,
     candidates_for,
     choose_endpoint,
-    nodes_from_telemetry,
+    fetch_telemetry,
+    normalize_url,
     pattern_candidates,
+    placements,
 )
 from fbplan.spec import Spec
 
@@ -76,7 +78,7 @@ class _Run:
     sleep: Callable[[float], None]
     max_wait: float
     previous: dict[frozenset[str], str] = field(default_factory=dict)
-    _telemetry: tuple[list[Mapping[str, Any]], list[Mapping[str, Any]], str] | None = None
+    telemetry: Telemetry | None = None
 
     def emit(self, target: TargetResult, step: SmokeStep) -> None:
         target.steps.append(step)
@@ -175,25 +177,35 @@ class _StorageTarget:
             self.key_name, self.address, credentials.key_id, self.access, credentials.source
         )
         secret = credentials.secret.reveal()
+        clients: dict[str, Any] = {}  # one client per endpoint, kept across waits
 
         def route_for(r: storage_check.StorageRoute) -> Route:
             def go() -> Attempt:
-                client = run.s3_client_factory(r.endpoint, credentials.key_id, secret)
+                if r.endpoint not in clients:
+                    clients[r.endpoint] = run.s3_client_factory(
+                        r.endpoint, credentials.key_id, secret
+                    )
                 return storage_check.attempt(
-                    client, self.repo, r, key, lambda step: run.emit(result, step)
+                    clients[r.endpoint], self.repo, r, key, lambda step: run.emit(result, step)
                 )
 
             return Route(r.endpoint, r.describe(), go)
 
-        _drive(run, result, [route_for(r) for r in routes])
+        try:
+            _drive(run, result, [route_for(r) for r in routes])
+        finally:
+            for client in clients.values():
+                _close(client)
         return result
 
     def _routes(self, run: _Run, result: TargetResult) -> list[storage_check.StorageRoute]:
         started = time.perf_counter()
         repo = (run.spec.data.get("repos") or {}).get(self.repo) or {}
         api = API_OF_STORAGE_TYPE.get(str(repo.get("storage_type") or "S3").upper(), "s3")
-        nodes, note = _nodes_for(run, self.repo, api, repo)
+        nodes = _nodes_for(run, api, repo)
+        note = run.telemetry.note if run.telemetry else ""
         current, source = _current_endpoint(self.endpoint, run.env)
+        current, note = _local_only(run, current, source, note)
         memory = frozenset(n.url for n in nodes)
         if current is None and memory in run.previous:
             current, source = run.previous[memory], "the previous choice"
@@ -226,6 +238,25 @@ def _current_endpoint(endpoint: str | None, env: Mapping[str, str]) -> tuple[str
     return None, ""
 
 
+def _emulator_urls(run: _Run) -> set[str] | None:
+    """The embedded emulator's own URLs (None when the connection has no emulator)."""
+    emulator = getattr(run.connection, "emulator", None)
+    if emulator is None:
+        return None
+    urls = [*(getattr(emulator, "bridge_urls", None) or []), getattr(emulator, "gateway_url", "")]
+    return {normalize_url(u) for u in urls if u}
+
+
+def _local_only(run: _Run, url: str | None, source: str, note: str) -> tuple[str | None, str]:
+    """On an embedded emulator, an endpoint that is not the emulator's own is ignored: a
+    spec written for the real platform runs `--local` without leaving the machine."""
+    own = _emulator_urls(run)
+    if url is None or own is None or normalize_url(url) in own:
+        return url, note
+    ignored = f"{url} from {source} ignored: --local uses the embedded emulator"
+    return None, f"{note}; {ignored}" if note else ignored
+
+
 def _bucket_routes(endpoint: str, repo: Mapping[str, Any]) -> list[storage_check.StorageRoute]:
     """In a NORMAL repo with several buckets, each bucket's folder is another way in."""
     attached = [b for b in repo.get("buckets") or [] if b.get("folder")]
@@ -239,20 +270,6 @@ def _bucket_routes(endpoint: str, repo: Mapping[str, Any]) -> list[storage_check
     ]
 
 
-def _placements(data: Mapping[str, Any], repo: Mapping[str, Any]) -> list[tuple[str, str]]:
-    buckets = data.get("buckets") or {}
-    provider_keys = data.get("provider_keys") or {}
-    attached = sorted(repo.get("buckets") or [], key=lambda b: not b.get("master"))
-    placements = []
-    for item in attached:
-        bucket = buckets.get(item.get("bucket")) or {}
-        provider_key = provider_keys.get(bucket.get("provider_key")) or {}
-        kind = str(provider_key.get("provider") or bucket.get("storage_type") or "").upper()
-        region = bucket.get("region") or provider_key.get("region") or DEFAULT_REGION
-        placements.append((str(region), PROVIDER_OF.get(kind, DEFAULT_PROVIDER)))
-    return placements
-
-
 def _repo_bucket_ids(live: State, repo: Mapping[str, Any]) -> set[str]:
     ids = set()
     for item in repo.get("buckets") or []:
@@ -262,45 +279,17 @@ def _repo_bucket_ids(live: State, repo: Mapping[str, Any]) -> set[str]:
     return ids
 
 
-def _nodes_for(
-    run: _Run, repo_name: str, api: str, repo: Mapping[str, Any]
-) -> tuple[list[Node], str]:
-    node_rows, stat_rows, note = _telemetry(run)
-    bucket_ids = _repo_bucket_ids(run.live, repo)
-    mine = [r for r in stat_rows if _row_bucket(r) in bucket_ids or _row_bucket(r) is None]
-    advertised = nodes_from_telemetry(node_rows, mine)
-    patterns = pattern_candidates(repo.get("storage_type"), _placements(run.spec.data, repo))
+def _nodes_for(run: _Run, api: str, repo: Mapping[str, Any]) -> list[Node]:
+    if run.telemetry is None:
+        ids = sorted(b.id for b in run.live.of_kind("bucket") if b.id)
+        run.telemetry = fetch_telemetry(run.connection.api, ids)
+    advertised = run.telemetry.nodes(_repo_bucket_ids(run.live, repo))
+    patterns = pattern_candidates(repo.get("storage_type"), placements(run.spec.data, repo))
     emulator = getattr(run.connection, "emulator", None)
     extra = list(getattr(emulator, "bridge_urls", None) or []) if emulator else []
     if emulator is not None:
         patterns = []  # an embedded emulator never sends smoke traffic to the internet
-    return candidates_for(api, patterns, advertised, extra), note
-
-
-def _row_bucket(row: Mapping[str, Any]) -> str | None:
-    value = row.get("bucketId") or row.get("unitId")
-    return str(value) if value else None
-
-
-def _telemetry(run: _Run) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]], str]:
-    """`/node?nodeServices=1` and `/stats/nodes/minute` rows, read once per run."""
-    if run._telemetry is None:
-        notes = []
-        node_rows = _rows(run.connection.api, "/node", {"nodeServices": 1}, notes)
-        ids = sorted(b.id for b in run.live.of_kind("bucket") if b.id)
-        stats = _rows(run.connection.api, "/stats/nodes/minute", {"bucketId": ids or None}, notes)
-        run._telemetry = (node_rows, stats, "; ".join(notes))
-    return run._telemetry
-
-
-def _rows(api: Any, path: str, params: Mapping[str, Any], notes: list[str]) -> list[Any]:
-    try:
-        body = api.get(path, params=params) or {}
-    except ApiError as error:
-        notes.append(f"no node telemetry from {path} ({error})")
-        return []
-    rows = body.get("data") if isinstance(body, Mapping) else body
-    return [r for r in rows or [] if isinstance(r, Mapping)]
+    return candidates_for(api, patterns, advertised, extra)
 
 
 # -- AI -------------------------------------------------------------------------------------
@@ -344,7 +333,10 @@ class _AiTarget:
 
         def go() -> Attempt:
             client = run.openai_factory(call.base_url, token, call.timeout)
-            return ai_check.attempt(client, call, lambda step: run.emit(result, step))
+            try:
+                return ai_check.attempt(client, call, lambda step: run.emit(result, step))
+            finally:
+                _close(client)
 
         _drive(run, result, [Route(call.base_url, call.base_url, go)])
         return result
@@ -358,18 +350,27 @@ def _storage_values(run: _Run, storage: Sequence[_StorageTarget]) -> list[str]:
 
 
 def _base_url(run: _Run, check: Mapping[str, Any]) -> tuple[str, str]:
-    if check.get("base_url"):
-        return str(check["base_url"]).strip(), "base URL from the spec"
-    from_env = run.env.get("FB_OPENAI_BASE_URL", "").strip()
-    if from_env:
-        return from_env, "base URL from FB_OPENAI_BASE_URL"
+    """The gateway URL: the spec's, FB_OPENAI_BASE_URL, the embedded emulator's gateway,
+    else the gateway pattern for the repo's first bucket region."""
+    url, source = _given_base_url(run, check)
+    url, note = _local_only(run, url, source, "")
+    if url is not None:
+        return url, f"base URL from {source}"
     emulator = getattr(run.connection, "emulator", None)
-    if emulator is not None and getattr(emulator, "gateway_url", None):
-        return str(emulator.gateway_url), "the embedded emulator's AI gateway"
+    if emulator is not None:
+        reason = "the embedded emulator's AI gateway" + (f" ({note})" if note else "")
+        return str(emulator.gateway_url), reason
     repo = (run.spec.data.get("repos") or {}).get(check.get("repo")) or {}
-    region, provider = (_placements(run.spec.data, repo) or [(DEFAULT_REGION, DEFAULT_PROVIDER)])[0]
+    region, provider = (placements(run.spec.data, repo) or [(DEFAULT_REGION, DEFAULT_PROVIDER)])[0]
     url = f"https://openai-{region}-{provider}.flashback.tech/v1"
     return url, "base URL from the gateway pattern (set base_url or FB_OPENAI_BASE_URL to choose)"
+
+
+def _given_base_url(run: _Run, check: Mapping[str, Any]) -> tuple[str | None, str]:
+    if check.get("base_url"):
+        return str(check["base_url"]).strip(), "the spec"
+    from_env = run.env.get("FB_OPENAI_BASE_URL", "").strip()
+    return (from_env, "FB_OPENAI_BASE_URL") if from_env else (None, "")
 
 
 def _ai_timeout(env: Mapping[str, str]) -> float:
@@ -388,6 +389,13 @@ def _ai_timeout(env: Mapping[str, str]) -> float:
 
 
 # -- shared ---------------------------------------------------------------------------------
+
+
+def _close(client: Any) -> None:
+    """Release a client's connections (boto3 and openai clients both have `close`)."""
+    close = getattr(client, "close", None)
+    if callable(close):
+        close()
 
 
 def _credentials_step(

@@ -82,7 +82,7 @@ def test_a_stale_sink_entry_is_reported_with_the_rotate_fix(sink: JsonSink) -> N
 def test_no_secret_anywhere_says_how_to_get_one(tmp_path: Path) -> None:
     found = storage(None, {})
     assert isinstance(found, CredentialIssue)
-    assert "no secret sink is configured" in found.message and "--rotate" in found.fix
+    assert "the spec configures no secrets.sink" in found.message and "--rotate" in found.fix
 
 
 def test_the_ai_key_comes_from_the_sink_else_the_environment(

@@ -1,0 +1,232 @@
+"""Smoke checks against the emulator over real HTTP: Bridge Node(s) with moto behind them and
+the OpenAI-compatible gateway, with resources made by fbplan's own apply."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from openai import OpenAI
+
+from fbplan.cli.main import cli
+from fbplan.cli.smoke import smoke as smoke_command
+from fbplan.errors import ConfigError
+from fbplan.smoke import SmokeReport, render_json, render_text
+from fbplan.smoke.runner import run_smoke
+from fbplan.stats import collect_stats
+from fbplan.stats import render_json as stats_json
+from fbplan.stats import render_text as stats_text
+
+
+def _load_helpers() -> Any:
+    name = "fbplan_tests_conftest_smoke"
+    if name not in sys.modules:
+        path = Path(__file__).with_name("conftest_smoke.py")
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+helpers = _load_helpers()
+RO_SMOKE = "storage:\n  - {repo: app, api_key: app-ro}\n"
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[Any]:
+    world = helpers.start_world(tmp_path)
+    yield world
+    world.close()
+
+
+def smoke(world: Any, spec: Path, env: dict[str, str] | None = None, **kw: Any) -> SmokeReport:
+    sleeps: list[float] = kw.pop("sleeps", [])
+    report = run_smoke(world.load(spec), world.connection, env=env or {}, sleep=sleeps.append, **kw)
+    helpers.assert_no_secret(world, render_text(report), render_json(report))
+    return report
+
+
+def steps(report: SmokeReport, index: int = 0) -> list[str]:
+    return [s.name for s in report.targets[index].steps]
+
+
+def test_apply_then_smoke_passes_and_the_bytes_show_in_the_statistics(world: Any) -> None:
+    spec = world.write_spec()
+    world.apply(spec)
+    seen: list[tuple[str, str]] = []
+    report = run_smoke(
+        world.load(spec),
+        world.connection,
+        env={},
+        on_step=lambda t, s: seen.append((t.name, s.name)),
+    )
+    assert report.ok, render_text(report)
+    assert steps(report, 0) == ["credentials", "endpoint", "put", "get", "delete", "gone"]
+    assert steps(report, 1) == ["credentials", "endpoint", "chat"]
+    assert report.targets[0].endpoint == world.emulator.bridge_urls[0]
+    assert report.targets[1].endpoint == world.emulator.gateway_url
+    assert seen[0] == ("storage app/app-rw", "credentials") and len(seen) == 9
+    written = int(report.targets[0].steps[2].message.split("(")[1].split(" ")[0])
+    stats = collect_stats(world.load(spec), world.connection)
+    [repo] = stats.repos
+    assert repo.total.upload_bytes == written and repo.total.download_bytes == written
+    assert repo.last_hour.upload_bytes == written
+    assert [(u.repo, u.model, u.api_calls) for u in stats.ai] == [("app", "gpt-4o-mini", 1)]
+    helpers.assert_no_secret(
+        world, render_text(report), render_json(report), stats_text(stats), stats_json(stats)
+    )
+
+
+def test_a_read_only_key_fails_at_put_with_a_clear_message(world: Any) -> None:
+    spec = world.write_spec(RO_SMOKE)
+    world.apply(spec)
+    report = smoke(world, spec)
+    [target] = report.targets
+    assert target.outcome == "failed" and target.failed_step.name == "put"
+    problem = target.problem()
+    assert "smoke storage app/app-ro failed at step put" in problem
+    assert world.emulator.bridge_urls[0] in problem
+    assert "the key app-ro has READ access; smoke writes need WRITE" in problem
+    assert "Fix: set access: WRITE on repo.app.api_key.app-ro" in problem
+    error = report.error()
+    assert error is not None and error.exit_code == 4
+
+
+def test_a_wrong_secret_fails_clearly(world: Any) -> None:
+    spec = world.write_spec()
+    world.apply(spec)
+    key_id = world.sink()["repo.app.api_key.app-rw"]["key"]
+    env = {"FB_KEY_ID": key_id, "FB_KEY_SECRET": "W" * 40}
+    report = smoke(world, spec, env)
+    target = report.targets[0]
+    assert target.outcome == "failed" and target.failed_step.name == "put"
+    assert "the secret does not match key app-rw" in target.problem()
+    assert "SignatureDoesNotMatch" in target.problem()
+    assert "FB_KEY_ID/FB_KEY_SECRET" in target.steps[0].message
+
+
+def test_ai_smoke_refuses_a_storage_key_before_any_call(world: Any) -> None:
+    spec = world.write_spec()
+    world.apply(spec)
+    loaded = world.load(spec)
+    loaded.data["smoke"]["ai"][0]["ai_api_key"] = "app-rw"  # validation would refuse it
+    with pytest.raises(ConfigError, match="'app-rw' is a storage API key of repo 'app'"):
+        run_smoke(loaded, world.connection, env={})
+    pair = world.sink()["repo.app.api_key.app-rw"]
+    for value in (f"{pair['key']}:{pair['secret']}", pair["secret"]):
+        with pytest.raises(ConfigError, match="looks like a storage key pair") as caught:
+            run_smoke(world.load(spec), world.connection, env={"FB_OPENAI_API_KEY": value})
+        helpers.assert_no_secret(world, str(caught.value))
+    assert world.gateway_requests() == []
+
+
+def test_ai_smoke_with_a_key_the_gateway_refuses_says_to_use_an_ai_key(world: Any) -> None:
+    spec = world.write_spec("ai:\n  - {repo: app, ai_api_key: app-ai, model: gpt-4o-mini}\n")
+    world.apply(spec)
+    entries = world.sink()
+    del entries["repo.app.ai_api_key.app-ai"]
+    world.sink_path.write_text(json.dumps(entries))
+    report = smoke(world, spec, {"FB_OPENAI_API_KEY": "sk-fb-not-a-live-key-000000000000"})
+    [target] = report.targets
+    assert target.outcome == "failed" and target.failed_step.name == "chat"
+    assert "HTTP 401" in target.problem()
+    assert "use a repository AI API key, not a storage key pair" in target.problem()
+
+
+def test_ai_smoke_with_an_unknown_model_fails_clearly(world: Any) -> None:
+    spec = world.write_spec("ai:\n  - {repo: app, ai_api_key: app-ai, model: no-such-model}\n")
+    world.apply(spec)
+    [target] = smoke(world, spec).targets
+    assert target.outcome == "failed" and target.failed_step.name == "chat"
+    assert "HTTP 404 model_not_found" in target.problem()
+    assert "ends in /v1" in target.problem() and "no-such-model" in target.problem()
+
+
+def test_a_429_burst_at_the_bridge_is_waited_out(world: Any) -> None:
+    spec = world.write_spec("storage:\n  - {repo: app, api_key: app-rw}\n")
+    world.apply(spec)
+    burst = {"action": "throttle", "service": "bridge", "method": "PUT", "count": 2}
+    world.emulator.faults.set_rules([{**burst, "retry_after": 1}])
+    sleeps: list[float] = []
+    report = smoke(world, spec, sleeps=sleeps)
+    [target] = report.targets
+    assert target.ok, render_text(report)
+    assert sleeps == [1.0, 1.0] and target.waited_seconds == 2.0
+    assert steps(report).count("wait") == 2
+
+
+def test_a_long_429_burst_blocks_the_target_within_the_bound(world: Any) -> None:
+    spec = world.write_spec("storage:\n  - {repo: app, api_key: app-rw}\n")
+    world.apply(spec)
+    world.emulator.faults.set_rules([{"action": "throttle", "service": "bridge", "count": 99}])
+    sleeps: list[float] = []
+    report = smoke(world, spec, sleeps=sleeps, max_wait_seconds=3.5)
+    [target] = report.targets
+    assert target.outcome == "blocked" and sum(sleeps) == target.waited_seconds <= 3.5
+    assert "is blocked by quota at step put" in target.problem()
+    assert f"waited {target.waited_seconds:.1f} s in all" in target.problem()
+    assert report.error() is not None
+
+
+def test_a_429_burst_at_the_gateway_is_waited_out(world: Any) -> None:
+    spec = world.write_spec("ai:\n  - {repo: app, ai_api_key: app-ai, model: gpt-4o-mini}\n")
+    world.apply(spec)
+    rule = {"action": "throttle", "service": "gateway", "count": 2, "retry_after": 1}
+    world.emulator.faults.set_rules([rule])
+    sleeps: list[float] = []
+
+    def no_sdk_retries(base_url: str, api_key: str, timeout: float) -> OpenAI:
+        return OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=0)
+
+    report = smoke(world, spec, sleeps=sleeps, openai_factory=no_sdk_retries)
+    assert report.ok and sleeps == [1.0, 1.0]
+
+
+def test_the_cli_exits_4_with_the_target_step_endpoint_and_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bucket.secret").write_text(helpers.BUCKET_SECRET)
+    (tmp_path / "llm.secret").write_text(helpers.LLM_SECRET)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(helpers.spec_text(RO_SMOKE))
+    runner = CliRunner()
+    applied = runner.invoke(cli, ["apply", "--local", "--yes", "--no-smoke", str(spec)])
+    assert applied.exit_code == 0, applied.output
+    result = runner.invoke(smoke_command, [str(spec), "--local", "--format", "json"])
+    assert result.exit_code == 4, result.output
+    report = json.loads(result.stdout)
+    assert report["ok"] is False and report["targets"][0]["outcome"] == "failed"
+    assert "Error: smoke storage app/app-ro failed at step put at http://" in result.stderr
+    assert "smoke writes need WRITE" in result.stderr
+    sink = json.loads((tmp_path / "secrets.json").read_text())
+    for entry in sink.values():
+        assert entry["secret"] not in result.output
+    assert helpers.BUCKET_SECRET not in result.output
+
+
+def test_the_cli_exits_0_when_every_check_passes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bucket.secret").write_text(helpers.BUCKET_SECRET)
+    (tmp_path / "llm.secret").write_text(helpers.LLM_SECRET)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(helpers.spec_text())
+    runner = CliRunner()
+    applied = runner.invoke(cli, ["apply", "--local", "--yes", "--no-smoke", str(spec)])
+    assert applied.exit_code == 0, applied.output
+    result = runner.invoke(smoke_command, [str(spec), "--local"])
+    assert result.exit_code == 0, result.output
+    assert "Smoke: 2 checks, 2 passed." in result.stdout
+    assert "storage app/app-rw: put ok" in result.stderr
+    for entry in json.loads((tmp_path / "secrets.json").read_text()).values():
+        assert entry["secret"] not in result.output

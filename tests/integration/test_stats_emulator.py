@@ -1,0 +1,109 @@
+"""`collect_stats` and `fbplan stats` against the emulator, after real smoke traffic."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from fbplan.cli.main import cli
+from fbplan.cli.smoke import stats as stats_command
+from fbplan.smoke.runner import run_smoke
+from fbplan.stats import collect_stats, render_json, render_text, to_int
+
+
+def _load_helpers() -> Any:
+    name = "fbplan_tests_conftest_smoke"
+    if name not in sys.modules:
+        path = Path(__file__).with_name("conftest_smoke.py")
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+helpers = _load_helpers()
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[Any]:
+    world = helpers.start_world(tmp_path)
+    yield world
+    world.close()
+
+
+def test_to_int_reads_decimal_strings() -> None:
+    assert [to_int(v) for v in ("12345678901234567890", 7, None, "", "3.0")] == [
+        12345678901234567890,
+        7,
+        0,
+        0,
+        3,
+    ]
+
+
+def test_stats_after_smoke_traffic(world: Any) -> None:
+    spec = world.write_spec()
+    world.apply(spec)
+    assert run_smoke(world.load(spec), world.connection, env={}).ok
+    report = collect_stats(world.load(spec), world.connection)
+    [repo], [bucket] = report.repos, report.buckets
+    assert repo.name == "app" and repo.total.upload_bytes > 0
+    assert repo.total.download_bytes == repo.total.upload_bytes
+    assert repo.last_hour.upload_bytes == repo.total.upload_bytes and repo.last_hour_minutes >= 1
+    assert bucket.name == "media" and bucket.total.upload_bytes == repo.total.upload_bytes
+    [node] = report.nodes
+    assert (node.node_id, node.status, node.buckets) == ("s3-us-east-1-aws", "ONLINE", ("media",))
+    assert node.url == world.emulator.bridge_urls[0] and node.latency_ms == 0
+    [usage] = report.ai
+    assert (usage.repo, usage.model, usage.api_calls) == ("app", "gpt-4o-mini", 1)
+    assert usage.tokens_in > 0 and usage.tokens_out > 0
+    data = json.loads(render_json(report))
+    assert isinstance(data["repos"][0]["total"]["upload_bytes"], int)
+    assert isinstance(data["ai"][0]["tokens_in"], int)
+    text = render_text(report)
+    assert "Repositories (totals and the last hour)" in text and "gpt-4o-mini" in text
+    assert "s3-us-east-1-aws" in text and "ONLINE" in text
+    helpers.assert_no_secret(world, text, render_json(report))
+
+
+def test_objects_not_applied_yet_are_noted(world: Any) -> None:
+    spec = world.write_spec()
+    report = collect_stats(world.load(spec), world.connection)
+    assert report.repos == [] and report.buckets == []
+    assert "repo app does not exist in workspace smoke-it yet" in report.notes
+    assert "note: bucket media does not exist" in render_text(report)
+
+
+def test_the_stats_command_prints_json_with_integer_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bucket.secret").write_text(helpers.BUCKET_SECRET)
+    (tmp_path / "llm.secret").write_text(helpers.LLM_SECRET)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(helpers.spec_text())
+    runner = CliRunner()
+    applied = runner.invoke(cli, ["apply", "--local", "--yes", "--no-smoke", str(spec)])
+    assert applied.exit_code == 0, applied.output
+    result = runner.invoke(stats_command, [str(spec), "--local", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["workspace"] == "smoke-it"
+    assert data["repos"][0]["total"] == {
+        "upload_bytes": 0,
+        "download_bytes": 0,
+        "size_change_bytes": 0,
+    }
+    text = runner.invoke(stats_command, [str(spec), "--local"])
+    assert text.exit_code == 0 and "Statistics of workspace smoke-it" in text.stdout
+    for entry in json.loads((tmp_path / "secrets.json").read_text()).values():
+        assert entry["secret"] not in result.output + text.output
