@@ -24,7 +24,7 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from fbplan.emulator.api import create_backend_app
-from fbplan.emulator.faults import FaultInjector, FaultRule
+from fbplan.emulator.faults import FaultInjector, FaultRule, parse_faults
 from fbplan.emulator.recorder import RequestRecorder, s3_template
 from fbplan.emulator.store import Store
 from fbplan.emulator.store_nodes import SERVICE_AI, SERVICE_STORAGE
@@ -83,15 +83,24 @@ def start_emulator(
     token: str,
     host: str = "127.0.0.1",
     port: int = 0,
-    faults: Sequence[FaultRule | Mapping[str, Any]] | None = None,
+    faults: Sequence[FaultRule | Mapping[str, Any]] | str | None = None,
     seed: int | None = None,
     bridge_nodes: Sequence[Mapping[str, Any]] | None = None,
     *,
     quotas: Mapping[str, int | None] | None = None,
 ) -> RunningEmulator:
-    """Start backend, Bridge Node(s) and AI gateway; see the module docstring."""
+    """Start backend, Bridge Node(s) and AI gateway; see the module docstring.
+
+    `faults` is a list of rules or a JSON/YAML text (`parse_faults`; a ``seed`` in the text is
+    used unless `seed` is given). `bridge_nodes` items: ``id`` (default
+    ``s3-<region>-<provider>``), ``region``, ``provider``, ``latency_ms``, ``status``.
+    """
     from fbplan.emulator.bridge import create_bridge_app
     from fbplan.emulator.gateway import create_gateway_app
+
+    if isinstance(faults, str):
+        faults, text_seed = parse_faults(faults)
+        seed = text_seed if seed is None else seed
 
     store = Store(data_path)
     if quotas:
@@ -163,7 +172,7 @@ def run_forever(
     token: str,
     host: str = "127.0.0.1",
     port: int = 0,
-    faults: Sequence[FaultRule | Mapping[str, Any]] | None = None,
+    faults: Sequence[FaultRule | Mapping[str, Any]] | str | None = None,
     seed: int | None = None,
     bridge_nodes: Sequence[Mapping[str, Any]] | None = None,
     *,

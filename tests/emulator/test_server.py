@@ -94,11 +94,14 @@ def test_start_emulator_serves_every_service(tmp_path: Path):
 
 
 def test_real_server_faults_drop_and_throttle(tmp_path: Path):
-    faults = [
-        {"action": "drop", "path": "/workspace", "count": 1},
-        {"action": "throttle", "path": "/bucket", "count": 1, "retry_after": 3},
-    ]
-    emulator = start_emulator(tmp_path / "e.db", TOKEN, faults=faults, seed=1)
+    faults = """
+    seed: 1
+    rules:
+      - {action: drop, path: /workspace, count: 1}
+      - {action: throttle, path: /bucket, count: 1, retry_after: 3}
+    """
+    emulator = start_emulator(tmp_path / "e.db", TOKEN, faults=faults)
+    assert emulator.faults.seed == 1
     with emulator, backend(emulator) as http:
         with pytest.raises(httpx.RemoteProtocolError):
             http.get("/workspace")
