@@ -8,16 +8,7 @@ from typing import Any
 from fbplan.kinds import KINDS, Kind
 from fbplan.kinds.workspace import workspace_name
 from fbplan.model import State
-
-PRUNE_SECTIONS = (
-    "provider_keys",
-    "buckets",
-    "ai_llms",
-    "repos",
-    "api_keys",
-    "ai_api_keys",
-    "policies",
-)
+from fbplan.spec.loader import PRUNE_KINDS
 
 
 def build_desired(data: Mapping[str, Any], kinds: Sequence[Kind] = KINDS) -> State:
@@ -32,7 +23,7 @@ def prune_sections(data: Mapping[str, Any]) -> frozenset[str]:
     """The spec sections whose unmanaged live objects are planned as deletes."""
     prune = data.get("prune", False)
     if prune is True:
-        return frozenset(PRUNE_SECTIONS)
+        return frozenset(PRUNE_KINDS)
     if isinstance(prune, Mapping):
         return frozenset(section for section, on in prune.items() if on)
     return frozenset()
