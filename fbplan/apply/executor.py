@@ -160,7 +160,7 @@ class _StepRunner:
                 if error.code != QUOTA_CODE or pause is None:
                     if error.code == QUOTA_CODE:
                         raise StepFailed(
-                            f"{step}: quota exceeded (HTTP {error.status}) and still exceeded "
+                            f"quota exceeded (HTTP {error.status}) and still exceeded "
                             f"after waiting {waited:.0f} s; free capacity or raise the quota, "
                             "then apply again"
                         ) from None
@@ -187,7 +187,7 @@ class _StepRunner:
         kind = REGISTRY[want.kind]
         if kind.issues_credentials and self.options.sink is None:
             raise StepFailed(
-                f"create {want.address}: no secret sink is configured, so the new key's secret "
+                "no secret sink is configured, so the new key's secret "
                 "would be lost; add secrets.sink to the spec"
             )
         created = self._create_without_duplicates(want)
@@ -220,7 +220,7 @@ class _StepRunner:
             self.options.sink.write(want.address, created.one_time_secrets)
         except Exception as error:  # any sink failure must name the orphaned key
             raise StepFailed(
-                f"create {want.address}: the key was created (id {created.id}) but its secret "
+                f"the key was created (id {created.id}) but its secret "
                 f"could not be written to the {self.options.sink.description} "
                 f"({type(error).__name__}); fix the sink, then run apply with "
                 f"--rotate {want.address} to get a new key"

@@ -48,6 +48,13 @@ def _write_private(path: Path, text: str) -> None:
         raise
 
 
+def _variable(line: str) -> str | None:
+    """The variable a dotenv line sets (`NAME=...` or `export NAME=...`), or None."""
+    name, sep, _ = line.partition("=")
+    name = name.strip().removeprefix("export ").strip()
+    return name if sep and not name.startswith("#") else None
+
+
 class DotenvSink:
     """`KEY=value` lines; each key gives `<PREFIX>_KEY_ID` and `<PREFIX>_SECRET`."""
 
@@ -67,12 +74,18 @@ class DotenvSink:
         return entries
 
     def write(self, address: str, values: Mapping[str, str]) -> None:
+        """Replace this key's two lines; every other line (comments, other settings and
+        their quoting) is kept exactly as written."""
         prefix = env_prefix(address)
+        ours = {
+            f"{prefix}_KEY_ID": values.get("key", ""),
+            f"{prefix}_SECRET": values.get("secret", ""),
+        }
         with self._lock:
-            entries = self._entries()
-            entries[f"{prefix}_KEY_ID"] = values.get("key", "")
-            entries[f"{prefix}_SECRET"] = values.get("secret", "")
-            text = "".join(f'{name}="{value}"\n' for name, value in entries.items())
+            lines = self.path.read_text().splitlines() if self.path.exists() else []
+            kept = [line for line in lines if _variable(line) not in ours]
+            text = "".join(f"{line}\n" for line in kept)
+            text += "".join(f'{name}="{value}"\n' for name, value in ours.items())
             _write_private(self.path, text)
 
     def read(self, address: str) -> dict[str, str] | None:

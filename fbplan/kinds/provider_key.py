@@ -76,9 +76,7 @@ class ProviderKeyKind(Kind):
         return payload
 
     def create(self, ctx: ApplyContext, desired: Resource) -> Created:
-        payload = drop_none(self._payload(desired)) | {
-            "workspaceId": ctx.id_of(WORKSPACE_ADDRESS)
-        }
+        payload = drop_none(self._payload(desired)) | {"workspaceId": ctx.id_of(WORKSPACE_ADDRESS)}
         body = ctx.api.post("/apikeys", json=payload)
         return Created(body["apiKeyId"])
 

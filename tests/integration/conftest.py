@@ -62,3 +62,11 @@ def harness(tmp_path: Path) -> Iterator[Harness]:
     connection = Connection(client, None, tmp_path / "fingerprints.json")
     yield Harness(tmp_path, store, app, connection)
     client.close()
+
+
+@pytest.fixture
+def fast_fingerprints(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cheap scrypt parameters for fingerprints: same behaviour, a fraction of the time."""
+    from fbplan.apply import fingerprints
+
+    monkeypatch.setitem(fingerprints._SCRYPT, "n", 2**4)

@@ -1,0 +1,117 @@
+"""The workspace lock: one holder at a time, a clear message naming the holder, always
+released, and a stale lock broken only on request."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from fbplan.apply.lock import lock_dir, lock_path, workspace_lock
+from fbplan.errors import SafetyError
+
+
+def test_the_lock_file_names_the_holder_and_is_removed_after_the_block(tmp_path: Path) -> None:
+    path = lock_path(tmp_path, "acme-prod")
+    with workspace_lock("acme-prod", "apply", tmp_path) as holder:
+        recorded = json.loads(path.read_text())
+        assert recorded["pid"] == os.getpid() == holder.pid
+        assert recorded["command"] == "apply" and recorded["host"] == socket.gethostname()
+    assert not path.exists()
+
+
+def test_a_second_holder_fails_fast_with_who_holds_it(tmp_path: Path) -> None:
+    with (
+        workspace_lock("acme-prod", "apply", tmp_path),
+        pytest.raises(SafetyError) as caught,
+        workspace_lock("acme-prod", "destroy", tmp_path),
+    ):
+        pytest.fail("got a held lock")  # pragma: no cover
+    message = str(caught.value)
+    assert caught.value.exit_code == 3
+    holder = f"{getpass.getuser()}@{socket.gethostname()} (pid {os.getpid()}, apply)"
+    assert f"the workspace acme-prod is locked by {holder}" in message
+    assert "--break-lock" in message and str(lock_path(tmp_path, "acme-prod")) in message
+
+
+def test_the_lock_is_released_when_the_apply_fails(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError), workspace_lock("acme-prod", "apply", tmp_path):
+        raise RuntimeError("boom")
+    with workspace_lock("acme-prod", "apply", tmp_path):
+        pass
+
+
+def test_other_workspaces_are_not_blocked(tmp_path: Path) -> None:
+    with (
+        workspace_lock("acme-prod", "apply", tmp_path),
+        workspace_lock("acme/dev", "apply", tmp_path),
+    ):
+        assert lock_path(tmp_path, "acme/dev").parent == tmp_path
+
+
+def test_of_many_concurrent_attempts_exactly_one_gets_the_lock(tmp_path: Path) -> None:
+    start, decided = threading.Barrier(8, timeout=10), threading.Barrier(8, timeout=10)
+    outcomes: list[str] = []
+
+    def attempt() -> None:
+        start.wait()
+        try:
+            with workspace_lock("acme-prod", "apply", tmp_path):
+                outcomes.append("held")
+                decided.wait()  # hold the lock until every other attempt is decided
+        except SafetyError:
+            outcomes.append("refused")
+            decided.wait()
+
+    threads = [threading.Thread(target=attempt) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert sorted(outcomes) == ["held"] + ["refused"] * 7
+
+
+def dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_a_stale_lock_is_reported_and_broken_only_on_request(tmp_path: Path) -> None:
+    path = lock_path(tmp_path, "acme-prod")
+    holder = {
+        "who": "ci",
+        "host": socket.gethostname(),
+        "pid": dead_pid(),
+        "since": "2024-01-01T00:00:00+00:00",
+        "command": "apply",
+    }
+    path.write_text(json.dumps(holder))
+    with (
+        pytest.raises(SafetyError, match="no longer running: the lock looks stale"),
+        workspace_lock("acme-prod", "apply", tmp_path),
+    ):
+        pytest.fail("got a stale lock without --break-lock")  # pragma: no cover
+    with workspace_lock("acme-prod", "apply", tmp_path, break_lock=True) as mine:
+        assert json.loads(path.read_text())["pid"] == mine.pid
+
+
+def test_an_unreadable_lock_file_still_blocks(tmp_path: Path) -> None:
+    lock_path(tmp_path, "acme-prod").write_text("not json")
+    with (
+        pytest.raises(SafetyError, match="locked by an unreadable lock file"),
+        workspace_lock("acme-prod", "apply", tmp_path),
+    ):
+        pytest.fail("got a held lock")  # pragma: no cover
+
+
+def test_fb_lock_dir_chooses_the_shared_lock_folder(tmp_path: Path) -> None:
+    assert lock_dir({"FB_LOCK_DIR": str(tmp_path)}) == tmp_path
+    assert lock_dir({}) == Path(".fbplan/locks")

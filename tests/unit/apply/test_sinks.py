@@ -1,0 +1,197 @@
+"""Secret sinks: dotenv and JSON files (0600, merged atomically, entries kept) and AWS
+Secrets Manager (through moto)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from fbplan.apply.sinks import (
+    AwsSecretsManagerSink,
+    DotenvSink,
+    JsonSink,
+    env_prefix,
+    sink_from_spec,
+)
+from fbplan.errors import ConfigError
+from fbplan.secret import MASK, redact
+
+KEY = "repo.app.api_key.app-rw"
+VALUES = {"key": "FBKEYID123", "secret": "sink-secret-value-8c1f"}
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+# -- dotenv ------------------------------------------------------------------------------
+
+
+def test_env_prefix_drops_the_repo_prefix_and_uppercases() -> None:
+    assert env_prefix(KEY) == "APP_API_KEY_APP_RW"
+    assert env_prefix("repo.web.ai_api_key.chat") == "WEB_AI_API_KEY_CHAT"
+
+
+def test_dotenv_sink_writes_a_new_file_0600_in_a_new_folder(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "secrets.env"
+    DotenvSink(path).write(KEY, VALUES)
+    assert mode(path) == 0o600
+    assert path.read_text() == (
+        'APP_API_KEY_APP_RW_KEY_ID="FBKEYID123"\nAPP_API_KEY_APP_RW_SECRET="sink-secret-value-8c1f"\n'
+    )
+
+
+def test_dotenv_sink_keeps_existing_entries_and_tightens_the_mode(tmp_path: Path) -> None:
+    path = tmp_path / "secrets.env"
+    path.write_text('DATABASE_URL="postgres://u:p@db/x?a=b"\nAPP_API_KEY_APP_RW_SECRET="old"\n')
+    path.chmod(0o644)
+    sink = DotenvSink(path)
+    sink.write(KEY, VALUES)
+    text = path.read_text()
+    assert 'DATABASE_URL="postgres://u:p@db/x?a=b"' in text
+    assert '"old"' not in text and 'APP_API_KEY_APP_RW_SECRET="sink-secret-value-8c1f"' in text
+    assert mode(path) == 0o600
+    assert sink.read(KEY) == VALUES
+    assert sink.read("repo.app.api_key.other") is None
+
+
+def test_dotenv_sink_keeps_other_lines_exactly_as_written(tmp_path: Path) -> None:
+    path = tmp_path / ".env"
+    existing = "# app settings\nexport DEBUG=1\n\nGREETING='hello world'\nPLAIN=x # note\n"
+    path.write_text(existing)
+    DotenvSink(path).write(KEY, VALUES)
+    DotenvSink(path).write(KEY, {"key": "ROTATED", "secret": "rotated-secret-77"})
+    text = path.read_text()
+    assert text.startswith(existing)
+    assert text.count("APP_API_KEY_APP_RW_SECRET=") == 1
+    assert DotenvSink(path).read(KEY) == {"key": "ROTATED", "secret": "rotated-secret-77"}
+
+
+def test_dotenv_sink_leaves_the_old_file_whole_when_the_write_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "secrets.env"
+    path.write_text('KEEP="me"\n')
+
+    def broken_replace(src: object, dst: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        DotenvSink(path).write(KEY, VALUES)
+    assert path.read_text() == 'KEEP="me"\n'
+    assert leftovers(tmp_path) == []
+
+
+def test_dotenv_sink_loses_no_entry_under_concurrent_writes(tmp_path: Path) -> None:
+    sink = DotenvSink(tmp_path / "secrets.env")
+    start = threading.Barrier(12, timeout=10)
+
+    def write(index: int) -> None:
+        start.wait()
+        sink.write(f"repo.app.api_key.k{index}", {"key": f"id{index}", "secret": f"s{index}"})
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert all(
+        sink.read(f"repo.app.api_key.k{i}") == {"key": f"id{i}", "secret": f"s{i}"}
+        for i in range(12)
+    )
+
+
+def test_a_secret_read_back_from_a_sink_is_redacted_in_output(tmp_path: Path) -> None:
+    path = tmp_path / "secrets.env"
+    path.write_text('APP_API_KEY_APP_RW_SECRET="read-back-secret-5e5e"\n')
+    DotenvSink(path).read(KEY)
+    assert redact("value: read-back-secret-5e5e") == f"value: {MASK}"
+
+
+# -- JSON --------------------------------------------------------------------------------
+
+
+def test_json_sink_merges_by_address_and_writes_0600(tmp_path: Path) -> None:
+    path = tmp_path / "secrets.json"
+    path.write_text(json.dumps({"repo.app.ai_api_key.chat": {"key": "k", "secret": "s"}}))
+    sink = JsonSink(path)
+    sink.write(KEY, VALUES)
+    assert json.loads(path.read_text()) == {
+        "repo.app.ai_api_key.chat": {"key": "k", "secret": "s"},
+        KEY: VALUES,
+    }
+    assert mode(path) == 0o600
+    assert sink.read(KEY) == VALUES and sink.read("repo.x.api_key.y") is None
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]"])
+def test_json_sink_refuses_to_overwrite_a_file_it_cannot_read(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "secrets.json"
+    path.write_text(content)
+    with pytest.raises(ConfigError, match=str(path)):
+        JsonSink(path).write(KEY, VALUES)
+    assert path.read_text() == content
+
+
+# -- AWS Secrets Manager -------------------------------------------------------------------
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        yield
+
+
+def stored(name: str) -> dict[str, str]:
+    client = boto3.client("secretsmanager", region_name="eu-west-1")
+    return json.loads(client.get_secret_value(SecretId=name)["SecretString"])
+
+
+def test_aws_sink_creates_one_secret_per_address(aws: None) -> None:
+    sink = AwsSecretsManagerSink("fbplan/acme/", "eu-west-1")
+    sink.write(KEY, VALUES)
+    assert stored(f"fbplan/acme/{KEY}") == VALUES
+    assert sink.read(KEY) == VALUES
+    assert sink.read("repo.app.api_key.missing") is None
+
+
+def test_aws_sink_overwrites_the_secret_of_a_rotated_key(aws: None) -> None:
+    sink = AwsSecretsManagerSink("fbplan/acme", "eu-west-1")
+    sink.write(KEY, VALUES)
+    sink.write(KEY, {"key": "NEWID", "secret": "rotated-secret-0b0b"})
+    assert stored(f"fbplan/acme/{KEY}") == {"key": "NEWID", "secret": "rotated-secret-0b0b"}
+
+
+# -- configuration -------------------------------------------------------------------------
+
+
+def test_sink_from_spec_builds_each_type_relative_to_the_spec_folder(
+    tmp_path: Path, aws: None
+) -> None:
+    dotenv = sink_from_spec({"type": "dotenv", "path": "s.env"}, tmp_path)
+    json_sink = sink_from_spec({"type": "json", "path": "out/s.json"}, tmp_path)
+    aws_sink = sink_from_spec(
+        {"type": "aws_secretsmanager", "prefix": "p", "region": "eu-west-1"}, tmp_path
+    )
+    assert isinstance(dotenv, DotenvSink) and dotenv.path == tmp_path / "s.env"
+    assert isinstance(json_sink, JsonSink) and json_sink.path == tmp_path / "out" / "s.json"
+    assert isinstance(aws_sink, AwsSecretsManagerSink)
+    assert sink_from_spec(None, tmp_path) is None
+    with pytest.raises(ConfigError, match="unknown secret sink type 'vault'"):
+        sink_from_spec({"type": "vault"}, tmp_path)
