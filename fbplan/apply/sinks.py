@@ -169,9 +169,9 @@ def sink_from_spec(config: Mapping[str, Any] | None, root: Path) -> SecretSink |
         return None
     kind = config.get("type")
     if kind == "dotenv":
-        return DotenvSink(root / config["path"])
+        return DotenvSink(Path(os.path.normpath(root / config["path"])))
     if kind == "json":
-        return JsonSink(root / config["path"])
+        return JsonSink(Path(os.path.normpath(root / config["path"])))
     if kind == "aws_secretsmanager":
         return AwsSecretsManagerSink(config["prefix"], config.get("region"))
     raise ConfigError(f"unknown secret sink type {kind!r}; use dotenv, json or aws_secretsmanager")

@@ -284,7 +284,8 @@ def test_full_example_applies_and_replans_empty(
     assert_converges(harness, spec)
     assert harness.plan(spec).unmanaged == []
     sink = (harness.root / ".fbplan" / "full-secrets.env").read_text()
-    assert "APP_API_KEY_APP_RW_SECRET=" in sink and "APP_AI_API_KEY_APP_AI_SECRET=" in sink
+    assert "ACME_APP_API_KEY_APP_RW_SECRET=" in sink
+    assert "ACME_APP_AI_API_KEY_APP_AI_SECRET=" in sink
 
 
 @pytest.mark.parametrize("case", UPDATES.values(), ids=UPDATES.keys())
