@@ -202,16 +202,29 @@ class _StepRunner:
             try:
                 return kind.create(self.ctx, want)
             except ApiError as error:
-                if not error.ambiguous or attempt == AMBIGUOUS_CREATE_ATTEMPTS:
+                if not error.ambiguous:
                     raise
+                last_error = error
             found = kind.find(self.ctx, want)
-            if found is None:
-                continue  # the create did not happen: safe to send it again
-            if not kind.issues_credentials:
+            if found is not None and not kind.issues_credentials:
                 return Created(found.id or "")
-            # The key exists but its one-time secret never reached us: remove it, try again.
-            kind.delete(self.ctx, found)
+            if found is not None:
+                # The key exists but its one-time secret never reached us: remove it, so
+                # that a retry (now, or on the next apply) makes one whose secret we hold.
+                self._remove_orphan_key(want, found)
+            if attempt == AMBIGUOUS_CREATE_ATTEMPTS:
+                raise last_error
         raise AssertionError("unreachable")
+
+    def _remove_orphan_key(self, want: Resource, found: Resource) -> None:
+        try:
+            REGISTRY[want.kind].delete(self.ctx, found)
+        except FbplanError as error:
+            raise StepFailed(
+                f"the key was created (id {found.id}) but its secret was lost in an unanswered "
+                f"request, and removing it failed ({error}); run apply with "
+                f"--rotate {want.address} to replace it"
+            ) from None
 
     def _keep_secrets(self, want: Resource, created: Created) -> None:
         register(created.one_time_secrets.get("secret", ""))  # the key id is no secret

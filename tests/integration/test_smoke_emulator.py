@@ -159,8 +159,17 @@ def test_a_429_burst_at_the_bridge_is_waited_out(world: Any) -> None:
     report = smoke(world, spec, sleeps=sleeps)
     [target] = report.targets
     assert target.ok, render_text(report)
-    assert sleeps == [1.0, 1.0] and target.waited_seconds == 2.0
-    assert steps(report).count("wait") == 2
+    throttled = [
+        e
+        for e in world.emulator.recorder.entries()
+        if e["service"] == "bridge" and e["status"] == 429
+    ]
+    assert len(throttled) == 2  # the whole burst was met, and waited out
+    # Newer botocore retries a 429 itself within its 3 attempts; older ones leave it to the
+    # smoke check, which honours Retry-After. Either way the wait is bounded and reported.
+    assert sleeps in ([], [1.0, 1.0])
+    assert target.waited_seconds == sum(sleeps)
+    assert steps(report).count("wait") == len(sleeps)
 
 
 def test_a_long_429_burst_blocks_the_target_within_the_bound(world: Any) -> None:
