@@ -15,8 +15,9 @@ from typing import Any
 
 from fbplan.apply.executor import ApplyReport, ExecuteOptions, execute
 from fbplan.apply.fingerprints import FILE_NAME, FingerprintStore
-from fbplan.apply.sinks import SecretSink, sink_from_spec
+from fbplan.apply.sinks import SecretSink, missing_key_secrets, sink_from_spec
 from fbplan.backend.client import BackendClient, ClientEvent
+from fbplan.backend.conflicts import name_conflicts
 from fbplan.backend.live import live_digest, read_live
 from fbplan.errors import ConfigError, SafetyError, SpecError
 from fbplan.kinds import REGISTRY
@@ -76,6 +77,7 @@ class Prepared:
     plan: Plan
     fingerprints: FingerprintStore
     sink: SecretSink | None
+    conflicts: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,9 @@ def prepare(
     options = _plan_options(request, spec, store)
     plan = destroy_plan(desired, live, options) if destroy else make_plan(desired, live, options)
     sink = sink_from_spec((spec.data.get("secrets") or {}).get("sink"), spec.root)
-    return Prepared(spec, desired, live, plan, store, sink)
+    conflicts = [] if destroy else name_conflicts(connection.api, plan, desired, live)
+    plan.notes += conflicts + missing_key_secrets(plan, live, sink)
+    return Prepared(spec, desired, live, plan, store, sink, conflicts)
 
 
 def _plan_options(request: PlanRequest, spec: Spec, store: FingerprintStore) -> PlanOptions:
@@ -159,6 +163,11 @@ def check_before_apply(prepared: Prepared, request: ApplyRequest) -> None:
     """Every rule that must hold before the first change; raises, changes nothing."""
     plan = prepared.plan
     check_fresh(prepared, request)
+    if prepared.conflicts:
+        raise ConfigError(
+            "the backend would refuse part of this plan, so nothing was changed: "
+            + "; ".join(prepared.conflicts)
+        )
     for blocker in plan.blockers:
         raise SafetyError(f"blocked ({blocker.rule}): {blocker.message}")
     blocker = delete_blocker(plan, allow_delete=request.allow_delete)

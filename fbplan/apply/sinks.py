@@ -17,11 +17,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from fbplan.errors import ConfigError
+from fbplan.kinds import REGISTRY
+from fbplan.model import State
+from fbplan.plan.model import Action, Plan
 from fbplan.secret import register
 
 
 class SecretSink(Protocol):
     description: str
+    local: bool  # a file on this machine: cheap to read at plan time
 
     def write(self, address: str, values: Mapping[str, str]) -> None: ...
 
@@ -60,6 +64,7 @@ class DotenvSink:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.local = True
         self.description = f"dotenv file {path}"
         self._lock = threading.Lock()
 
@@ -103,6 +108,7 @@ class JsonSink:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.local = True
         self.description = f"JSON file {path}"
         self._lock = threading.Lock()
 
@@ -139,6 +145,7 @@ class AwsSecretsManagerSink:
         import boto3
 
         self.prefix = prefix.rstrip("/")
+        self.local = False
         self.description = f"AWS Secrets Manager under {self.prefix}/"
         self._client = client or boto3.client("secretsmanager", region_name=region)
 
@@ -175,3 +182,28 @@ def sink_from_spec(config: Mapping[str, Any] | None, root: Path) -> SecretSink |
     if kind == "aws_secretsmanager":
         return AwsSecretsManagerSink(config["prefix"], config.get("region"))
     raise ConfigError(f"unknown secret sink type {kind!r}; use dotenv, json or aws_secretsmanager")
+
+
+def missing_key_secrets(plan: Plan, live: State, sink: SecretSink | None) -> list[str]:
+    """Notes for live keys the spec keeps whose secret the (local) sink does not hold.
+
+    Such a key was made elsewhere, or its secret was lost: nobody can hand it to an
+    application, and only a rotation helps. Remote sinks are not read at plan time.
+    """
+    if sink is None or not sink.local:
+        return []
+    notes = []
+    for change in plan.changes:
+        have = live.get(change.address)
+        if change.action not in (Action.NOOP, Action.UPDATE) or have is None:
+            continue
+        if not REGISTRY[change.kind].issues_credentials:
+            continue
+        entry = sink.read(change.address)
+        if entry is None or (have.extra.get("key_id") and entry.get("key") != have.extra["key_id"]):
+            notes.append(
+                f"{change.address}: the {sink.description} holds no secret for this key (it was "
+                f"created elsewhere, or its secret was lost); run apply with "
+                f"--rotate {change.address} to get a new key whose secret is kept"
+            )
+    return notes

@@ -142,3 +142,31 @@ def test_replacing_a_bucket_replaces_its_repo_and_converges(harness, spec):
     report = harness.apply(spec, allow_delete=True)
     assert report.ok, [r.message for r in report.results if r.status != "done"]
     assert not harness.plan(spec).has_changes
+
+
+def test_a_name_taken_in_another_workspace_stops_apply_before_any_change(harness, spec):
+    harness.apply(spec)
+    other = harness.write(
+        SPEC.replace("workspace: converge", "workspace: other").replace(
+            "converge-media", "other-media"
+        ),
+        "other.yaml",
+    )
+    prepared = harness.prepare(other)
+    assert any("bucket name 'media' is already used" in n for n in prepared.plan.notes)
+    assert any("provider bucket 'converge-logs'" in n for n in prepared.plan.notes)
+    assert any("repository name 'app'" in n for n in prepared.plan.notes)
+    with pytest.raises(ConfigError, match="nothing was changed"):
+        apply_prepared(prepared, harness.connection, ApplyRequest())
+    names = [w["name"] for w in harness.api().get("/workspace")["workspaces"]]
+    assert names == ["converge"]
+
+
+def test_a_key_whose_secret_is_not_in_the_sink_is_pointed_out(harness, spec):
+    harness.apply(spec)
+    assert not harness.plan(spec).notes
+    (harness.root / "secrets.env").unlink()
+    notes = harness.plan(spec).notes
+    assert len(notes) == 2
+    assert "--rotate repo.app.api_key.app-ro" in notes[0]
+    assert "--rotate repo.app.api_key.app-rw" in notes[1]
