@@ -90,8 +90,11 @@ class PlanRequest:
     env: Mapping[str, str] | None = None
 
 
-def load(request: PlanRequest) -> tuple[Spec, State]:
-    spec = load_spec(request.spec_path, cli_vars=request.cli_vars, env=request.env)
+def load(request: PlanRequest, *, require_env: bool = True) -> tuple[Spec, State]:
+    """The spec, validated, and the desired State built from it (no request is sent)."""
+    spec = load_spec(
+        request.spec_path, cli_vars=request.cli_vars, env=request.env, require_env=require_env
+    )
     desired = build_desired(spec.data)
     cycle = find_reference_cycle(desired)
     if cycle:

@@ -22,8 +22,6 @@ from fbplan.export import export_spec
 from fbplan.plan.model import Plan
 from fbplan.plan.planfile import save_plan
 from fbplan.plan.render import render_json, render_markdown, render_text
-from fbplan.spec import load_spec
-from fbplan.spec.build import build_desired
 from fbplan.workflow import PlanRequest, connect, load, prepare
 
 
@@ -36,11 +34,10 @@ def validate(spec: str, variables: tuple[str, ...]) -> None:
     Needs no backend and no secrets: unset ${env:} variables are warnings here.
     """
     with user_errors():
-        loaded = load_spec(spec, cli_vars=parse_vars(variables), require_env=False)
-        build_desired(loaded.data)
+        loaded, desired = load(PlanRequest(spec, parse_vars(variables)), require_env=False)
         for warning in loaded.warnings:
             err(f"warning: {warning}")
-        out(f"{spec}: valid ({len(build_desired(loaded.data))} resources).")
+        out(f"{spec}: valid ({len(desired)} resources).")
 
 
 def render(plan: Plan, output_format: str, *, drift: bool = False) -> str:
