@@ -47,6 +47,7 @@ class State:
     resources: dict[str, Resource] = field(default_factory=dict)
     org_id: str | None = None
     notes: list[str] = field(default_factory=list)
+    hidden: list[Resource] = field(default_factory=list)  # read, but not this spec's business
 
     def add(self, resource: Resource) -> None:
         if resource.address in self.resources:

@@ -111,15 +111,33 @@ def prepare(
     loaded: tuple[Spec, State] | None = None,
 ) -> Prepared:
     spec, desired = loaded or load(request)
-    live = read_live(connection.api, desired.workspace, kinds_to_read(spec.data))
+    live = read_live(
+        connection.api,
+        desired.workspace,
+        kinds_to_read(spec.data),
+        keep=lambda r: REGISTRY[r.kind].belongs(r, desired.get(r.address)),
+    )
     _check_addresses(request, desired, live)
     store = FingerprintStore(connection.fingerprint_path or spec.root / FILE_NAME)
     options = _plan_options(request, spec, store)
     plan = destroy_plan(desired, live, options) if destroy else make_plan(desired, live, options)
     sink = sink_from_spec((spec.data.get("secrets") or {}).get("sink"), spec.root)
     conflicts = [] if destroy else name_conflicts(connection.api, plan, desired, live)
-    plan.notes += conflicts + missing_key_secrets(plan, live, sink)
+    plan.notes += (
+        conflicts + missing_key_secrets(plan, live, sink) + _hidden_namesakes(live, desired)
+    )
     return Prepared(spec, desired, live, plan, store, sink, conflicts)
+
+
+def _hidden_namesakes(live: State, desired: State) -> list[str]:
+    """Notes for organization policies left alone although the spec names a policy so."""
+    return [
+        f"{hidden.address}: an organization-scope policy named {hidden.name} exists; fbplan "
+        "leaves it alone, as it may belong to another workspace's spec (delete it by hand if "
+        "it was this spec's)"
+        for hidden in live.hidden
+        if hidden.address in desired.resources
+    ]
 
 
 def _plan_options(request: PlanRequest, spec: Spec, store: FingerprintStore) -> PlanOptions:

@@ -19,7 +19,8 @@ from fbplan.plan.model import Action, Plan
 
 def name_conflicts(api: Api, plan: Plan, desired: State, live: State) -> list[str]:
     """One sentence per object the plan creates whose name is taken in another workspace."""
-    created = [desired.resources[c.address] for c in plan.changes if c.action is Action.CREATE]
+    creating = (Action.CREATE, Action.REPLACE)  # a replace creates anew, after its delete
+    created = [desired.resources[c.address] for c in plan.changes if c.action in creating]
     buckets = [r for r in created if r.kind == "bucket"]
     repos = [r for r in created if r.kind == "repo"]
     problems: list[str] = []

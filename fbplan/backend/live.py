@@ -4,24 +4,30 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from fbplan.kinds import KINDS, Kind, LiveContext
 from fbplan.kinds.base import Api
 from fbplan.kinds.workspace import WorkspaceKind
-from fbplan.model import State
+from fbplan.model import Resource, State
 
 
 def read_org_id(api: Api) -> str | None:
     return (api.get("/user/profile").get("data") or {}).get("orgId")
 
 
-def read_live(api: Api, workspace: str, kinds: Sequence[Kind] = KINDS) -> State:
+def read_live(
+    api: Api,
+    workspace: str,
+    kinds: Sequence[Kind] = KINDS,
+    keep: Callable[[Resource], bool] | None = None,
+) -> State:
     """Every object of `kinds` in the named workspace; an empty State if it does not exist.
 
     Lists that need only the workspace id are fetched together, then those that need the
     ids of other objects (policies per repo): a refresh takes three round trips after the
-    workspace is found, however large the workspace.
+    workspace is found, however large the workspace. `keep` leaves out live objects that
+    are not the caller's business (see `Kind.belongs`).
     """
     state = State(workspace, org_id=read_org_id(api))
     ctx = LiveContext(api, state.org_id, None)
@@ -37,6 +43,9 @@ def read_live(api: Api, workspace: str, kinds: Sequence[Kind] = KINDS) -> State:
             continue
         ctx.prefetch(kind.reads(ctx))  # reads that needed ids of kinds read just before
         for resource in kind.live(ctx):
+            if keep is not None and not keep(resource):
+                state.hidden.append(resource)
+                continue
             if resource.address in state.resources:
                 state.notes.append(
                     f"two live objects share the address {resource.address}; fbplan manages "

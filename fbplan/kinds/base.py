@@ -85,6 +85,14 @@ class LiveContext:
         return {addr: oid for (k, oid), addr in self.addresses.items() if k == kind}
 
 
+def kind_of_address(address: str) -> str:
+    """The kind an address names: `repo.app.api_key.rw` -> `repo_api_key`."""
+    parts = address.split(".")
+    if parts[0] == "repo" and len(parts) == 4:
+        return {"api_key": "repo_api_key", "ai_api_key": "repo_ai_api_key"}[parts[2]]
+    return parts[0]
+
+
 class UnknownReference(Exception):
     """A desired resource references an address whose id is not known yet."""
 
@@ -117,7 +125,9 @@ class ApplyContext:
         """A fresh (uncached) read context, used to look an object up after an ambiguous create."""
         with self._lock:
             ids = dict(self.ids)
-        return LiveContext(self.api, self.org_id, ids.get("workspace"), ids=ids)
+        ctx = LiveContext(self.api, self.org_id, ids.get("workspace"), ids=ids)
+        ctx.addresses = {(kind_of_address(a), object_id): a for a, object_id in ids.items()}
+        return ctx
 
 
 @dataclass(frozen=True)
@@ -177,6 +187,10 @@ class Kind:
 
     def prunable(self, live: Resource) -> bool:
         """Whether `prune` may delete this unmanaged live object."""
+        return True
+
+    def belongs(self, live: Resource, desired: Resource | None) -> bool:
+        """Whether a live object is this spec's business at all (see AI policies)."""
         return True
 
     def find(self, ctx: ApplyContext, desired: Resource) -> Resource | None:

@@ -100,6 +100,25 @@ class PolicyKind(Kind):
     def prunable(self, live: Resource) -> bool:
         return live.attrs.get("scope") != ORGANIZATION
 
+    def belongs(self, live: Resource, desired: Resource | None) -> bool:
+        """An organization policy is every workspace's neighbour: a spec sees one only when
+        it declares that very policy at organization scope, so that another spec's org
+        policy is never drift, never pruned, and never replaced by a same-named policy."""
+        if live.attrs.get("scope") != ORGANIZATION:
+            return True
+        return desired is not None and desired.attrs.get("scope") == ORGANIZATION
+
+    def find(self, ctx: ApplyContext, desired: Resource) -> Resource | None:
+        """Look in the desired scope only (the repo scope needs the repo's id)."""
+        live_ctx = ctx.live_context()
+        params = {"orgId": ctx.org_id or ""}
+        scope_ids = self._scope_ids(ctx, desired.attrs["scope"])
+        params.update({k: v for k, v in scope_ids.items() if v})
+        for item in live_ctx.fetch("/policy", params).get("policies", []):
+            if item.get("name") == desired.name:
+                return self._from_api(live_ctx, item)
+        return None
+
     def _scope_ids(self, ctx: ApplyContext, scope: str) -> dict[str, Any]:
         if scope == ORGANIZATION:
             return {"workspaceId": None, "repoId": None}

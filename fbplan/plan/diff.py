@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from fbplan.kinds import REGISTRY, Kind
-from fbplan.model import Resource, State
+from fbplan.model import WORKSPACE_ADDRESS, Resource, State
 from fbplan.plan.model import Action, Change, FieldChange, Plan, Unmanaged
 from fbplan.secret import MASK, Secret
 
@@ -136,43 +136,47 @@ def _secret_changes(want: Resource, settings: DiffSettings, notes: list[str]) ->
 def _cascade(plan: Plan, desired: State, live: State) -> None:
     """Propagate replaces and deletes to what cannot survive them.
 
-    Children of a replaced or deleted repo go with it. A repo attached to a replaced bucket
-    or AI LLM is replaced too: the backend refuses to delete an attached bucket, and the
-    new object gets a new id.
+    A resource the spec keeps is replaced when something it will still reference is
+    replaced: a repo attached to a replaced bucket or AI LLM (the backend refuses to delete
+    an attached bucket, and the new one gets a new id), a key of a replaced repo. What it
+    references is read from the spec, so a repo that detaches a bucket is only updated.
+    Unmanaged children of a replaced or deleted repo go with it, and the plan says so.
     """
-    by_address = {c.address: i for i, c in enumerate(plan.changes)}
     changed = True
     while changed:
         changed = False
-        gone = {c.address for c in plan.changes if c.action in (Action.REPLACE, Action.DELETE)}
+        gone = {c.address for c in plan.changes if c.destructive}
         for index, change in enumerate(plan.changes):
-            if change.action in (Action.REPLACE, Action.DELETE, Action.CREATE):
+            if change.action not in (Action.UPDATE, Action.NOOP):
                 continue
-            resource = live.get(change.address) or desired.get(change.address)
+            resource = desired.get(change.address) or live.get(change.address)
             hit = next((r for r in (resource.refs if resource else ()) if r in gone), None)
-            if hit is None or hit == "workspace":
+            if hit is None or hit == WORKSPACE_ADDRESS:
                 continue
             plan.changes[index] = _replaced_with(change, hit)
             changed = True
-    for address in [u.address for u in plan.unmanaged]:
-        resource = live.get(address)
+    _doomed_children(plan, live)
+
+
+def _doomed_children(plan: Plan, live: State) -> None:
+    gone = {c.address: c.action for c in plan.changes if c.destructive}
+    for item in list(plan.unmanaged):
+        resource = live.get(item.address)
         parent = resource.parent if resource else None
-        if (
-            parent
-            and parent in by_address
-            and plan.changes[by_address[parent]].action is Action.DELETE
-        ):
-            plan.unmanaged = [u for u in plan.unmanaged if u.address != address]
-            plan.changes.append(
-                Change(
-                    address,
-                    resource.kind,
-                    Action.DELETE,
-                    before=dict(resource.attrs),
-                    reasons=(f"deleted with {parent}",),
-                    live_id=resource.id,
-                )
+        if resource is None or parent not in gone:
+            continue
+        fate = "deleted" if gone[parent] is Action.DELETE else "replaced"
+        plan.unmanaged.remove(item)
+        plan.changes.append(
+            Change(
+                item.address,
+                resource.kind,
+                Action.DELETE,
+                before=dict(resource.attrs),
+                reasons=(f"not in the spec; goes with {parent}, which is {fate}",),
+                live_id=resource.id,
             )
+        )
 
 
 def _replaced_with(change: Change, cause: str) -> Change:

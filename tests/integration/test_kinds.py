@@ -223,11 +223,6 @@ REPLACES: dict[str, tuple[str, str, Edit]] = {
         setter("repos.app.ai_api_keys.app-ai.ai_type", "ANTHROPIC"),
     ),
     "policy.scope": ("policy.ws", "scope", setter("policies.ws.scope", "repo:app")),
-    "policy.scope-org": (
-        "policy.org-wide",
-        "scope",
-        setter("policies.org-wide.scope", "workspace"),
-    ),
 }
 
 
@@ -238,8 +233,8 @@ def secret_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KINDS_LLM_SECRET", "sk-kinds-llm-5678")
 
 
-def write_spec(harness: Any, spec: Spec) -> Path:
-    return harness.write(yaml.safe_dump(spec, sort_keys=False))
+def write_spec(harness: Any, spec: Spec, name: str = "spec.yaml") -> Path:
+    return harness.write(yaml.safe_dump(spec, sort_keys=False), name)
 
 
 def actionable(plan: Plan) -> dict[str, Action]:
@@ -434,3 +429,42 @@ def test_creates_that_commit_then_fail_converge_without_duplicates_or_lost_secre
     ai_keys = harness.api().get(f"/repo/{repo['id']}/ai/apikey")["apiKeys"]
     assert [k["name"] for k in ai_keys] == ["app-ai"]
     assert_sink_credentials_work(harness)
+
+
+def test_moving_a_policy_out_of_organization_scope_leaves_the_org_policy_alone(
+    harness: Any, applied: Spec
+) -> None:
+    # Another workspace's spec may own an organization policy of the same name: fbplan never
+    # deletes one it was not told to keep, and says so.
+    applied["policies"]["org-wide"]["scope"] = "workspace"
+    path = write_spec(harness, applied)
+    plan = harness.plan(path)
+    assert actionable(plan) == {"policy.org-wide": Action.CREATE}
+    assert any("organization-scope policy named org-wide" in note for note in plan.notes)
+    assert_converges(harness, path)
+
+
+def test_another_specs_organization_policy_is_neither_drift_nor_replaced(
+    harness: Any, applied: Spec
+) -> None:
+    other = copy.deepcopy(applied)
+    other["workspace"] = "kinds-other"
+    other["buckets"] = {}
+    other["ai_llms"] = {}
+    other["repos"] = {}
+    other["provider_keys"] = {}
+    other["policies"] = {
+        "org-wide": {"scope": "workspace", "risk": "LOW", "action": "log", "content": "x"}
+    }
+    path = write_spec(harness, other, "other.yaml")
+    plan = harness.plan(path)
+    assert actionable(plan) == {"workspace": Action.CREATE, "policy.org-wide": Action.CREATE}
+    assert plan.unmanaged == []
+    assert [n for n in plan.notes if "organization-scope" in n] == [
+        "policy.org-wide: an organization-scope policy named org-wide exists; fbplan leaves it "
+        "alone, as it may belong to another workspace's spec (delete it by hand if it was this "
+        "spec's)"
+    ]
+    assert_converges(harness, path)
+    # the first spec's organization policy is still there, unchanged
+    assert not harness.plan(write_spec(harness, applied)).has_changes

@@ -193,3 +193,41 @@ def test_live_list_order_and_legacy_spellings_normalize_to_the_spec_form() -> No
     desired = build_desired(spec)
     live_repo = RepoKind().from_api(ctx, api_repo)
     assert dict(live_repo.attrs) == dict(desired.resources["repo.app"].attrs)
+
+
+def test_detaching_a_pruned_bucket_updates_the_repo_instead_of_replacing_it() -> None:
+    two = {**SPEC, "buckets": {**SPEC["buckets"], "old": {"bucket": "o", "storage_type": "S3"}}}
+    two["repos"] = {
+        "app": {
+            **SPEC["repos"]["app"],
+            "buckets": [*SPEC["repos"]["app"]["buckets"], {"bucket": "old", "folder": "old"}],
+        }
+    }
+    live = live_from(build_desired(two))
+    plan = diff(build_desired(SPEC), live, DiffSettings(prune=frozenset({"buckets"})))
+    assert dict((c.address, c.action) for c in plan.actionable) == {
+        "bucket.old": Action.DELETE,
+        "repo.app": Action.UPDATE,
+    }
+
+
+def test_unmanaged_children_of_a_replaced_repo_are_shown_going_with_it() -> None:
+    desired = build_desired(SPEC)
+    live = live_from(desired)
+    replace_attrs(live, "repo.app", storage_type="GCS")
+    live.add(
+        Resource(
+            "repo_api_key",
+            "repo.app.api_key.extra",
+            "extra",
+            {"access": "READ"},
+            refs=("repo.app",),
+            parent="repo.app",
+            id="k9",
+        )
+    )
+    plan = diff(desired, live)
+    extra = plan.change("repo.app.api_key.extra")
+    assert extra and extra.action is Action.DELETE
+    assert "goes with repo.app, which is replaced" in extra.reasons[0]
+    assert plan.unmanaged == []
