@@ -2,25 +2,30 @@
 
 A sink is written before apply reports a key as created. Dotenv and JSON files are
 written 0600 and merged atomically (existing entries are kept; the file is replaced in
-one rename). AWS Secrets Manager stores one secret per key address.
+one rename). AWS Secrets Manager stores one secret per key address; its client is made at
+the first read or write, so a plan never needs AWS, and every AWS failure is a
+`ConfigError` naming the sink and the secret. No sink stores an empty secret.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+
+from fbplan.envnames import env_prefix
 from fbplan.errors import ConfigError
 from fbplan.kinds import REGISTRY
 from fbplan.model import State
 from fbplan.plan.model import Action, Plan
-from fbplan.secret import register
+from fbplan.secret import redact, register
 
 
 class SecretSink(Protocol):
@@ -32,10 +37,21 @@ class SecretSink(Protocol):
     def read(self, address: str) -> dict[str, str] | None: ...
 
 
-def env_prefix(address: str) -> str:
-    """`repo.app.api_key.app-rw` -> `APP_API_KEY_APP_RW` (the dotenv variable prefix)."""
-    tail = address.removeprefix("repo.")
-    return re.sub(r"[^A-Za-z0-9]+", "_", tail).strip("_").upper()
+__all__ = [
+    "AwsSecretsManagerSink",
+    "DotenvSink",
+    "JsonSink",
+    "SecretSink",
+    "env_prefix",
+    "missing_key_secrets",
+    "sink_from_spec",
+]
+
+
+def _require_secret(address: str, values: Mapping[str, str]) -> None:
+    """A sink is the only copy of a secret shown once: an empty one is a bug upstream."""
+    if not values.get("secret"):
+        raise ValueError(f"the secret of {address} is empty; the sink refuses to store it")
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -81,6 +97,7 @@ class DotenvSink:
     def write(self, address: str, values: Mapping[str, str]) -> None:
         """Replace this key's two lines; every other line (comments, other settings and
         their quoting) is kept exactly as written."""
+        _require_secret(address, values)
         prefix = env_prefix(address)
         ours = {
             f"{prefix}_KEY_ID": values.get("key", ""),
@@ -124,6 +141,7 @@ class JsonSink:
         return data
 
     def write(self, address: str, values: Mapping[str, str]) -> None:
+        _require_secret(address, values)
         with self._lock:
             entries = self._entries()
             entries[address] = dict(values)
@@ -139,35 +157,99 @@ class JsonSink:
 
 
 class AwsSecretsManagerSink:
-    """One secret per key, named `<prefix>/<address>`, holding `{key, secret}` as JSON."""
+    """One secret per key, named `<prefix>/<address>`, holding `{key, secret}` as JSON.
+
+    The boto3 client is made at the first read or write (`client` injects one): building
+    a sink never needs a region or credentials.
+    """
 
     def __init__(self, prefix: str, region: str | None = None, client: Any = None) -> None:
-        import boto3
-
         self.prefix = prefix.rstrip("/")
+        self.region = region
         self.local = False
         self.description = f"AWS Secrets Manager under {self.prefix}/"
-        self._client = client or boto3.client("secretsmanager", region_name=region)
+        self._client = client
+        self._lock = threading.Lock()
 
     def _name(self, address: str) -> str:
         return f"{self.prefix}/{address}"
 
+    def _api(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                import boto3
+
+                self._client = boto3.client("secretsmanager", region_name=self.region)
+            return self._client
+
     def write(self, address: str, values: Mapping[str, str]) -> None:
+        _require_secret(address, values)
         body = json.dumps(dict(values))
         name = self._name(address)
-        try:
-            self._client.put_secret_value(SecretId=name, SecretString=body)
-        except self._client.exceptions.ResourceNotFoundException:
-            self._client.create_secret(Name=name, SecretString=body)
+        with self._aws_errors("store", name):
+            client = self._api()
+            try:
+                client.put_secret_value(SecretId=name, SecretString=body)
+            except ClientError as error:
+                if _error_code(error) != "ResourceNotFoundException":
+                    raise
+                client.create_secret(Name=name, SecretString=body)
 
     def read(self, address: str) -> dict[str, str] | None:
-        try:
-            answer = self._client.get_secret_value(SecretId=self._name(address))
-        except self._client.exceptions.ResourceNotFoundException:
-            return None
-        values = json.loads(answer["SecretString"])
+        name = self._name(address)
+        with self._aws_errors("read", name):
+            try:
+                answer = self._api().get_secret_value(SecretId=name)
+            except ClientError as error:
+                if _error_code(error) == "ResourceNotFoundException":
+                    return None
+                raise
+        values = _secret_values(answer.get("SecretString"))
+        if values is None:
+            raise ConfigError(
+                f"the {self.description} holds no JSON object with key and secret in the "
+                f"secret {name}; delete it or store {{\"key\": ..., \"secret\": ...}} there"
+            )
         register(values.get("secret", ""))
         return values
+
+    @contextmanager
+    def _aws_errors(self, verb: str, name: str) -> Iterator[None]:
+        """AWS failures as one `ConfigError` sentence naming this sink and the secret."""
+        try:
+            yield
+        except (BotoCoreError, ClientError) as error:
+            reason = redact(_aws_reason(error))
+            raise ConfigError(
+                f"the {self.description} could not {verb} the secret {name}: {reason}"
+            ) from None
+
+
+def _error_code(error: ClientError) -> str:
+    return str((error.response.get("Error") or {}).get("Code") or "")
+
+
+def _aws_reason(error: Exception) -> str:
+    if isinstance(error, NoRegionError):
+        return "no AWS region is configured (set region in secrets.sink, or AWS_DEFAULT_REGION)"
+    if isinstance(error, NoCredentialsError):
+        return "no AWS credentials were found (set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)"
+    if isinstance(error, ClientError):
+        detail = error.response.get("Error") or {}
+        code, message = detail.get("Code") or "error", detail.get("Message") or ""
+        return f"AWS answered {code}" + (f" ({message})" if message else "")
+    return str(error).rstrip(".")
+
+
+def _secret_values(text: Any) -> dict[str, str] | None:
+    """The `{key, secret}` object a stored secret holds, or None if it holds something else."""
+    try:
+        values = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+    if not isinstance(values, dict) or not isinstance(values.get("secret"), str):
+        return None
+    return {str(k): str(v) for k, v in values.items()}
 
 
 def sink_from_spec(config: Mapping[str, Any] | None, root: Path) -> SecretSink | None:

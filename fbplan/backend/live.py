@@ -29,14 +29,14 @@ def read_live(
     workspace is found, however large the workspace. `keep` leaves out live objects that
     are not the caller's business (see `Kind.belongs`).
     """
-    state = State(workspace, org_id=read_org_id(api))
+    needs_org = any(kind.name == "policy" for kind in kinds)  # only policies name the org
+    state = State(workspace, org_id=read_org_id(api) if needs_org else None)
     ctx = LiveContext(api, state.org_id, None)
     found = WorkspaceKind().find_by_name(ctx, workspace)
-    if found is None:
-        return state
-    ctx.workspace_id = found.id
-    state.add(found)
-    ctx.remember(found)
+    if found is not None:  # else only organization-wide objects can exist yet
+        ctx.workspace_id = found.id
+        state.add(found)
+        ctx.remember(found)
     ctx.prefetch(request for kind in kinds for request in kind.reads(ctx))
     for kind in kinds:
         if isinstance(kind, WorkspaceKind):

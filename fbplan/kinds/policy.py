@@ -53,8 +53,10 @@ class PolicyKind(Kind):
 
     def _queries(self, ctx: LiveContext) -> list[dict[str, str]]:
         """Org level, workspace level, and one per repo: the API lists one scope at a time."""
-        if not ctx.org_id or not ctx.workspace_id:
+        if not ctx.org_id:
             return []
+        if not ctx.workspace_id:
+            return [{"orgId": ctx.org_id}]
         queries = [{"orgId": ctx.org_id}, {"orgId": ctx.org_id, "workspaceId": ctx.workspace_id}]
         for repo_id in sorted(ctx.addresses_of_kind("repo").values()):
             queries.append({**queries[1], "repoId": repo_id})
