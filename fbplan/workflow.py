@@ -26,6 +26,7 @@ from fbplan.model import State
 from fbplan.plan.graph import find_reference_cycle
 from fbplan.plan.model import Action, Plan
 from fbplan.plan.planner import PlanOptions, destroy_plan, make_plan, targeted
+from fbplan.plan.render.json import to_document
 from fbplan.plan.safety import delete_blocker
 from fbplan.spec import Spec, load_spec
 from fbplan.spec.build import build_desired, kinds_to_read, prune_sections
@@ -149,6 +150,7 @@ def _plan_options(request: PlanRequest, spec: Spec, store: FingerprintStore) -> 
         secret_status=store.status,
         spec_digest=spec.digest,
         spec_path=str(request.spec_path),
+        variables=dict(request.cli_vars),
     )
 
 
@@ -171,19 +173,32 @@ def _check_addresses(request: PlanRequest, desired: State, live: State) -> None:
 class ApplyRequest:
     allow_delete: bool = False
     parallelism: int = 8
-    expected_live_digest: str | None = None  # from a saved plan
+    saved_plan: Plan | None = None  # apply --plan: what was reviewed
 
 
 def check_fresh(prepared: Prepared, request: ApplyRequest) -> None:
-    """A saved plan is carried out only against the live state it was made from."""
-    if request.expected_live_digest and request.expected_live_digest != live_digest(prepared.live):
+    """A saved plan is carried out only against the live state it was made from, and only
+    if planning again now gives exactly the saved changes (a value read from the
+    environment or a file may have changed since)."""
+    saved = request.saved_plan
+    if saved is None:
+        return
+    if saved.live_digest != live_digest(prepared.live):
         raise SafetyError("the live workspace changed since the plan was saved; make a new plan")
+    now, then = (to_document(p)["changes"] for p in (prepared.plan, saved))
+    if now != then:
+        differ = sorted({c["address"] for c in now} ^ {c["address"] for c in then}) or sorted(
+            a["address"] for a, b in zip(now, then, strict=False) if a != b
+        )
+        raise SafetyError(
+            "planning again gives other changes than the saved plan (a value from the "
+            f"environment or a file changed?) at {', '.join(differ[:5])}; make a new plan"
+        )
 
 
 def check_before_apply(prepared: Prepared, request: ApplyRequest) -> None:
     """Every rule that must hold before the first change; raises, changes nothing."""
     plan = prepared.plan
-    check_fresh(prepared, request)
     if prepared.conflicts:
         raise ConfigError(
             "the backend would refuse part of this plan, so nothing was changed: "
@@ -212,6 +227,7 @@ def apply_prepared(
     request: ApplyRequest,
     on_step: Callable[..., None] | None = None,
 ) -> ApplyReport:
+    check_fresh(prepared, request)
     check_before_apply(prepared, request)
     ctx = ApplyContext(connection.api, prepared.live.org_id, prepared.live.ids())
     options = ExecuteOptions(

@@ -33,6 +33,7 @@ from fbplan.workflow import (
     PlanRequest,
     Prepared,
     apply_prepared,
+    check_before_apply,
     check_fresh,
     connect,
     load,
@@ -78,6 +79,7 @@ def run_apply(prepared: Prepared, connection: Connection, request: ApplyRequest,
     out(render(prepared.plan, "text"))
     if not prepared.plan.has_changes:
         return
+    check_before_apply(prepared, request)  # a blocked plan is refused before asking
     if not confirm("Do you want to perform these actions? Only 'yes' will be accepted.", yes):
         err("Apply cancelled.")
         sys.exit(1)
@@ -121,24 +123,25 @@ def apply(
     """Make the live workspace match SPEC (or carry out a saved plan)."""
     setup_logging(verbose)
     with user_errors():
-        expected_digest = None
+        saved = None
+        cli_vars = parse_vars(variables)
         if plan_path:
             if spec:
                 raise ConfigError("give either SPEC or --plan PLANFILE, not both")
             saved = load_plan(Path(plan_path))
-            spec, expected_digest = saved.spec_path, saved.live_digest
-            rotate, targets = tuple(saved.rotate), tuple(saved.targets)
+            spec, rotate, targets = saved.spec_path, tuple(saved.rotate), tuple(saved.targets)
+            cli_vars, force = {**saved.variables, **cli_vars}, saved.force or force
         if not spec:
             raise ConfigError("apply needs a SPEC or --plan PLANFILE")
-        request = PlanRequest(spec, parse_vars(variables), rotate, targets, force)
+        request = PlanRequest(spec, cli_vars, rotate, targets, force)
         loaded = load(request)
-        if plan_path and loaded[0].digest != saved.spec_digest:
+        if saved and loaded[0].digest != saved.spec_digest:
             raise SafetyError(f"the spec {spec} changed since the plan was saved; plan again")
         connection = connect(local=local, on_event=request_logger(verbose))
         try:
             with workspace_lock(loaded[1].workspace, "apply", break_lock=break_lock):
                 prepared = prepare(request, connection, loaded=loaded)
-                apply_request = ApplyRequest(allow_delete, parallelism, expected_digest)
+                apply_request = ApplyRequest(allow_delete, parallelism, saved)
                 run_apply(prepared, connection, apply_request, yes)
             if not no_smoke:
                 smoke_after_apply(prepared, connection)

@@ -82,6 +82,8 @@ class Plan:
     spec_path: str = ""
     rotate: list[str] = field(default_factory=list)
     targets: list[str] = field(default_factory=list)
+    variables: dict[str, str] = field(default_factory=dict)  # --var values (never secrets)
+    force: bool = False
     format_version: int = PLAN_FORMAT_VERSION
 
     @property

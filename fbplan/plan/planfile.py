@@ -155,6 +155,8 @@ def from_document(document: dict[str, Any]) -> Plan:
         spec_path=document["spec_path"],
         rotate=list(document.get("rotate", [])),
         targets=list(document.get("targets", [])),
+        variables=dict(document.get("variables", {})),
+        force=bool(document.get("force", False)),
         format_version=document["format_version"],
     )
 

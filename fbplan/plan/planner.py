@@ -21,6 +21,7 @@ class PlanOptions:
     secret_status: SecretStatusFn | None = None
     spec_digest: str = ""
     spec_path: str = ""
+    variables: dict[str, str] = field(default_factory=dict)
     extra_notes: list[str] = field(default_factory=list)
 
 
@@ -38,6 +39,8 @@ def make_plan(desired: State, live: State, options: PlanOptions) -> Plan:
     plan.live_digest = live_digest(live)
     plan.rotate = sorted(options.rotate)
     plan.targets = list(options.targets)
+    plan.variables = dict(options.variables)
+    plan.force = options.force
     return plan
 
 

@@ -141,3 +141,37 @@ def test_the_emulator_as_a_server_serves_plan_and_apply_over_http(user):
     finally:
         server.terminate()
         server.communicate(timeout=10)  # also closes the pipes
+
+
+def test_a_saved_plan_is_refused_when_a_value_it_read_changed(user):
+    spec = user.cwd / QUICKSTART
+    spec.write_text(spec.read_text().replace("region: us-east-1", "region: ${env:REGION}"))
+    user.env["REGION"] = "us-east-1"
+    assert user.fbplan("plan", "--local", "--out", "plan.json", QUICKSTART).code == 0
+    user.env["REGION"] = "eu-west-1"
+    moved = user.fbplan("apply", "--local", "--yes", "--plan", "plan.json")
+    assert moved.code == 3
+    assert "other changes than the saved plan" in moved.stderr and "bucket.media" in moved.stderr
+
+
+def test_a_saved_plan_keeps_its_variables(user):
+    spec = user.cwd / QUICKSTART
+    spec.write_text(spec.read_text().replace("workspace: quickstart", "workspace: qs-${var:env}"))
+    assert (
+        user.fbplan("plan", "--local", "--var", "env=dev", "--out", "plan.json", QUICKSTART).code
+        == 0
+    )
+    applied = user.fbplan("apply", "--local", "--yes", "--plan", "plan.json")
+    assert applied.code == 0, applied.stderr
+    assert 'fbplan plan for workspace "qs-dev"' in applied.stdout
+
+
+def test_a_delete_without_allow_delete_is_refused_before_asking(user):
+    assert user.fbplan("apply", "--local", "--yes", QUICKSTART).code == 0
+    spec = user.cwd / QUICKSTART
+    spec.write_text(
+        spec.read_text().replace("    bucket: quickstart-media", "    bucket: quickstart-media-2")
+    )
+    result = user.fbplan("apply", "--local", QUICKSTART)  # no --yes, no terminal
+    assert result.code == 3
+    assert "--allow-delete" in result.stderr and "--yes" not in result.stderr

@@ -35,6 +35,8 @@ def to_document(plan: Plan, *, drift: bool = False) -> dict[str, Any]:
         "live_digest": plan.live_digest,
         "rotate": [redact(a) for a in plan.rotate],
         "targets": [redact(a) for a in plan.targets],
+        "variables": {name: redact(value) for name, value in sorted(plan.variables.items())},
+        "force": plan.force,
         "summary": _summary(plan),
     }
     if drift:

@@ -20,6 +20,8 @@ TOP_KEYS = [
     "live_digest",
     "rotate",
     "targets",
+    "variables",
+    "force",
     "summary",
     "changes",
     "unmanaged",
