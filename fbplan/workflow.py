@@ -119,7 +119,9 @@ def prepare(
         keep=lambda r: REGISTRY[r.kind].belongs(r, desired.get(r.address)),
     )
     _check_addresses(request, desired, live)
-    store = FingerprintStore(connection.fingerprint_path or spec.root / FILE_NAME)
+    store = FingerprintStore(
+        connection.fingerprint_path or spec.root / FILE_NAME, desired.workspace
+    )
     options = _plan_options(request, spec, store)
     plan = destroy_plan(desired, live, options) if destroy else make_plan(desired, live, options)
     sink = sink_from_spec((spec.data.get("secrets") or {}).get("sink"), spec.root)

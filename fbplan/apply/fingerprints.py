@@ -35,8 +35,11 @@ def _quick(value: str) -> str:
 
 
 class FingerprintStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, workspace: str = "") -> None:
         self.path = path
+        # One file may serve several workspaces (a spec applied with --var env=...):
+        # entries are kept per workspace, so one workspace's change never hides another's.
+        self.prefix = f"{workspace}/" if workspace else ""
         self._lock = threading.Lock()
         self._entries: dict[str, dict[str, dict[str, str]]] = self._read()
         # (address, field) -> sha256 of a value found unchanged in this process; lets
@@ -58,7 +61,7 @@ class FingerprintStore:
     def status(
         self, address: str, field: str, secret: Secret
     ) -> Literal["unchanged", "changed", "untracked"]:
-        entry = self._entries.get(address, {}).get(field)
+        entry = self._entries.get(self.prefix + address, {}).get(field)
         if not entry:
             return "untracked"
         digest = _hash(secret.reveal(), bytes.fromhex(entry["salt"]))
@@ -75,11 +78,11 @@ class FingerprintStore:
         salt = secrets.token_bytes(16)
         entry = {"salt": salt.hex(), "hash": _hash(secret.reveal(), salt)}
         with self._lock:
-            self._entries.setdefault(address, {})[field] = entry
+            self._entries.setdefault(self.prefix + address, {})[field] = entry
 
     def forget(self, address: str) -> None:
         with self._lock:
-            self._entries.pop(address, None)
+            self._entries.pop(self.prefix + address, None)
             for key in [k for k in self._verified if k[0] == address]:
                 del self._verified[key]
 

@@ -100,6 +100,20 @@ def test_changed_secret_in_the_environment_is_an_update_through_the_fingerprint(
     assert not harness.plan(applied).has_changes
 
 
+def test_fingerprints_of_one_workspace_never_hide_a_change_in_another(
+    harness: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (harness.root / "bucket.secret").write_text(FILE_SECRET + "\n")
+    only_key = SPEC.split("buckets:")[0].replace("workspace: secrets", "workspace: s-${var:env}")
+    spec = harness.write(only_key)
+    for env in ("staging", "prod"):
+        assert harness.apply(spec, cli_vars={"env": env}).ok
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET_2)
+    assert harness.apply(spec, cli_vars={"env": "staging"}).ok
+    prod = harness.plan(spec, cli_vars={"env": "prod"})
+    assert [(c.address, c.action) for c in prod.actionable] == [("provider_key.aws", Action.UPDATE)]
+
+
 def test_a_changed_secret_file_is_an_update_of_the_bucket(harness: Any, applied: Path) -> None:
     (harness.root / "bucket.secret").write_text("another-file-secret-77\n")
     plan = harness.plan(applied)
