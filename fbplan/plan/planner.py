@@ -31,7 +31,7 @@ def make_plan(desired: State, live: State, options: PlanOptions) -> Plan:
     )
     plan = diff(desired, live, settings)
     if options.targets:
-        _restrict(plan, desired, options.targets)
+        _restrict(plan, desired, live, options.targets)
     plan.notes = [*live.notes, *options.extra_notes, *plan.notes]
     plan.blockers = plan_blockers(plan, live, force=options.force)
     plan.spec_digest = options.spec_digest
@@ -71,20 +71,40 @@ def targeted(address: str, targets: Collection[str]) -> bool:
     return any(address == t or address.startswith(t + ".") for t in targets)
 
 
-def _restrict(plan: Plan, desired: State, targets: tuple[str, ...]) -> None:
-    """Keep the targets, what they contain, and what they depend on (as Terraform does)."""
+def _restrict(plan: Plan, desired: State, live: State, targets: tuple[str, ...]) -> None:
+    """Keep the targets, what they contain and what they depend on (as Terraform does), and
+    what a kept delete or replace forces on others (a repo attached to a replaced bucket,
+    the keys of a replaced repo): apply could not carry out the one without the other."""
     keep = {a for a in desired.resources if targeted(a, targets)} | {
         c.address for c in plan.changes if targeted(c.address, targets)
     }
-    pending = list(keep)
-    while pending:
-        resource = desired.get(pending.pop())
-        for ref in resource.refs if resource else ():
-            if ref not in keep:
-                keep.add(ref)
-                pending.append(ref)
+    actionable = {c.address: c for c in plan.actionable}
+    while True:
+        grown = _with_dependencies(keep, desired)
+        destroyed = {a for a in grown if a in actionable and actionable[a].destructive}
+        grown |= {
+            address for address in actionable if destroyed & set(_refs_of(address, desired, live))
+        }
+        if grown == keep:
+            break
+        keep = grown
     plan.changes = [c for c in plan.changes if c.address in keep]
     plan.unmanaged = [u for u in plan.unmanaged if targeted(u.address, targets)]
     plan.notes.append(
         "This plan is limited by --target; other changes may be pending: " + ", ".join(targets)
     )
+
+
+def _refs_of(address: str, desired: State, live: State) -> tuple[str, ...]:
+    return tuple(ref for state in (desired, live) if (r := state.get(address)) for ref in r.refs)
+
+
+def _with_dependencies(addresses: set[str], desired: State) -> set[str]:
+    result, pending = set(addresses), list(addresses)
+    while pending:
+        resource = desired.get(pending.pop())
+        for ref in resource.refs if resource else ():
+            if ref not in result:
+                result.add(ref)
+                pending.append(ref)
+    return result
