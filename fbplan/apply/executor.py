@@ -21,6 +21,7 @@ from typing import Literal
 
 from fbplan.apply.fingerprints import FingerprintStore
 from fbplan.apply.sinks import SecretSink
+from fbplan.backend.client import QUOTA_EXCEEDED
 from fbplan.errors import ApiError, FbplanError
 from fbplan.kinds import REGISTRY
 from fbplan.kinds.base import ApplyContext, Created, UnknownReference
@@ -30,7 +31,6 @@ from fbplan.plan.model import Plan
 from fbplan.secret import redact, register
 
 Status = Literal["done", "failed", "skipped"]
-QUOTA_CODE = "QUOTA_EXCEEDED"
 AMBIGUOUS_CREATE_ATTEMPTS = 3
 
 
@@ -125,6 +125,15 @@ def _skip_dependents(
             pending.extend(dependents[step])
 
 
+def _describe(error: Exception) -> str:
+    """One redacted sentence for a failed step."""
+    if isinstance(error, UnknownReference):
+        return f"the id of {error} is not known (was it created?)"
+    if isinstance(error, FbplanError):
+        return redact(str(error))
+    return redact(f"unexpected {type(error).__name__}: {error}"[:300])
+
+
 def _notify(options: ExecuteOptions, step: Step, status: str, message: str) -> None:
     if options.on_step:
         options.on_step(step, status, message)
@@ -141,13 +150,8 @@ class _StepRunner:
         started = time.monotonic()
         try:
             self._with_quota_pauses(step)
-        except (FbplanError, UnknownReference) as error:
-            message = (
-                redact(str(error))
-                if isinstance(error, FbplanError)
-                else (f"the id of {error} is not known (was it created?)")
-            )
-            return StepResult(step, "failed", message, time.monotonic() - started)
+        except Exception as error:  # one step's failure must never abort the others
+            return StepResult(step, "failed", _describe(error), time.monotonic() - started)
         return StepResult(step, "done", "", time.monotonic() - started)
 
     def _with_quota_pauses(self, step: Step) -> None:
@@ -157,8 +161,8 @@ class _StepRunner:
             try:
                 return self._run(step)
             except ApiError as error:
-                if error.code != QUOTA_CODE or pause is None:
-                    if error.code == QUOTA_CODE:
+                if error.code != QUOTA_EXCEEDED or pause is None:
+                    if error.code == QUOTA_EXCEEDED:
                         raise StepFailed(
                             f"quota exceeded (HTTP {error.status}) and still exceeded "
                             f"after waiting {waited:.0f} s; free capacity or raise the quota, "
@@ -177,11 +181,19 @@ class _StepRunner:
                 REGISTRY[want.kind].update(self.ctx, want, self.live.resources[step.address])
                 self._record_fingerprints(want)
             case "delete":
-                have = self.live.resources[step.address]
-                REGISTRY[have.kind].delete(self.ctx, have)
+                self._delete(self.live.resources[step.address])
                 self.ctx.forget(step.address)
                 if self.options.fingerprints and step.address not in self.desired.resources:
                     self.options.fingerprints.forget(step.address)
+
+    def _delete(self, have: Resource) -> None:
+        """A 404 means the object is gone: the goal of a delete (it may have been deleted by
+        an earlier attempt whose answer was lost)."""
+        try:
+            REGISTRY[have.kind].delete(self.ctx, have)
+        except ApiError as error:
+            if error.status != 404:
+                raise
 
     def _create(self, want: Resource) -> None:
         kind = REGISTRY[want.kind]

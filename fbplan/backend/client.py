@@ -38,6 +38,7 @@ from fbplan.errors import ApiError, ConfigError, TransportError
 from fbplan.secret import redact, register
 
 DEFAULT_BACKEND_URL = "https://backend.flashback.tech"
+QUOTA_EXCEEDED = "QUOTA_EXCEEDED"
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _MAX_MESSAGE = 300
 
@@ -218,7 +219,10 @@ class BackendClient:
             return self._success(method, path, response)
         error = self._api_error(method, path, response)
         status = response.status_code
-        if status == 429 or (status >= 500 and method in IDEMPOTENT_METHODS):
+        # A quota is not a rate limit: it stays exceeded until someone frees capacity, so it
+        # goes straight to the caller, whose bounded pauses handle it (once, not twice).
+        throttled = status == 429 and error.code != QUOTA_EXCEEDED
+        if throttled or (status >= 500 and method in IDEMPOTENT_METHODS):
             raise _Retryable(error, self._retry_after(response))
         if status >= 500:
             error.ambiguous = True

@@ -17,7 +17,7 @@ from fbplan.apply.sinks import JsonSink
 from fbplan.errors import ApiError
 from fbplan.kinds.base import ApplyContext
 from fbplan.model import Resource, State
-from fbplan.plan.diff import diff
+from fbplan.plan.diff import DiffSettings, diff
 from fbplan.spec.build import build_desired
 
 Hook = Callable[[dict[str, Any]], None]
@@ -251,3 +251,37 @@ def test_a_key_is_not_created_without_a_sink(tmp_path: Path) -> None:
     (failed,) = report.of("failed")
     assert failed.step.address == "repo.r.api_key.k" and "no secret sink" in failed.message
     assert [p for m, p, _ in api.calls if m == "POST" and p.endswith("/apikey")] == []
+
+
+def test_an_unexpected_answer_fails_its_step_and_lets_the_others_finish(tmp_path: Path) -> None:
+    api = FakeApi()
+
+    def odd_answer(body: Mapping[str, Any]) -> None:
+        if body.get("name") == "b":
+            raise KeyError("bucketId")  # as a 200 without the field would
+
+    api.hook = odd_answer
+    report, _ = run(api, tmp_path)
+    failed = [r for r in report.results if r.status == "failed"]
+    assert [str(r.step) for r in failed] == ["create bucket.b"]
+    assert failed[0].message == "unexpected KeyError: 'bucketId'"
+    assert statuses(report)["create policy.p"] == "done"
+
+
+def test_a_delete_answered_404_counts_as_done(tmp_path: Path) -> None:
+    desired = State("unit", org_id="org-1")
+    desired.add(Resource("workspace", "workspace", "unit", {"name": "unit"}))
+    live = live_workspace()
+    live.add(
+        Resource("bucket", "bucket.gone", "gone", {"bucket": "g"}, refs=("workspace",), id="b-404")
+    )
+
+    class GoneApi(FakeApi):
+        def delete(self, path: str) -> Any:
+            raise ApiError("DELETE", path, 404, None, "Bucket not found")
+
+    api = GoneApi()
+    ctx = ApplyContext(api, live.org_id, live.ids())
+    plan = diff(desired, live, DiffSettings(prune=frozenset({"buckets"})))
+    report = execute(plan, desired, live, ctx, ExecuteOptions())
+    assert statuses(report) == {"delete bucket.gone": "done"}

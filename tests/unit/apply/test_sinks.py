@@ -12,6 +12,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError, NoCredentialsError
 from moto import mock_aws
 
 from fbplan.apply.sinks import (
@@ -195,3 +196,102 @@ def test_sink_from_spec_builds_each_type_relative_to_the_spec_folder(
     assert sink_from_spec(None, tmp_path) is None
     with pytest.raises(ConfigError, match="unknown secret sink type 'vault'"):
         sink_from_spec({"type": "vault"}, tmp_path)
+
+
+# -- AWS failures ----------------------------------------------------------------------------
+
+NAME = f"fbplan/acme/{KEY}"
+
+
+class FailingClient:
+    """A Secrets Manager client whose every call raises `error`."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def get_secret_value(self, **kw: object) -> None:
+        raise self.error
+
+    def put_secret_value(self, **kw: object) -> None:
+        raise self.error
+
+
+def test_an_aws_sink_without_a_region_is_built_and_fails_clearly_at_first_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    sink = sink_from_spec({"type": "aws_secretsmanager", "prefix": "fbplan/acme"}, tmp_path)
+    assert sink is not None and sink.description == "AWS Secrets Manager under fbplan/acme/"
+    with pytest.raises(ConfigError) as caught:
+        sink.read(KEY)
+    assert str(caught.value) == (
+        f"the AWS Secrets Manager under fbplan/acme/ could not read the secret {NAME}: no AWS "
+        "region is configured (set region in secrets.sink, or AWS_DEFAULT_REGION)"
+    )
+    with pytest.raises(ConfigError, match=f"could not store the secret {NAME}: no AWS region"):
+        sink.write(KEY, VALUES)
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (NoCredentialsError(), "no AWS credentials were found (set AWS_PROFILE"),
+        (
+            ClientError(
+                {"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}},
+                "GetSecretValue",
+            ),
+            "AWS answered AccessDeniedException (not authorized)",
+        ),
+    ],
+)
+def test_aws_failures_are_one_sentence_naming_the_sink_and_the_secret(
+    error: Exception, reason: str
+) -> None:
+    sink = AwsSecretsManagerSink("fbplan/acme", "eu-west-1", client=FailingClient(error))
+    for call, verb in (
+        (lambda: sink.read(KEY), "read"),
+        (lambda: sink.write(KEY, VALUES), "store"),
+    ):
+        with pytest.raises(ConfigError) as caught:
+            call()
+        message = str(caught.value)
+        assert message.startswith(
+            f"the AWS Secrets Manager under fbplan/acme/ could not {verb} the secret {NAME}: "
+            f"{reason}"
+        )
+        assert VALUES["secret"] not in message and "\n" not in message
+
+
+@pytest.mark.parametrize("stored_text", ["not-json-secret-3f3f", '["a"]', '{"key": "k"}'])
+def test_an_aws_secret_that_is_not_a_key_pair_is_a_config_error(
+    aws: None, stored_text: str
+) -> None:
+    client = boto3.client("secretsmanager", region_name="eu-west-1")
+    client.create_secret(Name=NAME, SecretString=stored_text)
+    with pytest.raises(ConfigError) as caught:
+        AwsSecretsManagerSink("fbplan/acme", "eu-west-1").read(KEY)
+    message = str(caught.value)
+    assert message.startswith(
+        f"the AWS Secrets Manager under fbplan/acme/ holds no JSON object with key and secret "
+        f"in the secret {NAME}"
+    )
+    assert stored_text not in message
+
+
+# -- empty secrets ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("secret", ["", None])
+def test_no_sink_stores_an_empty_secret(tmp_path: Path, aws: None, secret: str | None) -> None:
+    values = {"key": "FBKEYID123"} if secret is None else {"key": "FBKEYID123", "secret": secret}
+    sinks = [
+        DotenvSink(tmp_path / "secrets.env"),
+        JsonSink(tmp_path / "secrets.json"),
+        AwsSecretsManagerSink("fbplan/acme", "eu-west-1"),
+    ]
+    for sink in sinks:
+        with pytest.raises(ValueError, match=f"the secret of {KEY} is empty"):
+            sink.write(KEY, values)
+        assert sink.read(KEY) is None
+    assert list(tmp_path.iterdir()) == []

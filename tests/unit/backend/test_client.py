@@ -211,6 +211,16 @@ def test_post_429_is_retried(h: Harness) -> None:
     assert route.call_count == 2
 
 
+def test_a_429_quota_exceeded_is_not_retried_here(h: Harness) -> None:
+    # A quota stays exceeded until capacity is freed: the applier's bounded pauses handle it.
+    body = {"error_code": "QUOTA_EXCEEDED", "message": "bucket quota reached"}
+    route = h.router.post("/bucket").mock(return_value=fail(429, **body))
+    with pytest.raises(ApiError) as info:
+        h.client.post("/bucket", {"name": "b"})
+    assert route.call_count == 1
+    assert (info.value.status, info.value.code) == (429, "QUOTA_EXCEEDED")
+
+
 def test_post_connect_errors_exhausted_are_not_ambiguous(h: Harness) -> None:
     h.router.post("/repo").mock(side_effect=httpx.ConnectError)
     with pytest.raises(TransportError) as info:

@@ -232,3 +232,37 @@ def test_schema_messages(write_spec, messages, text: str, expected: str) -> None
 def test_provider_names_beyond_the_known_ones_are_accepted(write_spec, load) -> None:
     path = write_spec("provider_keys:\n  s: {provider: STORJ_DCS, key: k, secret: '${env:S}'}\n")
     assert load(path, env=ENV).data["provider_keys"]["s"]["provider"] == "STORJ_DCS"
+
+
+DOTENV = "secrets:\n  sink: {type: dotenv, path: s.env}\n"
+COLLIDING_REPOS = """\
+repos:
+  app:
+    {storage_type: S3, mode: NORMAL, ai_api_keys: {x: {ai_type: OPENAI}}}
+  app-ai:
+    storage_type: S3
+    mode: NORMAL
+    api_keys:
+      x: {access: READ}
+      app-rw: {access: WRITE}
+      app_rw: {access: WRITE}
+"""
+
+
+def test_repo_keys_sharing_a_dotenv_variable_are_refused(write_spec, problems) -> None:
+    path = write_spec(COLLIDING_REPOS + DOTENV)
+    assert problems(path) == [
+        f"{path}:10:7: repos.app-ai.api_keys.x: repo.app-ai.api_key.x and repo.app.ai_api_key.x "
+        "would both be kept in the dotenv variables APP_AI_API_KEY_X_KEY_ID and "
+        "APP_AI_API_KEY_X_SECRET of the secret sink; rename one of them",
+        f"{path}:12:7: repos.app-ai.api_keys.app_rw: repo.app-ai.api_key.app_rw and "
+        "repo.app-ai.api_key.app-rw would both be kept in the dotenv variables "
+        "APP_AI_API_KEY_APP_RW_KEY_ID and APP_AI_API_KEY_APP_RW_SECRET of the secret sink; "
+        "rename one of them",
+    ]
+
+
+@pytest.mark.parametrize("sink", ["", "secrets:\n  sink: {type: json, path: s.json}\n"])
+def test_such_keys_are_fine_where_the_sink_names_them_by_address(write_spec, load, sink) -> None:
+    path = write_spec(COLLIDING_REPOS + sink)
+    assert set(load(path, env=ENV).data["repos"]) == {"app", "app-ai"}
