@@ -4,6 +4,9 @@ rule, 4 apply succeeded but a smoke check failed."""
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 import click
 
 from fbplan import __version__
@@ -13,7 +16,27 @@ from fbplan.cli.plan import drift, export, plan, validate
 from fbplan.cli.smoke import smoke, stats
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class FbplanGroup(click.Group):
+    """click's group, with the CLI contract's exit codes: a usage mistake is an error (1),
+    never 2, which scripts read as "changes or drift pending"."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except click.ClickException as error:
+            error.show()
+            sys.exit(1)
+        except click.exceptions.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+@click.group(
+    cls=FbplanGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="fbplan")
 def cli() -> None:
     """Declarative provisioning for the Flashback platform.

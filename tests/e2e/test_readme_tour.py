@@ -175,3 +175,10 @@ def test_a_delete_without_allow_delete_is_refused_before_asking(user):
     result = user.fbplan("apply", "--local", QUICKSTART)  # no --yes, no terminal
     assert result.code == 3
     assert "--allow-delete" in result.stderr and "--yes" not in result.stderr
+
+
+def test_usage_mistakes_exit_1_never_2(user):
+    for args in (("drift", "--bogus", QUICKSTART), ("plan", "--var", "novalue", QUICKSTART)):
+        result = user.fbplan(*args)
+        assert result.code == 1, args
+        assert "Traceback" not in result.stderr

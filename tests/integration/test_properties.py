@@ -76,7 +76,7 @@ def write(harness: Any, spec: dict[str, Any]) -> Any:
 
 
 def apply(harness: Any, path: Any) -> Any:
-    prepared = harness.prepare(path)
+    prepared = harness.prepare(path, force=True)  # generated specs may delete most of a kind
     return apply_prepared(prepared, harness.connection, ApplyRequest(allow_delete=True))
 
 
