@@ -7,7 +7,8 @@
     │   └── TransportError          no usable answer: timeout, refused or dropped connection
     ├── SafetyError                 blocked by a safety rule (exit code 3): delete not allowed,
     │                               protect, threshold, stale plan, lock held
-    ├── ApplyError                  apply finished with failed actions
+    ├── CycleError                  resources depend on each other in a circle
+    ├── StepFailed                  one apply step failed (the message says what to do)
     └── SmokeError                  a smoke check failed after a successful apply (exit code 4)
 
 The CLI maps each class to an exit code with `exit_code`; nothing below the CLI prints.
@@ -16,6 +17,7 @@ The CLI maps each class to an exit code with `exit_code`; nothing below the CLI 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 class FbplanError(Exception):
@@ -116,8 +118,14 @@ class SafetyError(FbplanError):
     exit_code = 3
 
 
-class ApplyError(FbplanError):
-    """Apply finished, but some actions failed or were skipped."""
+class CycleError(FbplanError):
+    """Resources depend on each other in a circle; `cycle` holds the steps around it."""
+
+    cycle: list[Any]
+
+
+class StepFailed(FbplanError):
+    """One apply step failed; the message says what and, where it matters, what to do."""
 
 
 class SmokeError(FbplanError):

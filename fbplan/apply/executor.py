@@ -22,7 +22,7 @@ from typing import Literal
 from fbplan.apply.fingerprints import FingerprintStore
 from fbplan.apply.sinks import SecretSink
 from fbplan.backend.client import QUOTA_EXCEEDED
-from fbplan.errors import ApiError, FbplanError
+from fbplan.errors import ApiError, FbplanError, StepFailed
 from fbplan.kinds import REGISTRY
 from fbplan.kinds.base import ApplyContext, Created, UnknownReference
 from fbplan.model import Resource, State
@@ -66,10 +66,6 @@ class ExecuteOptions:
     quota_waits: Sequence[float] = (2.0, 5.0, 10.0)
     sleep: Callable[[float], None] = time.sleep
     on_step: Callable[[Step, str, str], None] | None = None  # (step, "start"|status, message)
-
-
-class StepFailed(FbplanError):
-    """One step failed; the message says what and, where it matters, what to do."""
 
 
 def execute(

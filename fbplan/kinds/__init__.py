@@ -25,11 +25,5 @@ KINDS: tuple[Kind, ...] = (
     PolicyKind(),
 )
 REGISTRY: dict[str, Kind] = {kind.name: kind for kind in KINDS}
-BY_SECTION: dict[str, Kind] = {kind.section: kind for kind in KINDS}
 
-
-def kind_of(name: str) -> Kind:
-    return REGISTRY[name]
-
-
-__all__ = ["BY_SECTION", "KINDS", "REGISTRY", "ApplyContext", "Created", "Kind", "LiveContext"]
+__all__ = ["KINDS", "REGISTRY", "ApplyContext", "Created", "Kind", "LiveContext"]

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from fbplan.errors import FbplanError
+from fbplan.errors import CycleError
 from fbplan.model import Resource, State
 from fbplan.plan.model import Action, Plan
 
@@ -26,12 +26,6 @@ class Step:
 
     def __str__(self) -> str:
         return f"{self.op} {self.address}"
-
-
-class CycleError(FbplanError):
-    """Resources depend on each other in a circle."""
-
-    cycle: list[Step]
 
 
 def steps_of(plan: Plan) -> list[Step]:
