@@ -2,24 +2,91 @@
 
 Write-only secrets cannot be read back: the exported spec refers to environment variables
 named after the resource (e.g. `${env:FB_BUCKET_MEDIA_SECRET}`) for the user to provide.
-Objects the spec format cannot name (a provider key without a description) are left out
-and listed in a comment.
+Objects the spec cannot name are left out and listed in a comment: a provider key without
+a description, an object that refers to one of those (or to any object outside the
+workspace) by id, and what belongs to or refers to an object left out.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import yaml
 
-from fbplan.kinds import REGISTRY
+from fbplan.envnames import env_name
+from fbplan.kinds import KINDS, REGISTRY
 from fbplan.model import Resource, State
 
+HEADER = "# yaml-language-server: $schema=https://fbplan.dev/schemas/fbplan.schema.json\n"
+UNNAMED = "id:"  # how the live reader names an object it knows only by id
 
-def _env_name(resource: Resource, field: str) -> str:
-    base = re.sub(r"[^A-Za-z0-9]+", "_", f"FB_{resource.address}_{field}")
-    return base.upper()
+
+def export_spec(live: State) -> str:
+    """The spec YAML of `live`, with a comment listing what was left out and why."""
+    spec: dict[str, Any] = {"version": 1, "workspace": live.workspace}
+    exported: dict[str, dict[str, Any]] = {}  # address -> body
+    left_out: dict[str, str] = {}  # address -> why
+    env_names: set[str] = set()
+    for resource in _in_dependency_order(live):
+        why = _why_left_out(resource, exported, left_out)
+        if why:
+            left_out[resource.address] = why
+            continue
+        kind = REGISTRY[resource.kind]
+        owner = exported[resource.parent] if kind.parent_kind and resource.parent else spec
+        exported[resource.address] = _body(resource, env_names)
+        owner.setdefault(kind.section, {})[resource.name] = exported[resource.address]
+    header = HEADER + f"# Exported from workspace {live.workspace} by fbplan export.\n"
+    if left_out:
+        header += "# Left out (the spec cannot name them):\n"
+        header += "".join(f"#   {address}: {why}\n" for address, why in left_out.items())
+    return header + yaml.safe_dump(spec, sort_keys=False, default_flow_style=False, width=100)
+
+
+def _in_dependency_order(live: State) -> Iterator[Resource]:
+    """Every resource but the workspace, kind by kind in the registry's order (so what a
+    resource refers to comes first), by address within a kind."""
+    for kind in KINDS:
+        if kind.name != "workspace":
+            yield from sorted(live.of_kind(kind.name), key=lambda r: r.address)
+
+
+def _why_left_out(
+    resource: Resource, exported: Mapping[str, Any], left_out: Mapping[str, str]
+) -> str | None:
+    if resource.name.startswith(UNNAMED):
+        return f"it has no name (id {resource.id})"
+    if resource.parent and resource.parent not in exported:
+        return f"its repo {resource.parent} is left out"
+    unnamed = _unnamed_references(resource)
+    if unnamed:
+        return "it refers by id to " + ", ".join(unnamed)
+    gone = [ref for ref in resource.refs if ref in left_out]
+    if gone:
+        return "it refers to " + ", ".join(gone) + ", left out"
+    return None
+
+
+def _unnamed_references(resource: Resource) -> list[str]:
+    """The reference fields of `resource` naming an object the live reader knows only by
+    id: a provider key, a bucket, an AI LLM or a repo (a policy's scope)."""
+    attrs = resource.attrs
+    match resource.kind:
+        case "bucket" | "ai_llm":
+            names = [("provider_key", attrs.get("provider_key"))]
+        case "repo":
+            names = [("bucket", item.get("bucket")) for item in attrs.get("buckets") or []]
+            names += [("ai_llm", name) for name in attrs.get("ai_llms") or []]
+        case "policy":
+            names = [("repo", str(attrs.get("scope") or "").removeprefix("repo:"))]
+        case _:
+            names = []
+    return [
+        f"{kind} {name.removeprefix(UNNAMED)}"
+        for kind, name in names
+        if isinstance(name, str) and name.startswith(UNNAMED)
+    ]
 
 
 def _needs_secret(resource: Resource, field: str) -> bool:
@@ -34,31 +101,20 @@ def _needs_secret(resource: Resource, field: str) -> bool:
     return False
 
 
-def _body(resource: Resource) -> dict[str, Any]:
+def _body(resource: Resource, env_names: set[str]) -> dict[str, Any]:
     body = {k: v for k, v in resource.attrs.items() if v not in (None, "", [])}
     for field in REGISTRY[resource.kind].secret_fields:
         if _needs_secret(resource, field):
-            body[field] = "${env:" + _env_name(resource, field) + "}"
+            name = _unique(env_name("FB", resource.address, field), env_names)
+            body[field] = "${env:" + name + "}"
     return body
 
 
-def export_spec(live: State) -> str:
-    spec: dict[str, Any] = {"version": 1, "workspace": live.workspace}
-    skipped: list[str] = []
-    for resource in live:
-        kind = REGISTRY[resource.kind]
-        if resource.kind == "workspace":
-            continue
-        if resource.name.startswith("id:") or "id:" in str(resource.attrs):
-            skipped.append(f"{resource.address} (id {resource.id})")
-            continue
-        if kind.parent_kind:
-            repo = spec["repos"][resource.parent.removeprefix("repo.")]  # type: ignore[union-attr]
-            repo.setdefault(kind.section, {})[resource.name] = _body(resource)
-        else:
-            spec.setdefault(kind.section, {})[resource.name] = _body(resource)
-    header = "# yaml-language-server: $schema=https://fbplan.dev/schemas/fbplan.schema.json\n"
-    header += f"# Exported from workspace {live.workspace} by fbplan export.\n"
-    if skipped:
-        header += "# Left out (no name the spec can use): " + ", ".join(skipped) + "\n"
-    return header + yaml.safe_dump(spec, sort_keys=False, default_flow_style=False, width=100)
+def _unique(name: str, taken: set[str]) -> str:
+    """`name`, or `name_2`, `name_3`... if another resource's secret already has it."""
+    candidate, number = name, 1
+    while candidate in taken:
+        number += 1
+        candidate = f"{name}_{number}"
+    taken.add(candidate)
+    return candidate

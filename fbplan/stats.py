@@ -6,12 +6,16 @@
                                      ─► /aistats/daily              AI usage (last 30 days)
          ─► StatsReport (plain data) ─► text table | JSON
 
-The API sends byte and token counters as decimal strings; the report holds integers. A
-section the backend cannot answer is left empty with a note; nothing here prints.
+Only the workspace, its buckets and its repos are read live (for their ids). Node
+telemetry is read and summarized by `fbplan.smoke.endpoints`, as the smoke checks' endpoint
+choice reads it. The API sends byte and token counters as decimal strings; the report holds
+integers. A section the backend cannot answer is left empty with a note; nothing here
+prints.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -21,13 +25,15 @@ from statistics import fmean
 from typing import Any
 
 from fbplan.backend.live import read_live
-from fbplan.errors import ApiError
+from fbplan.kinds import KINDS
 from fbplan.model import State
 from fbplan.secret import redact
-from fbplan.smoke.endpoints import node_urls
+from fbplan.smoke.endpoints import fetch_rows, fetch_telemetry, latency, node_telemetry
 from fbplan.spec import Spec
 
 AI_DAYS = 30
+LIVE_KINDS = tuple(kind for kind in KINDS if kind.name in {"workspace", "bucket", "repo"})
+Rows = Callable[..., list[Mapping[str, Any]]]  # fetch_rows with the api and notes bound
 
 
 @dataclass(frozen=True)
@@ -109,14 +115,14 @@ def collect_stats(
     """Statistics of the repositories and buckets `spec` declares, read from the live API."""
     moment = now()
     report = StatsReport(spec.workspace_name, _iso(moment))
-    live = read_live(connection.api, spec.workspace_name)
+    live = read_live(connection.api, spec.workspace_name, LIVE_KINDS)
     repos = _ids(live, "repo", spec.data.get("repos") or {}, report.notes)
     buckets = _ids(live, "bucket", spec.data.get("buckets") or {}, report.notes)
-    reader = _Reader(connection.api, report.notes)
-    report.repos = _repo_stats(reader, repos, moment)
-    report.buckets = _bucket_stats(reader, buckets)
-    report.nodes = _node_stats(reader, buckets)
-    report.ai = _ai_usage(reader, repos, moment)
+    rows = functools.partial(fetch_rows, connection.api, notes=report.notes)
+    report.repos = _repo_stats(rows, repos, moment)
+    report.buckets = _bucket_stats(rows, buckets)
+    report.nodes = _node_stats(connection.api, buckets, report.notes)
+    report.ai = _ai_usage(rows, repos, moment)
     return report
 
 
@@ -136,31 +142,15 @@ def _ids(live: State, kind: str, declared: Mapping[str, Any], notes: list[str]) 
     return found
 
 
-class _Reader:
-    """GET with a note instead of an exception: one failing section leaves the others."""
-
-    def __init__(self, api: Any, notes: list[str]) -> None:
-        self.api, self.notes = api, notes
-
-    def rows(self, path: str, params: Mapping[str, Any], field_name: str) -> list[Mapping]:
-        try:
-            body = self.api.get(path, params=params) or {}
-        except ApiError as error:
-            self.notes.append(redact(f"no data from {path}: {error}"))
-            return []
-        rows = body.get(field_name) if isinstance(body, Mapping) else body
-        return [r for r in rows or [] if isinstance(r, Mapping)]
-
-
 def _traffic(row: Mapping[str, Any], up: str, down: str, change: str) -> Traffic:
     return Traffic(to_int(row.get(up)), to_int(row.get(down)), to_int(row.get(change)))
 
 
-def _repo_stats(reader: _Reader, repos: Mapping[str, str], moment: datetime) -> list[RepoStats]:
+def _repo_stats(rows: Rows, repos: Mapping[str, str], moment: datetime) -> list[RepoStats]:
     if not repos:
         return []
     ids = list(repos.values())
-    totals = {r.get("repoId"): r for r in reader.rows("/repo/stats", {"repoId": ids}, "stats")}
+    totals = {r.get("repoId"): r for r in rows("/repo/stats", {"repoId": ids}, field="stats")}
     # The end is padded by a minute: the current minute's rows are stamped with its start
     # and the backend's clock may run a little ahead of ours.
     window = {
@@ -168,7 +158,7 @@ def _repo_stats(reader: _Reader, repos: Mapping[str, str], moment: datetime) -> 
         "startDate": _iso(moment - timedelta(hours=1)),
         "endDate": _iso(moment + timedelta(minutes=1)),
     }
-    minutes = reader.rows("/stats/minute", window, "data")
+    minutes = rows("/stats/minute", window)
     result = []
     for name, repo_id in sorted(repos.items()):
         mine = [r for r in minutes if r.get("repoId") == repo_id]
@@ -190,78 +180,60 @@ def _sum(items: Iterable[Traffic]) -> Traffic:
     return Traffic(up, down, change)
 
 
-def _latency(row: Mapping[str, Any]) -> float | None:
-    value = row.get("latency_ms", row.get("latencyMs"))
-    try:
-        return None if value is None else float(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def _mean_latency(rows: Sequence[Mapping[str, Any]]) -> float | None:
-    values = [v for v in (_latency(r) for r in rows) if v is not None]
-    return round(fmean(values), 3) if values else None
+    values = [v for v in (latency(r) for r in rows) if v is not None]
+    return _round(fmean(values)) if values else None
 
 
-def _bucket_stats(reader: _Reader, buckets: Mapping[str, str]) -> list[BucketStats]:
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def _bucket_stats(rows: Rows, buckets: Mapping[str, str]) -> list[BucketStats]:
     if not buckets:
         return []
     params = {"bucketId": list(buckets.values())}
-    rows = {r.get("bucketId"): r for r in reader.rows("/bucket/stats", params, "stats")}
+    found = {r.get("bucketId"): r for r in rows("/bucket/stats", params, field="stats")}
     return [
         BucketStats(
             name,
             bucket_id,
-            to_int((rows.get(bucket_id) or {}).get("totalCount")),
-            _traffic(rows.get(bucket_id) or {}, *_TOTAL_FIELDS),
+            to_int((found.get(bucket_id) or {}).get("totalCount")),
+            _traffic(found.get(bucket_id) or {}, *_TOTAL_FIELDS),
         )
         for name, bucket_id in sorted(buckets.items())
     ]
 
 
-def _node_stats(reader: _Reader, buckets: Mapping[str, str]) -> list[NodeStats]:
-    node_rows = reader.rows("/node", {"nodeServices": 1}, "data")
-    urls = node_urls(node_rows)
-    stats = reader.rows("/stats/nodes/minute", {"bucketId": list(buckets.values())}, "data")
-    if not buckets:
-        stats = []
+def _node_stats(api: Any, buckets: Mapping[str, str], notes: list[str]) -> list[NodeStats]:
+    """Every Bridge Node the backend lists or reports on, with the latency and status seen
+    for the spec's buckets (node stats are asked for only when it has some)."""
+    telemetry = fetch_telemetry(api, sorted(buckets.values()))
+    notes.extend(telemetry.notes)
     names = {bucket_id: name for name, bucket_id in buckets.items()}
-    by_node: dict[str, list[Mapping[str, Any]]] = {}
-    for row in stats:
-        by_node.setdefault(str(row.get("nodeId") or "?"), []).append(row)
-    if not by_node:
-        return [_listed_node(row) for row in node_rows]
-    return [_node(node_id, rows, urls, names) for node_id, rows in sorted(by_node.items())]
+    nodes = node_telemetry(telemetry.node_rows, telemetry.stat_rows)
+    return [
+        NodeStats(
+            node.node_id,
+            node.url,
+            node.status,
+            _round(node.latency_ms),
+            node.last_updated,
+            tuple(sorted(names.get(b, b) for b in node.bucket_ids)),
+        )
+        for node in sorted(nodes, key=lambda n: n.node_id)
+    ]
 
 
-def _node(
-    node_id: str, rows: Sequence[Mapping[str, Any]], urls: Mapping[str, str], names: Mapping
-) -> NodeStats:
-    latest = max(rows, key=lambda r: str(r.get("lastUpdated") or ""))
-    bucket_ids = {str(r.get("bucketId") or r.get("unitId") or "") for r in rows}
-    buckets = tuple(sorted(names.get(b, b) for b in bucket_ids if b))
-    status = str(latest.get("nodeStatus") or "UNKNOWN").upper()
-    updated = latest.get("lastUpdated")
-    return NodeStats(node_id, urls.get(node_id), status, _mean_latency(rows), updated, buckets)
-
-
-def _listed_node(row: Mapping[str, Any]) -> NodeStats:
-    node_id = str(row.get("id") or row.get("ip") or row.get("url") or "?")
-    status = str(row.get("status") or "UNKNOWN").upper()
-    updated = row.get("lastUpdated")
-    return NodeStats(node_id, row.get("url"), status, _latency(row), updated, ())
-
-
-def _ai_usage(reader: _Reader, repos: Mapping[str, str], moment: datetime) -> list[AiUsage]:
+def _ai_usage(rows: Rows, repos: Mapping[str, str], moment: datetime) -> list[AiUsage]:
     if not repos:
         return []
     start = (moment - timedelta(days=AI_DAYS - 1)).date().isoformat()
     end = _iso(moment + timedelta(minutes=1))
     params = {"repoId": list(repos.values()), "startDate": start, "endDate": end}
-    rows = reader.rows("/aistats/daily", params, "data")
     names = {repo_id: name for name, repo_id in repos.items()}
     groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
-    for row in rows:
+    for row in rows("/aistats/daily", params):
         repo = names.get(str(row.get("repoId")), str(row.get("repoId")))
         groups.setdefault((repo, str(row.get("llmModel") or "?")), []).append(row)
     return [_ai_row(repo, model, group) for (repo, model), group in sorted(groups.items())]

@@ -109,8 +109,11 @@ def prepare(
     connection: Connection,
     *,
     destroy: bool = False,
+    drift: bool = False,
     loaded: tuple[Spec, State] | None = None,
 ) -> Prepared:
+    """Load, read live and plan. `drift` reports only: it skips the checks that matter to
+    an apply (organization-wide name conflicts), saving their requests."""
     spec, desired = loaded or load(request)
     live = read_live(
         connection.api,
@@ -125,7 +128,8 @@ def prepare(
     options = _plan_options(request, spec, store)
     plan = destroy_plan(desired, live, options) if destroy else make_plan(desired, live, options)
     sink = sink_from_spec((spec.data.get("secrets") or {}).get("sink"), spec.root)
-    conflicts = [] if destroy else name_conflicts(connection.api, plan, desired, live)
+    apply_checks = not (destroy or drift)
+    conflicts = name_conflicts(connection.api, plan, desired, live) if apply_checks else []
     plan.notes += (
         conflicts + missing_key_secrets(plan, live, sink) + _hidden_namesakes(live, desired)
     )

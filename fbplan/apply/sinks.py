@@ -208,7 +208,7 @@ class AwsSecretsManagerSink:
         if values is None:
             raise ConfigError(
                 f"the {self.description} holds no JSON object with key and secret in the "
-                f"secret {name}; delete it or store {{\"key\": ..., \"secret\": ...}} there"
+                f'secret {name}; delete it or store {{"key": ..., "secret": ...}} there'
             )
         register(values.get("secret", ""))
         return values
@@ -233,7 +233,10 @@ def _aws_reason(error: Exception) -> str:
     if isinstance(error, NoRegionError):
         return "no AWS region is configured (set region in secrets.sink, or AWS_DEFAULT_REGION)"
     if isinstance(error, NoCredentialsError):
-        return "no AWS credentials were found (set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)"
+        return (
+            "no AWS credentials were found (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY)"
+        )
     if isinstance(error, ClientError):
         detail = error.response.get("Error") or {}
         code, message = detail.get("Code") or "error", detail.get("Message") or ""

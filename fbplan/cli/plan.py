@@ -111,7 +111,7 @@ def drift(
         loaded = load(request)
         connection = connect(local=local, on_event=request_logger(verbose))
         try:
-            prepared = prepare(request, connection, loaded=loaded)
+            prepared = prepare(request, connection, drift=True, loaded=loaded)
         finally:
             connection.close()
         report = prepared.plan

@@ -54,13 +54,13 @@ class LiveContext:
     def prefetch(self, requests: Iterable[tuple[str, Mapping[str, str] | None]]) -> None:
         """Run the GETs not cached yet at the same time, so that reading a large estate costs
         a few round trips, not one per list."""
-        todo = [(path, params) for path, params in requests if not self._cached(path, params)]
+        todo = [(path, params) for path, params in requests if not self.cached(path, params)]
         if len(todo) < 2:
             return
         with ThreadPoolExecutor(max_workers=min(PREFETCH_WORKERS, len(todo))) as pool:
             list(pool.map(lambda request: self.fetch(*request), todo))
 
-    def _cached(self, path: str, params: Mapping[str, str] | None) -> bool:
+    def cached(self, path: str, params: Mapping[str, str] | None = None) -> bool:
         return (path, tuple(sorted((params or {}).items()))) in self._cache
 
     def remember(self, resource: Resource) -> None:

@@ -42,6 +42,18 @@ class RepoKeyKind(Kind):
                     protect=bool((body or {}).get("protect", False)),
                 )
 
+    def reads(self, ctx: LiveContext) -> list[tuple[str, Mapping[str, str] | None]]:
+        """Each repo's own key list, for repos whose list entry does not carry its keys."""
+        params = {"workspaceId": ctx.workspace_id or ""}
+        if not ctx.workspace_id or not ctx.cached("/repo", params):
+            return []  # known once the repo list is in (the reader asks again then)
+        repos = ctx.fetch("/repo", params).get("repos", [])
+        return [
+            (f"/repo/{repo['id']}/{self.path}", None)
+            for repo in repos
+            if repo.get(self.repo_field) is None
+        ]
+
     def live(self, ctx: LiveContext) -> Iterable[Resource]:
         if not ctx.workspace_id:
             return

@@ -7,10 +7,12 @@ bridges are found). Latency and status come from `GET /stats/nodes/minute` (join
 node list by node id, ip, host or URL) and from the node list itself; both spellings
 (`latency_ms`, `latencyMs`) are read. Nodes that are not ONLINE are skipped. When the
 backend advertises nodes, pattern URLs it does not advertise are dropped: the pattern is the
-fallback for a backend without telemetry.
+fallback for a backend without telemetry. `fbplan stats` reads the same telemetry with the
+same functions (`fetch_telemetry`, `node_telemetry`).
 
-The choice keeps the current endpoint (explicit, `FB_S3_ENDPOINT` or a previous choice)
-unless another node is more than 20% faster, and always says why.
+The choice (for `endpoint: auto`; an explicit URL is used as it is) keeps the current
+endpoint, a previous choice in the same run, unless another node is more than 20% faster,
+and always says why.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fbplan.errors import ApiError
+from fbplan.secret import redact
 
 API_OF_STORAGE_TYPE = {"S3": "s3", "GCS": "gcs", "BLOB": "blob", "AZURE": "blob"}
 PROVIDER_OF = {
@@ -84,7 +87,8 @@ class Node:
         return f"{self.url} ({self.latency_ms:.0f} ms)"
 
 
-def _latency(row: Mapping[str, Any]) -> float | None:
+def latency(row: Mapping[str, Any]) -> float | None:
+    """A row's latency in ms, in either spelling (`latency_ms`, `latencyMs`), if it has one."""
     value = row.get("latency_ms", row.get("latencyMs"))
     try:
         return None if value is None else float(value)
@@ -105,41 +109,72 @@ def _join_keys(row: Mapping[str, Any]) -> set[str]:
     return keys - {""}
 
 
-def node_urls(node_rows: Sequence[Mapping[str, Any]]) -> dict[str, str]:
-    """Every way a stats row may name a node (id, ip, host, URL) -> the node's URL."""
-    return {k: str(row["url"]) for row in node_rows if row.get("url") for k in _join_keys(row)}
+@dataclass(frozen=True)
+class NodeTelemetry:
+    """One Bridge Node as the backend reports it, from its node list row, its stats rows, or
+    both: the mean latency of its stats rows (else the node list's), the status of its
+    latest stats row (unless the node list says it is not ONLINE), and the buckets its
+    stats rows are about."""
+
+    node_id: str
+    url: str | None
+    latency_ms: float | None
+    status: str
+    last_updated: str | None
+    bucket_ids: tuple[str, ...]
+    region: str | None = None
+
+
+def node_telemetry(
+    node_rows: Sequence[Mapping[str, Any]], stat_rows: Sequence[Mapping[str, Any]]
+) -> list[NodeTelemetry]:
+    """Every node of the node list, joined to its stats rows by id, ip, host or URL; then
+    every node that only stats rows name."""
+    stats: dict[str, list[Mapping[str, Any]]] = {}
+    for row in stat_rows:
+        stats.setdefault(str(row.get("nodeId") or ""), []).append(row)
+    nodes: list[NodeTelemetry] = []
+    joined: set[str] = set()
+    for row in node_rows:
+        keys = _join_keys(row)
+        mine = [node_id for node_id in stats if node_id in keys]
+        joined |= set(mine)
+        node_id = str(row.get("id") or (mine[0] if mine else "") or row.get("ip") or "")
+        nodes.append(_summary(node_id, row, [r for n in mine for r in stats[n]]))
+    for node_id, rows in stats.items():
+        if node_id not in joined:
+            url = node_id if node_id.startswith(("http://", "https://")) else None
+            nodes.append(_summary(node_id, {"url": url}, rows))
+    return nodes
+
+
+def _summary(
+    node_id: str, row: Mapping[str, Any], stats: Sequence[Mapping[str, Any]]
+) -> NodeTelemetry:
+    latencies = [v for v in (latency(r) for r in stats) if v is not None]
+    mean = fmean(latencies) if latencies else latency(row)
+    latest = max(stats, key=lambda r: str(r.get("lastUpdated") or ""), default=None)
+    status = _status(latest.get("nodeStatus") if latest else row.get("status"))
+    if latest and row.get("status") and _status(row.get("status")) != ONLINE:
+        status = _status(row.get("status"))
+    updated = (latest or {}).get("lastUpdated") or row.get("lastUpdated")
+    buckets = tuple(dict.fromkeys(b for b in (_row_bucket(r) for r in stats) if b))
+    url = str(row["url"]) if row.get("url") else None
+    return NodeTelemetry(
+        node_id or url or "?", url, mean, status, updated, buckets, row.get("region")
+    )
 
 
 def nodes_from_telemetry(
     node_rows: Sequence[Mapping[str, Any]], stat_rows: Sequence[Mapping[str, Any]]
 ) -> list[Node]:
-    """Nodes with a URL, their latency (the mean of their `/stats/nodes/minute` rows, else
-    the node list's) and status (the latest stats row's, else the node list's)."""
-    stats: dict[str, list[Mapping[str, Any]]] = {}
-    for row in stat_rows:
-        stats.setdefault(str(row.get("nodeId") or ""), []).append(row)
-    nodes, joined = [], set()
-    for row in node_rows:
-        if not row.get("url"):
-            continue
-        keys = _join_keys(row)
-        mine = [r for node_id, rows in stats.items() if node_id in keys for r in rows]
-        joined |= {node_id for node_id in stats if node_id in keys}
-        nodes.append(_node(row, mine))
-    for node_id, rows in stats.items():
-        if node_id not in joined and node_id.startswith(("http://", "https://")):
-            nodes.append(_node({"url": node_id}, rows))
+    """The nodes with a URL (see `node_telemetry`), once each, as endpoint candidates."""
+    nodes = (
+        Node(normalize_url(t.url), t.latency_ms, t.status, t.region)
+        for t in node_telemetry(node_rows, stat_rows)
+        if t.url
+    )
     return _dedupe(nodes)
-
-
-def _node(row: Mapping[str, Any], stats: Sequence[Mapping[str, Any]]) -> Node:
-    latencies = [v for v in (_latency(r) for r in stats) if v is not None]
-    latency = fmean(latencies) if latencies else _latency(row)
-    latest = max(stats, key=lambda r: str(r.get("lastUpdated") or ""), default=None)
-    status = _status(latest.get("nodeStatus") if latest else row.get("status"))
-    if latest and row.get("status") and _status(row.get("status")) != ONLINE:
-        status = _status(row.get("status"))
-    return Node(normalize_url(str(row["url"])), latency, status, row.get("region"))
 
 
 def _dedupe(nodes: Iterable[Node]) -> list[Node]:
@@ -184,7 +219,11 @@ class Telemetry:
 
     node_rows: list[Mapping[str, Any]]
     stat_rows: list[Mapping[str, Any]]
-    note: str = ""
+    notes: tuple[str, ...] = ()
+
+    @property
+    def note(self) -> str:
+        return "; ".join(self.notes)
 
     def nodes(self, bucket_ids: set[str]) -> list[Node]:
         """Advertised nodes, with the latency seen for these buckets (rows without a bucket
@@ -199,20 +238,28 @@ def _row_bucket(row: Mapping[str, Any]) -> str | None:
 
 
 def fetch_telemetry(api: Any, bucket_ids: Sequence[str]) -> Telemetry:
-    """Both telemetry lists; a list the backend cannot give is empty, with a note."""
+    """The node list, and the node stats of `bucket_ids` (none are asked for without a
+    bucket); a list the backend cannot give is empty, with a note."""
     notes: list[str] = []
-    node_rows = _rows(api, "/node", {"nodeServices": 1}, notes)
-    stats = _rows(api, "/stats/nodes/minute", {"bucketId": list(bucket_ids) or None}, notes)
-    return Telemetry(node_rows, stats, "; ".join(notes))
+    node_rows = fetch_rows(api, "/node", {"nodeServices": 1}, notes=notes)
+    stat_rows: list[Mapping[str, Any]] = []
+    if bucket_ids:
+        params = {"bucketId": list(bucket_ids)}
+        stat_rows = fetch_rows(api, "/stats/nodes/minute", params, notes=notes)
+    return Telemetry(node_rows, stat_rows, tuple(notes))
 
 
-def _rows(api: Any, path: str, params: Mapping[str, Any], notes: list[str]) -> list[Any]:
+def fetch_rows(
+    api: Any, path: str, params: Mapping[str, Any], *, notes: list[str], field: str = "data"
+) -> list[Mapping[str, Any]]:
+    """The rows (mappings) of `body[field]` of a GET; on an API error none, and a note:
+    one list the backend cannot give leaves the others."""
     try:
         body = api.get(path, params=params) or {}
     except ApiError as error:
-        notes.append(f"no node telemetry from {path} ({error})")
+        notes.append(redact(f"no data from {path}: {error}"))
         return []
-    rows = body.get("data") if isinstance(body, Mapping) else body
+    rows = body.get(field) if isinstance(body, Mapping) else body
     return [r for r in rows or [] if isinstance(r, Mapping)]
 
 
@@ -241,10 +288,10 @@ def _by_latency(node: Node) -> float:
 
 
 def choose_endpoint(
-    nodes: Sequence[Node], current: str | None = None, source: str = "previous choice"
+    nodes: Sequence[Node], current: str | None = None, source: str = "the previous choice"
 ) -> Choice:
-    """Lowest latency wins; a `current` endpoint (from `source`) is kept unless another
-    usable node is more than 20% faster, or it is advertised as not ONLINE."""
+    """Lowest latency wins; a `current` endpoint (an earlier choice, from `source`) is kept
+    unless another usable node is more than 20% faster, or it is advertised as not ONLINE."""
     ranked = rank(nodes)
     if current is None:
         return _fresh_choice(ranked)

@@ -1,8 +1,11 @@
 """Run a spec's smoke checks: `run_smoke(spec, connection) -> SmokeReport`.
 
     spec.smoke ─► check key kinds (never mixed) ─► read live ─► credentials per target
-               ─► for each target: endpoint choice ─► attempts through its routes
-                                                       (soft limits: next route, or bounded waits)
+               ─► for each target: endpoint (explicit, or chosen for `auto`)
+                                   ─► attempts through its routes
+                                      (soft limits: next route, or bounded waits)
+
+Only the workspace, its buckets, its repos and their keys are read live.
 
 Every problem that makes the checks meaningless (a storage key named for AI, an AI key
 that looks like a storage key pair) raises `ConfigError` before any smoke call. A target
@@ -20,6 +23,7 @@ from typing import Any
 from fbplan.apply.sinks import SecretSink, sink_from_spec
 from fbplan.backend.live import read_live
 from fbplan.errors import ConfigError
+from fbplan.kinds import KINDS
 from fbplan.model import State
 from fbplan.smoke import Attempt, SmokeReport, SmokeStep, TargetResult
 from fbplan.smoke import ai as ai_check
@@ -38,6 +42,7 @@ from fbplan.smoke.endpoints import (
     API_OF_STORAGE_TYPE,
     DEFAULT_PROVIDER,
     DEFAULT_REGION,
+    Choice,
     Node,
     Telemetry,
     candidates_for,
@@ -50,6 +55,11 @@ from fbplan.smoke.endpoints import (
 from fbplan.spec import Spec
 
 StepCallback = Callable[[TargetResult, SmokeStep], None]
+LIVE_KINDS = tuple(
+    kind
+    for kind in KINDS
+    if kind.name in {"workspace", "bucket", "repo", "repo_api_key", "repo_ai_api_key"}
+)
 MAX_WAIT_SECONDS = 30.0
 FIRST_WAIT_SECONDS, LONGEST_WAIT_SECONDS = 1.0, 10.0
 
@@ -77,7 +87,7 @@ class _Run:
     openai_factory: ai_check.OpenAIFactory
     sleep: Callable[[float], None]
     max_wait: float
-    previous: dict[frozenset[str], str] = field(default_factory=dict)
+    previous: dict[frozenset[str], str] = field(default_factory=dict)  # `auto` choices
     telemetry: Telemetry | None = None
 
     def emit(self, target: TargetResult, step: SmokeStep) -> None:
@@ -108,7 +118,7 @@ def run_smoke(
     run = _Run(
         spec,
         connection,
-        read_live(connection.api, spec.workspace_name),
+        read_live(connection.api, spec.workspace_name, LIVE_KINDS),
         sink_from_spec((spec.data.get("secrets") or {}).get("sink"), spec.root),
         env,
         on_step,
@@ -201,15 +211,12 @@ class _StorageTarget:
     def _routes(self, run: _Run, result: TargetResult) -> list[storage_check.StorageRoute]:
         started = time.perf_counter()
         repo = (run.spec.data.get("repos") or {}).get(self.repo) or {}
-        api = API_OF_STORAGE_TYPE.get(str(repo.get("storage_type") or "S3").upper(), "s3")
-        nodes = _nodes_for(run, api, repo)
-        note = run.telemetry.note if run.telemetry else ""
-        current, source = _current_endpoint(self.endpoint, run.env)
-        current, note = _local_only(run, current, source, note)
-        memory = frozenset(n.url for n in nodes)
-        if current is None and memory in run.previous:
-            current, source = run.previous[memory], "the previous choice"
-        choice = choose_endpoint(nodes, current, source)
+        explicit, source = _explicit_endpoint(self.endpoint, run.env)
+        explicit, note = _local_only(run, explicit, source, "")
+        if explicit is not None:
+            choice = Choice(explicit, f"explicit endpoint from {source}")
+        else:
+            choice, note = self._auto_choice(run, repo, note)
         reason = choice.reason + (f"; {note}" if note else "")
         seconds = round(time.perf_counter() - started, 4)
         if choice.url is None:
@@ -217,10 +224,22 @@ class _StorageTarget:
             run.emit(result, SmokeStep("endpoint", False, seconds, None, reason, fix))
             result.outcome = "failed"
             return []
-        run.previous[memory] = choice.url
         run.emit(result, SmokeStep("endpoint", True, seconds, choice.url, reason))
         routes = [storage_check.StorageRoute(url) for url in choice.ranked]
         return routes + _bucket_routes(choice.url, repo)
+
+    def _auto_choice(self, run: _Run, repo: Mapping[str, Any], note: str) -> tuple[Choice, str]:
+        """The lowest-latency node; a previous choice among the same nodes in this run
+        stays unless another is more than 20% faster."""
+        api = API_OF_STORAGE_TYPE.get(str(repo.get("storage_type") or "S3").upper(), "s3")
+        nodes = _nodes_for(run, api, repo)
+        telemetry = run.telemetry.note if run.telemetry else ""
+        note = "; ".join(n for n in (telemetry, note) if n)
+        memory = frozenset(n.url for n in nodes)
+        choice = choose_endpoint(nodes, run.previous.get(memory), "the previous choice")
+        if choice.url is not None:
+            run.previous[memory] = choice.url
+        return choice, note
 
 
 def _spec_access(data: Mapping[str, Any], repo: str, key: str) -> str | None:
@@ -229,7 +248,8 @@ def _spec_access(data: Mapping[str, Any], repo: str, key: str) -> str | None:
     return str(access).upper() if access else None
 
 
-def _current_endpoint(endpoint: str | None, env: Mapping[str, str]) -> tuple[str | None, str]:
+def _explicit_endpoint(endpoint: str | None, env: Mapping[str, str]) -> tuple[str | None, str]:
+    """The URL set in the spec (other than `auto`), else in FB_S3_ENDPOINT, and where from."""
     if endpoint and endpoint.strip().lower() != "auto":
         return endpoint.strip(), "the spec"
     from_env = env.get("FB_S3_ENDPOINT", "").strip()

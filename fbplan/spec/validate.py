@@ -2,8 +2,9 @@
 
 Schema errors become one-line problems at the user's text (an unknown field points at
 its key and suggests the closest valid one); then the cross-references (buckets,
-AI LLMs, provider keys, repos and their keys), credential combinations and repo
-attachment rules are checked. Every problem is collected. Messages never show a value
+AI LLMs, provider keys, repos and their keys), credential combinations, repo
+attachment rules, and the names a dotenv secret sink would give the keys are checked.
+Every problem is collected. Messages never show a value
 that came from the environment or a file, nor any value of a secret field.
 """
 
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from fbplan.envnames import env_prefix
 from fbplan.errors import SpecProblem
 
 if TYPE_CHECKING:
@@ -244,6 +246,7 @@ def _rule_problems(view: dict[str, Any], ctx: _Context) -> Iterator[SpecProblem]
     yield from _policy_rules(spec, ctx)
     yield from _smoke_rules(spec, ctx)
     yield from _sink_rules(spec, ctx)
+    yield from _dotenv_name_rules(spec, ctx)
 
 
 def _reference(
@@ -420,3 +423,34 @@ def _sink_rules(spec: dict[str, Any], ctx: _Context) -> Iterator[SpecProblem]:
         if name not in allowed and name in ("path", "prefix", "region"):
             path = ("secrets", "sink", name)
             yield ctx.problem(path, f"does not apply to a {kind} sink", at_key=True)
+
+
+_KEY_SECTIONS = (("api_keys", "api_key"), ("ai_api_keys", "ai_api_key"))
+
+
+def _dotenv_name_rules(spec: dict[str, Any], ctx: _Context) -> Iterator[SpecProblem]:
+    """Two repo keys whose dotenv variables would have the same name: the second written
+    would overwrite the first one's secret in the sink."""
+    sink = _mapping(_mapping(spec.get("secrets")).get("sink"))
+    if sink.get("type") != "dotenv":
+        return
+    keys: list[tuple[tuple[str, int, int], int, PathKey, str]] = []  # where, order, path, address
+    for repo, body in _entries(spec, "repos"):
+        for section, segment in _KEY_SECTIONS:
+            for name in _mapping(body.get(section)):
+                path = ("repos", repo, section, name)
+                where = ctx.marks.locate(path, at_key=True)
+                place = (where.file, where.line, where.column)
+                keys.append((place, len(keys), path, f"repo.{repo}.{segment}.{name}"))
+    first: dict[str, str] = {}
+    for _, _, path, address in sorted(keys):
+        prefix = env_prefix(address)
+        if prefix not in first:
+            first[prefix] = address
+            continue
+        yield ctx.problem(
+            path,
+            f"{address} and {first[prefix]} would both be kept in the dotenv variables "
+            f"{prefix}_KEY_ID and {prefix}_SECRET of the secret sink; rename one of them",
+            at_key=True,
+        )

@@ -1,16 +1,22 @@
 """Helpers for the smoke and stats integration tests: a real emulator on free ports (backend,
 Bridge Node(s) with moto behind them, AI gateway), a spec applied with fbplan itself, and a
-leak check. Test modules load this file by path (`load_smoke_helpers`)."""
+leak check.
+
+Test modules import this file (`from tests.integration import conftest_smoke as helpers`)
+and its `world` fixture (`from tests.integration.conftest_smoke import world`).
+"""
 
 from __future__ import annotations
 
 import json
 import secrets
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from fbplan.apply.executor import ApplyReport
 from fbplan.backend.client import BackendClient
@@ -117,6 +123,14 @@ def start_world(
     emulator = start_emulator(root / "emulator.db", token, bridge_nodes=bridge_nodes, faults=faults)
     client = BackendClient(emulator.backend_url, token, sleep=lambda _: None)
     return SmokeWorld(root, emulator, Connection(client, emulator, root / "fingerprints.json"))
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[SmokeWorld]:
+    """A started emulator with one Bridge Node, closed after the test."""
+    started = start_world(tmp_path)
+    yield started
+    started.close()
 
 
 def assert_no_secret(world: SmokeWorld, *texts: str) -> None:

@@ -3,10 +3,7 @@ the OpenAI-compatible gateway, with resources made by fbplan's own apply."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,29 +19,11 @@ from fbplan.smoke.runner import run_smoke
 from fbplan.stats import collect_stats
 from fbplan.stats import render_json as stats_json
 from fbplan.stats import render_text as stats_text
+from tests.integration import conftest_smoke as helpers
 
+world = helpers.world  # the fixture: a started emulator, closed after the test
 
-def _load_helpers() -> Any:
-    name = "fbplan_tests_conftest_smoke"
-    if name not in sys.modules:
-        path = Path(__file__).with_name("conftest_smoke.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-helpers = _load_helpers()
 RO_SMOKE = "storage:\n  - {repo: app, api_key: app-ro}\n"
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[Any]:
-    world = helpers.start_world(tmp_path)
-    yield world
-    world.close()
 
 
 def smoke(world: Any, spec: Path, env: dict[str, str] | None = None, **kw: Any) -> SmokeReport:

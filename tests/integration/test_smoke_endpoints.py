@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,21 +10,8 @@ import pytest
 
 from fbplan.smoke import SmokeReport, render_json, render_text
 from fbplan.smoke.runner import run_smoke
+from tests.integration import conftest_smoke as helpers
 
-
-def _load_helpers() -> Any:
-    name = "fbplan_tests_conftest_smoke"
-    if name not in sys.modules:
-        path = Path(__file__).with_name("conftest_smoke.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-helpers = _load_helpers()
 STORAGE_ONLY = "storage:\n  - {repo: app, api_key: app-rw, endpoint: auto}\n"
 
 
@@ -72,23 +57,49 @@ def test_auto_picks_the_faster_advertised_node(start: Any) -> None:
     assert endpoint_step(report).message == f"chose {fast} (5 ms) over {slow} (60 ms)"
 
 
-def test_the_current_endpoint_stays_when_the_other_is_less_than_20_percent_faster(
-    start: Any,
-) -> None:
-    world, spec = start(40, 35)
+def backend_paths(world: Any) -> list[str]:
+    return [e["path"] for e in world.emulator.recorder.entries() if e["service"] == "backend"]
+
+
+def test_fb_s3_endpoint_is_used_even_when_another_node_is_much_faster(start: Any) -> None:
+    world, spec = start(40, 10)
     slow, _ = world.emulator.bridge_urls
+    world.emulator.recorder.clear()
     report = smoke(world, spec, {"FB_S3_ENDPOINT": slow})
     assert report.targets[0].endpoint == slow
-    assert "not 20% faster" in endpoint_step(report).message
+    step = endpoint_step(report)
+    assert (step.endpoint, step.message) == (slow, "explicit endpoint from FB_S3_ENDPOINT")
+    assert "/node" not in backend_paths(world)  # no telemetry is read for an explicit URL
 
 
-def test_the_current_endpoint_is_left_for_a_node_more_than_20_percent_faster(start: Any) -> None:
-    world, spec = start(40, 10)
+def test_an_endpoint_in_the_spec_is_used_as_it_is(start: Any) -> None:
+    world, _ = start(40, 10)
+    slow, _ = world.emulator.bridge_urls
+    explicit = f"storage:\n  - {{repo: app, api_key: app-rw, endpoint: '{slow}'}}\n"
+    spec = world.write_spec(explicit, name="explicit.yaml")
+    report = smoke(world, spec, {"FB_S3_ENDPOINT": "http://127.0.0.1:9"})
+    assert report.targets[0].endpoint == slow
+    assert endpoint_step(report).message == "explicit endpoint from the spec"
+
+
+def test_a_second_auto_target_keeps_the_previous_choice_of_the_run(start: Any) -> None:
+    world, _ = start(60, 5)
     slow, fast = world.emulator.bridge_urls
-    report = smoke(world, spec, {"FB_S3_ENDPOINT": slow})
-    assert report.targets[0].endpoint == fast
-    message = endpoint_step(report).message
-    assert "more than 20% faster" in message and "from FB_S3_ENDPOINT" in message
+    twice = (
+        "storage:\n  - {repo: app, api_key: app-rw, endpoint: auto}\n"
+        "  - {repo: app, api_key: app-rw}\n"
+    )
+    spec = world.write_spec(twice, name="twice.yaml")
+    world.emulator.recorder.clear()
+    report = smoke(world, spec)
+    first, second = (
+        next(s for s in t.steps if s.name == "endpoint").message for t in report.targets
+    )
+    assert first == f"chose {fast} (5 ms) over {slow} (60 ms)"
+    assert second == (
+        f"kept {fast} (5 ms) from the previous choice: {slow} (60 ms) is not 20% faster"
+    )
+    assert backend_paths(world).count("/node") == 1  # telemetry is read once per run
 
 
 def test_a_node_that_is_not_online_is_skipped(start: Any) -> None:

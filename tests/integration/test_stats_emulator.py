@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,28 +13,9 @@ from fbplan.cli.main import cli
 from fbplan.cli.smoke import stats as stats_command
 from fbplan.smoke.runner import run_smoke
 from fbplan.stats import collect_stats, render_json, render_text, to_int
+from tests.integration import conftest_smoke as helpers
 
-
-def _load_helpers() -> Any:
-    name = "fbplan_tests_conftest_smoke"
-    if name not in sys.modules:
-        path = Path(__file__).with_name("conftest_smoke.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-helpers = _load_helpers()
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[Any]:
-    world = helpers.start_world(tmp_path)
-    yield world
-    world.close()
+world = helpers.world  # the fixture: a started emulator, closed after the test
 
 
 def test_to_int_reads_decimal_strings() -> None:
@@ -81,6 +59,8 @@ def test_objects_not_applied_yet_are_noted(world: Any) -> None:
     assert report.repos == [] and report.buckets == []
     assert "repo app does not exist in workspace smoke-it yet" in report.notes
     assert "note: bucket media does not exist" in render_text(report)
+    paths = [e["path"] for e in world.emulator.recorder.entries()]
+    assert "/node" in paths and "/stats/nodes/minute" not in paths  # no bucket to ask about
 
 
 def test_the_stats_command_prints_json_with_integer_bytes(
@@ -107,3 +87,20 @@ def test_the_stats_command_prints_json_with_integer_bytes(
     assert text.exit_code == 0 and "Statistics of workspace smoke-it" in text.stdout
     for entry in json.loads((tmp_path / "secrets.json").read_text()).values():
         assert entry["secret"] not in result.output + text.output
+
+
+def test_stats_and_smoke_read_only_the_kinds_they_need(world: Any) -> None:
+    spec = world.write_spec()
+    world.apply(spec)
+    recorder = world.emulator.recorder
+
+    def lists() -> set[str]:
+        paths = {e["path"] for e in recorder.entries() if e["service"] == "backend"}
+        recorder.clear()
+        return {p for p in paths if p in ("/policy", "/apikeys", "/ai/llm", "/bucket", "/repo")}
+
+    recorder.clear()
+    collect_stats(world.load(spec), world.connection)
+    assert lists() == {"/bucket", "/repo"}
+    assert run_smoke(world.load(spec), world.connection, env={}).ok
+    assert lists() == {"/bucket", "/repo"}
