@@ -111,6 +111,13 @@ def wsgi_client(app: Any, token: str | None = TOKEN) -> httpx.Client:
     return httpx.Client(transport=httpx.WSGITransport(app=app), base_url=BASE_URL, headers=headers)
 
 
+def call(api: httpx.Client, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    """A request that must succeed (200 or 201); its JSON body."""
+    response = api.request(method, path, json=body)
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
 @pytest.fixture
 def store() -> Iterator[Store]:
     store = Store(":memory:")

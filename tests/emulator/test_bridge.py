@@ -26,6 +26,7 @@ from werkzeug.test import Client
 from fbplan.emulator.api import create_backend_app
 from fbplan.emulator.bridge import create_bridge_app
 from fbplan.emulator.store import Store
+from tests.emulator.conftest import call, wsgi_client
 
 TOKEN = "bridge-test-token"
 NODE_ID = "s3-us-east-1-aws"
@@ -50,24 +51,9 @@ class Node:
 
 
 @pytest.fixture
-def store() -> Iterator[Store]:
-    store = Store(":memory:")
-    yield store
-    store.close()
-
-
-@pytest.fixture
 def api(store: Store) -> Iterator[httpx.Client]:
-    transport = httpx.WSGITransport(app=create_backend_app(store, TOKEN))  # type: ignore[arg-type]
-    headers = {"Authorization": f"Bearer {TOKEN}"}
-    with httpx.Client(transport=transport, base_url="http://emulator.test", headers=headers) as c:
-        yield c
-
-
-def call(api: httpx.Client, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    response = api.request(method, path, json=body)
-    assert response.status_code in (200, 201), response.text
-    return response.json()
+    with wsgi_client(create_backend_app(store, TOKEN), TOKEN) as client:
+        yield client
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from fbplan.emulator.gateway import (
     quoted_phrases,
 )
 from fbplan.emulator.store import Store
+from tests.emulator.conftest import call, wsgi_client
 
 TOKEN = "gateway-test-token"
 HELLO = [{"role": "user", "content": "Hello gateway, how are you?"}]
@@ -44,24 +45,9 @@ class Setup:
 
 
 @pytest.fixture
-def store() -> Iterator[Store]:
-    store = Store(":memory:")
-    yield store
-    store.close()
-
-
-@pytest.fixture
 def api(store: Store) -> Iterator[httpx.Client]:
-    transport = httpx.WSGITransport(app=create_backend_app(store, TOKEN))  # type: ignore[arg-type]
-    headers = {"Authorization": f"Bearer {TOKEN}"}
-    with httpx.Client(transport=transport, base_url="http://emulator.test", headers=headers) as c:
-        yield c
-
-
-def call(api: httpx.Client, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    response = api.request(method, path, json=body)
-    assert response.status_code in (200, 201), response.text
-    return response.json()
+    with wsgi_client(create_backend_app(store, TOKEN), TOKEN) as client:
+        yield client
 
 
 def create_repo(api: httpx.Client, workspace: str, name: str, llms: list[str]) -> str:
