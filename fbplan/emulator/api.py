@@ -22,19 +22,30 @@ modules' docstrings):
   403; bucket quota 429 ``{success: false, bucketId: null, error_code, message}``; other quotas
   403 ``{success: false, error_code: "QUOTA_EXCEEDED", message}``; deleting a bucket or AI LLM
   in use 403, a provider key in use 400, a workspace with buckets/repos 400; a referenced
-  workspace that does not exist 404; any other bad reference in a body 400.
+  workspace that does not exist 404; any other bad reference in a body 400 (in a repository
+  body a missing bucket or AI LLM is the repository error ``NOT_FOUND``, 404).
   ``/repo/validate`` and ``/repo/{id}/validate`` report a rule failure inside a 200
   (``success: false``), like the other dry runs.
 - Names (q. 1, 16): case-sensitive; unique among live objects only for buckets (org; also the
   real ``bucket`` name), repositories (org, ``NAME_ALREADY_USED``) and AI LLM configs
   (workspace). Workspaces, provider keys, repo keys, AI keys and policies may repeat names.
   Soft-deleted objects never appear in lists and free their names.
+- Required fields where the client and the docs disagree (section 17 rows 6, 8, 9): the
+  client's list, so ``repoBuckets`` is optional on ``POST /repo``, ``region`` on ``POST
+  /bucket`` and ``endpoint`` on ``POST /ai/llm``; but a bucket needs credentials (``apiKeyUuid``,
+  or ``key`` + ``secret``) and an AI LLM ``secret`` or ``apiKeyUuid``. Where only the client
+  speaks, its required fields are required: ``name`` and ``accessType`` on ``PUT
+  /repo/{id}/apikey/{apikeyId}``. Optional filters ``walletAddress`` (``GET /bucket``,
+  ``GET /repo``) match the stored wallet address exactly.
 - Partial updates (q. 6): ``PUT /bucket/{id}`` accepts full or partial bodies; ``PUT /repo/{id}``
   replaces name, storageType and mode (all required), keeps the bucket / AI LLM attachments
   when ``repoBuckets`` / ``repoAiLlms`` is missing and detaches all on an empty list.
 - Immutable (q. 7): ``workspaceId`` of keys, buckets and repos; AI key ``aiType``; policy
   scope (400 when a different value is sent). Bucket ``storageType``/``bucket`` and repo
   ``storageType``/``mode`` may change.
+- Deletes (section 17 row 24): provider keys and AI LLM configs are permanent; buckets,
+  repositories, workspaces, policies and repo AI keys are soft. Repo storage keys, which the
+  row does not name, are permanent.
 - Modes (q. 8): see `fbplan.emulator.store_repos`; ``NORMAL_UNIT_FOLDER_CANNOT_DELETE`` is not
   enforced (detaching is allowed).
 - Policy lists (q. 9): only the requested level, never inherited policies; a repo-level policy

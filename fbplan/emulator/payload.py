@@ -106,10 +106,12 @@ def query(name: str, *aliases: str) -> str | None:
 
 
 def query_csv(name: str, *aliases: str) -> list[str] | None:
+    """A comma-separated filter; None (no filter) when every item is absent (``undefined,``)."""
     value = query(name, *aliases)
     if value is None:
         return None
-    return [part.strip() for part in value.split(",") if part.strip() not in ABSENT]
+    parts = [part.strip() for part in value.split(",") if part.strip() not in ABSENT]
+    return parts or None
 
 
 def query_int(name: str, required: bool = False) -> int | None:

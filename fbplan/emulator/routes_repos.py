@@ -4,6 +4,10 @@ Attachment lists are read from ``repoBuckets`` (items ``{bucketId, folder, maste
 legacy ``repoUnits`` (``{unitId, folder, master}``); an item that embeds the object
 (``bucket`` / ``unit``) without the id uses the embedded ``id``. ``repoAiLlms`` items are
 ``{aiLlmId}``. ``folder`` defaults to ``""`` and ``master`` to false.
+
+``GET /repo`` filters on ``workspaceId``, ``repoId`` (comma-separated) and ``walletAddress``.
+``PUT /repo/{id}/apikey/{apikeyId}`` needs both ``name`` and ``accessType`` (the client's
+type); ``PUT /repo/{id}/ai/apikey/{apikeyId}`` only ``name`` (optional).
 """
 
 from __future__ import annotations
@@ -102,7 +106,8 @@ def _register_repos(app: Flask, store: Store) -> None:
 
     @app.get("/repo")
     def list_repos() -> Any:
-        return ok(repos=store.list_repos(query("workspaceId"), query_csv("repoId")))
+        repos = store.list_repos(query("workspaceId"), query_csv("repoId"), query("walletAddress"))
+        return ok(repos=repos)
 
     @app.put("/repo/<repo_id>")
     def update_repo(repo_id: str) -> Any:
@@ -155,10 +160,10 @@ def _register_repo_keys(app: Flask, store: Store) -> None:
 
     @app.put("/repo/<repo_id>/apikey/<key_id>")
     def update_repo_api_key(repo_id: str, key_id: str) -> Any:
-        body = json_body()
-        access = as_str(body, "accessType")
-        access_type = enum_value(access, "accessType", ACCESS_TYPES) if access else None
-        store.update_repo_api_key(repo_id, key_id, as_str(body, "name"), access_type)
+        body = json_body()  # [C]: name and accessType both required
+        name = required_str(body, "name")
+        access_type = required_enum(body, "accessType", ACCESS_TYPES)
+        store.update_repo_api_key(repo_id, key_id, name, access_type)
         return ok(message="API key updated")
 
     @app.delete("/repo/<repo_id>/apikey/<key_id>")

@@ -1,4 +1,8 @@
-"""Routes: provider API keys (``/apikeys``, ``/providers``) and buckets (``/bucket``)."""
+"""Routes: provider API keys (``/apikeys``, ``/providers``) and buckets (``/bucket``).
+
+``GET /bucket`` filters on ``workspaceId`` and ``walletAddress`` (each ignored when absent,
+empty or the literal ``undefined`` the client sends for an unset argument).
+"""
 
 from __future__ import annotations
 
@@ -106,7 +110,7 @@ def _register_buckets(app: Flask, store: Store) -> None:
 
     @app.get("/bucket")
     def list_buckets() -> Any:
-        return ok(buckets=store.list_buckets(query("workspaceId")))
+        return ok(buckets=store.list_buckets(query("workspaceId"), query("walletAddress")))
 
     @app.get("/bucket/available")
     def available_buckets() -> Any:

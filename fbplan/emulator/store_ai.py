@@ -14,8 +14,9 @@ AI LLM configs:
 
 Policies: scope by ids exactly as section 11 (org: neither id; workspace: ``workspaceId``;
 repo: ``workspaceId`` + ``repoId``, the repo must belong to that workspace; ``repoId`` without
-``workspaceId`` is a 400). ``GET /policy`` returns only the policies *of* the requested level,
-never inherited ones (open question 9). Scope cannot change on update; delete is soft.
+``workspaceId``, or naming no live repository, is a 400; an unknown ``workspaceId`` is a 404).
+``GET /policy`` returns only the policies *of* the requested level, never inherited ones
+(open question 9). Scope cannot change on update; delete is soft.
 """
 
 from __future__ import annotations
@@ -280,7 +281,7 @@ class AiOps(KeyOps):
         if repo_id is not None:
             repo = self._one("SELECT * FROM repos WHERE id = ? AND deleted_at IS NULL", (repo_id,))
             if repo is None:
-                raise not_found("Repository")
+                raise bad_request(f"repoId: repository {repo_id} not found")
             if repo["workspace_id"] != workspace_id:
                 raise bad_request("repoId: the repository does not belong to workspaceId")
 

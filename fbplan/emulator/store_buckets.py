@@ -86,8 +86,10 @@ class BucketOps(WorkspaceOps):
             )
             return bucket_id
 
-    def list_buckets(self, workspace_id: str | None = None) -> list[dict[str, Any]]:
-        return [self.bucket_dto(row) for row in self._bucket_rows(workspace_id)]
+    def list_buckets(
+        self, workspace_id: str | None = None, wallet_address: str | None = None
+    ) -> list[dict[str, Any]]:
+        return [self.bucket_dto(row) for row in self._bucket_rows(workspace_id, wallet_address)]
 
     def available_buckets(self, workspace_id: str | None = None) -> list[dict[str, Any]]:
         """Live buckets not attached to any live MIRROR repository."""
@@ -134,10 +136,14 @@ class BucketOps(WorkspaceOps):
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _bucket_rows(self, workspace_id: str | None) -> list[sqlite3.Row]:
+    def _bucket_rows(
+        self, workspace_id: str | None, wallet_address: str | None = None
+    ) -> list[sqlite3.Row]:
         sql, params = "SELECT * FROM buckets WHERE deleted_at IS NULL", []
         if workspace_id is not None:
             sql, params = sql + " AND workspace_id = ?", [workspace_id]
+        if wallet_address is not None:
+            sql, params = sql + " AND wallet_address = ?", [*params, wallet_address]
         return self._all(sql + " ORDER BY rowid", params)
 
     def _bucket_row(self, bucket_id: str) -> sqlite3.Row:

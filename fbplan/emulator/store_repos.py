@@ -123,11 +123,16 @@ class RepoOps(BucketOps):
                 )
 
     def list_repos(
-        self, workspace_id: str | None = None, repo_ids: Sequence[str] | None = None
+        self,
+        workspace_id: str | None = None,
+        repo_ids: Sequence[str] | None = None,
+        wallet_address: str | None = None,
     ) -> list[dict[str, Any]]:
         sql, params = "SELECT * FROM repos WHERE deleted_at IS NULL", []
         if workspace_id is not None:
             sql, params = sql + " AND workspace_id = ?", [workspace_id]
+        if wallet_address is not None:
+            sql, params = sql + " AND wallet_address = ?", [*params, wallet_address]
         rows = self._all(sql + " ORDER BY rowid", params)
         if repo_ids is not None:
             rows = [row for row in rows if row["id"] in set(repo_ids)]

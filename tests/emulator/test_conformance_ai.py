@@ -207,6 +207,10 @@ def test_policy_scope_checks(api, ws):
         api.http.post("/policy", json=policy_body(api, workspaceId=other, repoId=repo_id)), 400
     )
     api.fail(api.http.post("/policy", json=policy_body(api, workspaceId=str(uuid.uuid4()))), 404)
+    unknown_repo = policy_body(api, workspaceId=ws, repoId=str(uuid.uuid4()))
+    assert "repoId" in api.fail(api.http.post("/policy", json=unknown_repo), 400)["message"]
+    api.ok(api.http.delete(f"/repo/{repo_id}"))
+    api.fail(api.http.post("/policy", json=policy_body(api, workspaceId=ws, repoId=repo_id)), 400)
 
 
 def test_policy_get_update_delete(api, ws):

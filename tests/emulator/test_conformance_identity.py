@@ -137,3 +137,51 @@ def test_organization_endpoint(api):
     org = api.ok(api.http.get(f"/organization/{api.store.org_id}"))["data"]
     assert org["id"] == api.store.org_id
     api.fail(api.http.get(f"/organization/{uuid.uuid4()}"), 403)
+
+
+def test_delete_semantics_follow_section_17_row_24(api):
+    """Provider keys and AI LLMs are deleted for good; buckets, repos, workspaces, policies
+    and repo AI keys are soft-deleted (the row stays, with ``deleted_at`` set)."""
+    workspace_id = api.workspace()
+    key_id = api.provider_key(workspace_id)
+    llm_id = api.llm(workspace_id)
+    bucket_id = api.bucket(workspace_id)
+    repo_id = api.repo(workspace_id)
+    ai_key = api.ok(
+        api.http.post(f"/repo/{repo_id}/ai/apikey", json={"name": "ai", "aiType": "OPENAI"})
+    )["id"]
+    policy = {
+        "name": "p",
+        "content": "c",
+        "riskType": "LOW",
+        "actionType": 0,
+        "orgId": api.store.org_id,
+        "workspaceId": workspace_id,
+    }
+    policy_id = api.ok(api.http.post("/policy", json=policy))["policy"]["id"]
+    for path in (
+        f"/repo/{repo_id}/ai/apikey/{ai_key}",
+        f"/policy/{policy_id}",
+        f"/repo/{repo_id}",
+        f"/bucket/{bucket_id}",
+        f"/ai/llm/{llm_id}",
+        f"/apikeys/{key_id}",
+        f"/workspace/{workspace_id}",
+    ):
+        api.ok(api.http.delete(path))
+        api.fail(api.http.delete(path), 404)
+
+    def row(table: str, row_id: str) -> object:
+        return api.store._one(f"SELECT * FROM {table} WHERE id = ?", (row_id,))
+
+    assert row("provider_keys", key_id) is None
+    assert row("ai_llms", llm_id) is None
+    for table, row_id in (
+        ("buckets", bucket_id),
+        ("repos", repo_id),
+        ("workspaces", workspace_id),
+        ("policies", policy_id),
+        ("repo_ai_keys", ai_key),
+    ):
+        soft = row(table, row_id)
+        assert soft is not None and soft["deleted_at"], table

@@ -70,6 +70,21 @@ def test_repo_list_filters(api, ws):
     assert ids(workspaceId=ws) == [a, b]
     assert ids(repoId=f"{a},{c}") == [a, c]
     assert ids(workspaceId="undefined", repoId="undefined", walletAddress="undefined") == [a, b, c]
+    assert ids(repoId="undefined,") == [a, b, c]
+
+
+def test_repo_list_filters_on_wallet_address(api, ws):
+    web3 = api.repo(ws, walletAddress="0xabc")
+    plain = api.repo(ws)
+
+    def ids(wallet: str) -> list[str]:
+        params = {"workspaceId": ws, "walletAddress": wallet}
+        return [r["id"] for r in api.ok(api.http.get("/repo", params=params))["repos"]]
+
+    assert ids("0xabc") == [web3]
+    assert ids("0xdef") == []
+    assert ids("undefined") == [web3, plain]
+    assert api.get_repo(web3)["walletAddress"] == "0xabc"
 
 
 @pytest.mark.parametrize(
@@ -288,6 +303,16 @@ def test_repo_api_key_update_delete_and_enum(api, ws):
     )["id"]
     api.ok(
         api.http.put(f"/repo/{repo_id}/apikey/{key_id}", json={"name": "k2", "accessType": "ADMIN"})
+    )
+    (key,) = api.ok(api.http.get(f"/repo/{repo_id}/apikey"))["keys"]
+    assert (key["name"], key["accessType"]) == ("k2", "ADMIN")
+    path = f"/repo/{repo_id}/apikey/{key_id}"
+    for partial in ({"name": "k3"}, {"accessType": "READ"}):  # [C]: both required
+        missing = "accessType" if "name" in partial else "name"
+        assert api.fail(api.http.put(path, json=partial), 400)["message"].endswith(missing)
+    assert (
+        "accessType"
+        in api.fail(api.http.put(path, json={"name": "k", "accessType": "RW"}), 400)["message"]
     )
     (key,) = api.ok(api.http.get(f"/repo/{repo_id}/apikey"))["keys"]
     assert (key["name"], key["accessType"]) == ("k2", "ADMIN")

@@ -95,6 +95,8 @@ def test_stats_daily_filters_and_ranges(api, setup):
     assert len(rows(startDate="2026-05-02", endDate="2026-05-02")) == 1
     assert len(rows(startDate="2026-05-01T00:00:00Z", endDate="2026-05-01")) == 1
     assert len(rows(startDate="undefined")) == 2
+    assert len(rows(repoId="undefined,", bucketId=",", hosts="undefined")) == 2
+    assert len(rows(repoId=f"{setup['repo']},00000000-0000-4000-8000-000000000000")) == 2
     api.fail(api.http.get("/stats/daily", params={"startDate": "yesterday"}), 400)
 
 

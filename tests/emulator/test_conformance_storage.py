@@ -140,6 +140,29 @@ def test_bucket_list_treats_undefined_as_absent(api):
     assert len(api.ok(api.http.get("/bucket", params={"workspaceId": ""}))["buckets"]) == 2
 
 
+def test_bucket_list_filters_on_wallet_address(api):
+    workspace_id = api.workspace()
+    web3 = api.bucket(workspace_id, walletAddress="0xabc")
+    plain = api.bucket(workspace_id)
+
+    def ids(wallet: str) -> list[str]:
+        params = {"workspaceId": workspace_id, "walletAddress": wallet}  # as [C] always sends
+        return [b["id"] for b in api.ok(api.http.get("/bucket", params=params))["buckets"]]
+
+    assert ids("0xabc") == [web3]
+    assert ids("0xdef") == []
+    assert ids("undefined") == [web3, plain]
+
+
+def test_bucket_stats_csv_of_absent_values_is_no_filter(api):
+    first, second = api.bucket(api.workspace()), api.bucket(api.workspace())
+    for value in ("undefined", "undefined,", ","):
+        stats = api.ok(api.http.get("/bucket/stats", params={"bucketId": value}))["stats"]
+        assert [s["bucketId"] for s in stats] == [first, second]
+    both = api.ok(api.http.get("/bucket/stats", params={"bucketId": f"{first},{second}"}))
+    assert [s["bucketId"] for s in both["stats"]] == [first, second]
+
+
 @pytest.mark.parametrize(
     ("given", "answered"), [("S3", "S3"), ("GCS", "GCS"), ("BLOB", "BLOB"), ("AZURE", "BLOB")]
 )
