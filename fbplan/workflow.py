@@ -24,7 +24,7 @@ from fbplan.kinds import REGISTRY
 from fbplan.kinds.base import ApplyContext
 from fbplan.model import State
 from fbplan.plan.graph import find_reference_cycle
-from fbplan.plan.model import Action, Plan
+from fbplan.plan.model import Action, Blocker, Plan
 from fbplan.plan.planner import PlanOptions, destroy_plan, make_plan, targeted
 from fbplan.plan.render.json import to_document
 from fbplan.plan.safety import delete_blocker
@@ -63,7 +63,9 @@ def connect(
 
     local_dir.mkdir(parents=True, exist_ok=True)
     token = secrets.token_urlsafe(24)
-    emulator = start_emulator(local_dir / "emulator.db", token)
+    # Not emulator.db: that is where a standalone `fbplan emulator` keeps its state by
+    # default, and two emulators must never share one file.
+    emulator = start_emulator(local_dir / "local-emulator.db", token)
     api = BackendClient(emulator.backend_url, token, on_event=on_event)
     return Connection(api, emulator, local_dir / "local.fingerprints.json")
 
@@ -130,10 +132,43 @@ def prepare(
     sink = sink_from_spec((spec.data.get("secrets") or {}).get("sink"), spec.root)
     apply_checks = not (destroy or drift)
     conflicts = name_conflicts(connection.api, plan, desired, live) if apply_checks else []
+    if apply_checks and sink is None:
+        plan.blockers += _sinkless_keys(plan)
     plan.notes += (
         conflicts + missing_key_secrets(plan, live, sink) + _hidden_namesakes(live, desired)
     )
     return Prepared(spec, desired, live, plan, store, sink, conflicts)
+
+
+def _new_keys(plan: Plan) -> tuple[str, ...]:
+    return tuple(
+        c.address
+        for c in plan.changes
+        if c.action in (Action.CREATE, Action.REPLACE) and REGISTRY[c.kind].issues_credentials
+    )
+
+
+def _sinkless_keys(plan: Plan) -> list[Blocker]:
+    """A key's secret is shown once: a plan that creates one with nowhere to keep it fails."""
+    keys = _new_keys(plan)
+    if not keys:
+        return []
+    message = (
+        f"the plan creates keys whose secret is shown only once ({', '.join(keys)}) but the "
+        "spec configures no secrets.sink; add one so no secret is lost"
+    )
+    return [Blocker("secret-sink", message, keys)]
+
+
+def spec_warnings(spec: Spec, desired: State) -> list[str]:
+    """What `validate` points out beyond the spec's own problems."""
+    keys = [r.address for r in desired if REGISTRY[r.kind].issues_credentials]
+    if keys and not (spec.data.get("secrets") or {}).get("sink"):
+        return [
+            f"{spec.location(('repos',))}: the spec declares keys ({', '.join(keys)}) but no "
+            "secrets.sink: a plan that creates one is blocked, as its secret would be lost"
+        ]
+    return []
 
 
 def _hidden_namesakes(live: State, desired: State) -> list[str]:
@@ -215,16 +250,6 @@ def check_before_apply(prepared: Prepared, request: ApplyRequest) -> None:
     blocker = delete_blocker(plan, allow_delete=request.allow_delete)
     if blocker:
         raise SafetyError(f"blocked: {blocker.message}")
-    keys = [
-        c.address
-        for c in plan.changes
-        if c.action in (Action.CREATE, Action.REPLACE) and REGISTRY[c.kind].issues_credentials
-    ]
-    if keys and prepared.sink is None:
-        raise ConfigError(
-            f"the plan creates keys whose secret is shown only once ({', '.join(keys)}) but the "
-            "spec configures no secrets.sink; add one so no secret is lost"
-        )
 
 
 def apply_prepared(

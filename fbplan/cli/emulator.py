@@ -56,12 +56,20 @@ def emulator(
     from fbplan.emulator.server import start_emulator
 
     with user_errors():
+        generated = not (token or os.environ.get("FB_JWT"))
         token = token or os.environ.get("FB_JWT") or secrets.token_urlsafe(24)
         Path(data_path).parent.mkdir(parents=True, exist_ok=True)
         rules, rules_seed = fault_rules(faults) if faults else (None, None)
-        running = start_emulator(
-            data_path, token, host=host, port=port, faults=rules, seed=seed or rules_seed
-        )
+        try:
+            running = start_emulator(
+                data_path, token, host=host, port=port, faults=rules, seed=seed or rules_seed
+            )
+        except OSError as error:
+            ports = f"{port}-{port + 2}" if port else "ephemeral ports"
+            raise ConfigError(
+                f"the emulator cannot listen on {host} ({ports}: the backend on --port, the "
+                f"AI gateway on --port + 1, the Bridge Node on --port + 2): {error.strerror}"
+            ) from None
         out(f"Backend API:   {running.backend_url}")
         for url in running.bridge_urls:
             out(f"Bridge Node:   {url}")
@@ -69,7 +77,10 @@ def emulator(
         out(f"Data:          {data_path}")
         out("Use it with:")
         out(f"  export FB_BACKEND_URL={running.backend_url}")
-        click.echo(f"  export FB_JWT={token}")
+        if generated:  # a token the user gave (perhaps a real one) is never echoed
+            click.echo(f"  export FB_JWT={token}")
+        else:
+            out("  export FB_JWT=<the token given with --token or FB_JWT>")
         err("Press Ctrl-C to stop.")
         try:
             threading.Event().wait()

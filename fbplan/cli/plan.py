@@ -22,7 +22,7 @@ from fbplan.export import export_spec
 from fbplan.plan.model import Plan
 from fbplan.plan.planfile import save_plan
 from fbplan.plan.render import render_json, render_markdown, render_text
-from fbplan.workflow import PlanRequest, connect, load, prepare
+from fbplan.workflow import PlanRequest, connect, load, prepare, spec_warnings
 
 
 @click.command()
@@ -35,7 +35,7 @@ def validate(spec: str, variables: tuple[str, ...]) -> None:
     """
     with user_errors():
         loaded, desired = load(PlanRequest(spec, parse_vars(variables)), require_env=False)
-        for warning in loaded.warnings:
+        for warning in [*map(str, loaded.warnings), *spec_warnings(loaded, desired)]:
             err(f"warning: {warning}")
         out(f"{spec}: valid ({len(desired)} resources).")
 

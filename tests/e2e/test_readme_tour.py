@@ -182,3 +182,13 @@ def test_usage_mistakes_exit_1_never_2(user):
         result = user.fbplan(*args)
         assert result.code == 1, args
         assert "Traceback" not in result.stderr
+
+
+def test_a_spec_with_keys_but_no_sink_is_warned_of_and_its_plan_blocked(user):
+    spec = user.cwd / QUICKSTART
+    spec.write_text(spec.read_text().split("# The repo key's secret")[0])
+    validated = user.fbplan("validate", QUICKSTART)
+    assert validated.code == 0 and "no secrets.sink" in validated.stderr
+    planned = user.fbplan("plan", "--local", QUICKSTART)
+    assert planned.code == 3
+    assert "no secrets.sink" in planned.stdout

@@ -119,10 +119,13 @@ def test_protect_blocks_a_replace(harness, spec):
         apply_prepared(prepared, harness.connection, ApplyRequest(allow_delete=True))
 
 
-def test_a_key_without_a_sink_fails_before_any_change(harness, spec):
+def test_a_key_without_a_sink_blocks_the_plan_and_fails_before_any_change(harness, spec):
     spec.write_text(spec.read_text().split("secrets:")[0])
     prepared = harness.prepare(spec)
-    with pytest.raises(ConfigError, match=r"no secrets\.sink"):
+    (blocker,) = prepared.plan.blockers
+    assert blocker.rule == "secret-sink"
+    assert blocker.addresses == ("repo.app.api_key.app-ro", "repo.app.api_key.app-rw")
+    with pytest.raises(SafetyError, match=r"no secrets\.sink"):
         apply_prepared(prepared, harness.connection, ApplyRequest())
     assert harness.api().get("/workspace")["workspaces"] == [] or all(
         w["name"] != "converge" for w in harness.api().get("/workspace")["workspaces"]

@@ -16,7 +16,7 @@ from moto import mock_aws
 from fbplan import secret
 from fbplan.apply.sinks import AwsSecretsManagerSink
 from fbplan.cli.main import cli
-from fbplan.errors import ConfigError
+from fbplan.errors import ConfigError, SafetyError
 from fbplan.plan.model import Action
 from fbplan.secret import MASK
 from fbplan.workflow import ApplyRequest, apply_prepared
@@ -179,7 +179,8 @@ def test_rotating_a_key_without_a_sink_fails_before_the_old_key_is_deleted(
 ) -> None:
     applied.write_text(SPEC.split("secrets:")[0])
     prepared = harness.prepare(applied, rotate=[KEY])
-    with pytest.raises(ConfigError, match=r"no secrets\.sink"):
+    assert [b.rule for b in prepared.plan.blockers] == ["secret-sink"]
+    with pytest.raises(SafetyError, match=r"no secrets\.sink"):
         apply_prepared(prepared, harness.connection, ApplyRequest(allow_delete=True))
     assert [k["key"] for k in live_keys(harness, applied)] == [sink_entry(harness)["key"]]
 
