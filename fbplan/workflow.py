@@ -20,7 +20,7 @@ from fbplan.backend.client import BackendClient, ClientEvent
 from fbplan.backend.conflicts import name_conflicts
 from fbplan.backend.live import live_digest, read_live
 from fbplan.errors import ConfigError, SafetyError, SpecError
-from fbplan.kinds import REGISTRY
+from fbplan.kinds import KINDS, REGISTRY
 from fbplan.kinds.base import ApplyContext
 from fbplan.model import State
 from fbplan.plan.graph import find_reference_cycle
@@ -120,7 +120,7 @@ def prepare(
     live = read_live(
         connection.api,
         desired.workspace,
-        kinds_to_read(spec.data),
+        KINDS if destroy else kinds_to_read(spec.data),  # destroy must see all it would hit
         keep=lambda r: REGISTRY[r.kind].belongs(r, desired.get(r.address)),
     )
     _check_addresses(request, desired, live)

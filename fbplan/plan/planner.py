@@ -45,22 +45,43 @@ def make_plan(desired: State, live: State, options: PlanOptions) -> Plan:
 
 
 def destroy_plan(desired: State, live: State, options: PlanOptions) -> Plan:
-    """Delete every declared resource that exists, and nothing else; protect still holds."""
+    """Delete every declared resource that exists, and nothing else; protect still holds.
+
+    Keys of a declared repo go with it (shown as such). The workspace itself is deleted
+    only when nothing the spec does not declare is left in it: deleting it would take
+    those objects along (or the backend refuses), and they are not this spec's to destroy.
+    """
     plan = Plan(workspace=desired.workspace)
-    for want in desired:
-        have = live.get(want.address)
-        if have is not None:
-            plan.changes.append(
-                Change(
-                    want.address,
-                    want.kind,
-                    Action.DELETE,
-                    before=dict(have.attrs),
-                    reasons=("declared in the spec being destroyed",),
-                    protect=want.protect,
-                    live_id=have.id,
-                )
+    doomed = {r.address for r in desired if r.address in live.resources}
+    undeclared = [
+        r
+        for r in live
+        if r.address not in doomed and r.kind != "workspace" and r.parent not in doomed
+    ]
+    for have in live:
+        want = desired.get(have.address)
+        if have.address not in doomed and have.parent not in doomed:
+            continue
+        if have.kind == "workspace" and undeclared:
+            plan.notes.append(
+                "The workspace is kept: it holds objects this spec does not declare ("
+                + ", ".join(r.address for r in undeclared[:10])
+                + (", ..." if len(undeclared) > 10 else "")
+                + ")."
             )
+            continue
+        reason = "declared in the spec being destroyed" if want else f"goes with {have.parent}"
+        plan.changes.append(
+            Change(
+                have.address,
+                have.kind,
+                Action.DELETE,
+                before=dict(have.attrs),
+                reasons=(reason,),
+                protect=bool(want and want.protect),
+                live_id=have.id,
+            )
+        )
     plan.blockers = plan_blockers(plan, live, force=True)
     plan.spec_digest, plan.spec_path = options.spec_digest, options.spec_path
     plan.live_digest = live_digest(live)

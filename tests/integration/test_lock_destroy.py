@@ -86,6 +86,27 @@ def test_destroy_deletes_everything_declared_in_reverse_dependency_order(
     assert harness.plan(applied).count(Action.CREATE) == len(prepared.desired)
 
 
+def test_destroy_leaves_what_another_spec_declares_and_keeps_their_workspace(
+    harness: Any, applied: Path
+) -> None:
+    neighbour = harness.write(
+        "version: 1\nworkspace: doomed\n"
+        "buckets:\n  other: {bucket: doomed-other, storage_type: S3, key: K, secret: "
+        '"${env:DOOMED_SECRET}"}\n',
+        "neighbour.yaml",
+    )
+    assert harness.apply(neighbour).ok
+    prepared = prepare(PlanRequest(applied), harness.connection, destroy=True)
+    deleted = {c.address for c in prepared.plan.changes}
+    assert "bucket.other" not in deleted and "workspace" not in deleted
+    assert "The workspace is kept: it holds objects this spec does not declare (bucket.other)." in (
+        prepared.plan.notes
+    )
+    report = apply_prepared(prepared, harness.connection, ApplyRequest(allow_delete=True))
+    assert report.ok, report.summary()
+    assert not harness.plan(neighbour).has_changes  # the neighbour's bucket is untouched
+
+
 def test_destroy_honours_protect_and_deletes_nothing(harness: Any, applied: Path) -> None:
     applied.write_text(
         SPEC.replace("region: us-east-1}\nai_llms", "region: us-east-1, protect: true}\nai_llms")
