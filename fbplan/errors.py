@@ -90,7 +90,19 @@ class ApiError(FbplanError):
         status = f"HTTP {self.status}" if self.status is not None else "no response"
         detail = ": ".join(part for part in (self.code, self.api_message) if part)
         tail = f" ({detail})" if detail else ""
-        return f"{self.method} {self.path} failed with {status}{tail}."
+        hint = ""
+        if self.status == 401:
+            where = f" at {self.origin}" if self.origin else ""
+            hint = f" Check FB_JWT: the backend{where} did not accept the token."
+        return f"{self.method} {self.path} failed with {status}{tail}.{hint}"
+
+    @property
+    def origin(self) -> str:
+        """`scheme://host:port` of the backend that answered (or did not), if known."""
+        if not self.url or "://" not in self.url:
+            return ""
+        scheme, rest = self.url.split("://", 1)
+        return f"{scheme}://{rest.split('/', 1)[0]}"
 
 
 class TransportError(ApiError):
@@ -109,7 +121,8 @@ class TransportError(ApiError):
         super().__init__(method, path, None, None, reason, url, ambiguous=ambiguous)
 
     def _sentence(self) -> str:
-        return f"{self.method} {self.path} got no response: {self.reason}."
+        where = f" from {self.origin} (FB_BACKEND_URL)" if self.origin else ""
+        return f"{self.method} {self.path} got no response{where}: {self.reason}."
 
 
 class SafetyError(FbplanError):

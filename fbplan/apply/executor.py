@@ -27,7 +27,7 @@ from fbplan.kinds import REGISTRY
 from fbplan.kinds.base import ApplyContext, Created, UnknownReference
 from fbplan.model import Resource, State
 from fbplan.plan.graph import Step, build_graph
-from fbplan.plan.model import Plan
+from fbplan.plan.model import Action, Plan
 from fbplan.secret import redact, register
 
 Status = Literal["done", "failed", "skipped"]
@@ -73,6 +73,7 @@ def execute(
 ) -> ApplyReport:
     graph = build_graph(plan, desired, live)
     runner = _StepRunner(desired, live, ctx, options)
+    runner.recreated = {c.address for c in plan.changes if c.action is Action.REPLACE}
     report = ApplyReport()
     waiting = {step: set(deps) for step, deps in graph.items()}
     dependents: dict[Step, set[Step]] = {step: set() for step in graph}
@@ -140,6 +141,7 @@ class _StepRunner:
         self, desired: State, live: State, ctx: ApplyContext, options: ExecuteOptions
     ) -> None:
         self.desired, self.live, self.ctx, self.options = desired, live, ctx, options
+        self.recreated: set[str] = set()  # deleted, then created again (replaces)
 
     def run(self, step: Step) -> StepResult:
         _notify(self.options, step, "start", "")
@@ -179,8 +181,13 @@ class _StepRunner:
             case "delete":
                 self._delete(self.live.resources[step.address])
                 self.ctx.forget(step.address)
-                if self.options.fingerprints and step.address not in self.desired.resources:
-                    self.options.fingerprints.forget(step.address)
+                if step.address not in self.recreated:
+                    self._forget(step.address)
+
+    def _forget(self, address: str) -> None:
+        """What fbplan kept about an object that is gone for good: its fingerprints."""
+        if self.options.fingerprints:
+            self.options.fingerprints.forget(address)
 
     def _delete(self, have: Resource) -> None:
         """A 404 means the object is gone: the goal of a delete (it may have been deleted by
@@ -231,7 +238,7 @@ class _StepRunner:
             raise StepFailed(
                 f"the key was created (id {found.id}) but its secret was lost in an unanswered "
                 f"request, and removing it failed ({error}); run apply with "
-                f"--rotate {want.address} to replace it"
+                f"--rotate {want.address} --allow-delete to replace it"
             ) from None
 
     def _keep_secrets(self, want: Resource, created: Created) -> None:
@@ -244,7 +251,7 @@ class _StepRunner:
                 f"the key was created (id {created.id}) but its secret "
                 f"could not be written to the {self.options.sink.description} "
                 f"({type(error).__name__}); fix the sink, then run apply with "
-                f"--rotate {want.address} to get a new key"
+                f"--rotate {want.address} --allow-delete to get a new key"
             ) from None
 
     def _record_fingerprints(self, want: Resource) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fbplan.errors import SafetyError
+from fbplan.errors import ConfigError, SafetyError
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,12 @@ def workspace_lock(
     workspace: str, command: str, directory: Path | None = None, *, break_lock: bool = False
 ) -> Iterator[Holder]:
     path = lock_path(directory or lock_dir(), workspace)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(
+            f"cannot use {path.parent} as the lock folder (FB_LOCK_DIR): {error.strerror}"
+        ) from None
     if break_lock:
         path.unlink(missing_ok=True)
     holder = Holder(

@@ -130,6 +130,11 @@ def apply(
                 raise ConfigError("give either SPEC or --plan PLANFILE, not both")
             saved = load_plan(Path(plan_path))
             spec, rotate, targets = saved.spec_path, tuple(saved.rotate), tuple(saved.targets)
+            if not Path(spec).exists():
+                raise ConfigError(
+                    f"the plan {plan_path} was made from the spec {spec}, which is not found from "
+                    "this folder; run apply --plan from the folder plan ran in"
+                )
             cli_vars, force = {**saved.variables, **cli_vars}, saved.force or force
         if not spec:
             raise ConfigError("apply needs a SPEC or --plan PLANFILE")

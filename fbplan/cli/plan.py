@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -47,7 +48,8 @@ def render(plan: Plan, output_format: str, *, drift: bool = False) -> str:
         case "markdown":
             return render_markdown(plan, drift=drift)
         case _:
-            return render_text(plan, drift=drift, color=sys.stdout.isatty())
+            color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")  # no-color.org
+            return render_text(plan, drift=drift, color=color)
 
 
 @click.command()
@@ -84,7 +86,11 @@ def plan(
         out(render(result, output_format))
         if out_path:
             save_plan(result, Path(out_path))
-            err(f"Saved the plan to {out_path}; apply it with: fbplan apply --plan {out_path}")
+            local_flag = " --local" if local else ""
+            err(
+                f"Saved the plan to {out_path}; apply it from this folder with: "
+                f"fbplan apply{local_flag} --plan {out_path}"
+            )
     if result.blockers:
         sys.exit(3)
     if detailed_exitcode and result.has_changes:

@@ -61,7 +61,11 @@ def delete_blocker(plan: Plan, *, allow_delete: bool) -> Blocker | None:
         return None
     return Blocker(
         "allow-delete",
-        f"the plan deletes or replaces {len(destructive)} resources; "
+        f"the plan deletes or replaces {_count(len(destructive), 'resource')}; "
         "re-run apply with --allow-delete to carry it out",
         destructive,
     )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"

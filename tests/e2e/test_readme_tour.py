@@ -138,6 +138,7 @@ def test_the_emulator_as_a_server_serves_plan_and_apply_over_http(user):
         denied = user.fbplan("plan", QUICKSTART)
         assert denied.code == 1
         assert "HTTP 401" in denied.stderr and "wrong-token" not in denied.stderr
+        assert f"Check FB_JWT: the backend at {backend} did not accept the token." in denied.stderr
     finally:
         server.terminate()
         server.communicate(timeout=10)  # also closes the pipes
@@ -192,3 +193,10 @@ def test_a_spec_with_keys_but_no_sink_is_warned_of_and_its_plan_blocked(user):
     planned = user.fbplan("plan", "--local", QUICKSTART)
     assert planned.code == 3
     assert "no secrets.sink" in planned.stdout
+
+
+def test_an_unreachable_backend_is_named(user):
+    user.env.update(FB_BACKEND_URL="http://127.0.0.1:9", FB_JWT="any")
+    result = user.fbplan("plan", QUICKSTART)
+    assert result.code == 1
+    assert "got no response from http://127.0.0.1:9 (FB_BACKEND_URL)" in result.stderr

@@ -3,6 +3,7 @@ workspace never both write), through the stages and through the CLI."""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from pathlib import Path
@@ -84,6 +85,8 @@ def test_destroy_deletes_everything_declared_in_reverse_dependency_order(
             assert done.index(resource.address) < done.index(ref), (resource.address, ref)
     assert harness.api().get("/workspace")["workspaces"] == []
     assert harness.plan(applied).count(Action.CREATE) == len(prepared.desired)
+    fingerprints = json.loads((harness.root / "fingerprints.json").read_text())["fingerprints"]
+    assert fingerprints == {}  # nothing is kept about what is gone for good
 
 
 def test_destroy_leaves_what_another_spec_declares_and_keeps_their_workspace(

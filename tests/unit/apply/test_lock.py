@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from fbplan.apply.lock import lock_dir, lock_path, workspace_lock
-from fbplan.errors import SafetyError
+from fbplan.errors import ConfigError, SafetyError
 
 
 def test_the_lock_file_names_the_holder_and_is_removed_after_the_block(tmp_path: Path) -> None:
@@ -115,3 +115,11 @@ def test_an_unreadable_lock_file_still_blocks(tmp_path: Path) -> None:
 def test_fb_lock_dir_chooses_the_shared_lock_folder(tmp_path: Path) -> None:
     assert lock_dir({"FB_LOCK_DIR": str(tmp_path)}) == tmp_path
     assert lock_dir({}) == Path(".fbplan/locks")
+
+
+def test_a_lock_folder_that_is_a_file_is_one_clear_error(tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "locks"
+    not_a_folder.write_text("")
+    lock = workspace_lock("acme", "apply", not_a_folder / "nested")
+    with pytest.raises(ConfigError, match=r"cannot use .* as the lock folder"), lock:
+        pass
