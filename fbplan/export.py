@@ -18,7 +18,13 @@ from fbplan.envnames import env_name
 from fbplan.kinds import KINDS, REGISTRY
 from fbplan.model import Resource, State
 
-HEADER = "# yaml-language-server: $schema=https://fbplan.dev/schemas/fbplan.schema.json\n"
+# No schema URL is published: the hint names fbplan's own schema file, by the relative
+# path fbplan's examples use, as a commented-out line (editors only read an uncommented one).
+SCHEMA_HINT = (
+    "# To have an editor complete and check this file (yaml-language-server), put this as\n"
+    "# its first line, with the path from this file to fbplan's schemas/fbplan.schema.json:\n"
+    "#   # yaml-language-server: $schema=../schemas/fbplan.schema.json\n"
+)
 UNNAMED = "id:"  # how the live reader names an object it knows only by id
 
 
@@ -37,7 +43,7 @@ def export_spec(live: State) -> str:
         owner = exported[resource.parent] if kind.parent_kind and resource.parent else spec
         exported[resource.address] = _body(resource, env_names)
         owner.setdefault(kind.section, {})[resource.name] = exported[resource.address]
-    header = HEADER + f"# Exported from workspace {live.workspace} by fbplan export.\n"
+    header = f"# Exported from workspace {live.workspace} by fbplan export.\n" + SCHEMA_HINT
     if left_out:
         header += "# Left out (the spec cannot name them):\n"
         header += "".join(f"#   {address}: {why}\n" for address, why in left_out.items())

@@ -2,9 +2,11 @@
 
 A sink is written before apply reports a key as created. Dotenv and JSON files are
 written 0600 and merged atomically (existing entries are kept; the file is replaced in
-one rename). AWS Secrets Manager stores one secret per key address; its client is made at
-the first read or write, so a plan never needs AWS, and every AWS failure is a
-`ConfigError` naming the sink and the secret. No sink stores an empty secret.
+one rename); a file that cannot be read or written (a folder, no permission) is a
+`ConfigError` naming the file and the OS reason. AWS Secrets Manager stores one secret per
+key address; its client is made at the first read or write, so a plan never needs AWS, and
+every AWS failure is a `ConfigError` naming the sink and the secret. No sink stores an
+empty secret.
 """
 
 from __future__ import annotations
@@ -68,6 +70,27 @@ def _write_private(path: Path, text: str) -> None:
         raise
 
 
+def _read_text(path: Path) -> str | None:
+    """The text of `path`, or None when nothing is there yet (the write says why it cannot
+    make the file, if it cannot)."""
+    return path.read_text() if path.exists() else None
+
+
+@contextmanager
+def _file_errors(path: Path, description: str, verb: str) -> Iterator[None]:
+    """OS failures on a file sink as one `ConfigError` sentence naming the file and why."""
+    try:
+        yield
+    except OSError as error:
+        reason = error.strerror or str(error)
+        where = Path(error.filename) if error.filename else path
+        if where != path and not where.name.startswith(f".{path.name}."):
+            reason += f": {where}"  # a folder on the way, not the file itself
+        if isinstance(error, IsADirectoryError):
+            reason += " (secrets.sink.path must name a file, not a folder)"
+        raise ConfigError(f"cannot {verb} the secret sink, the {description}: {reason}") from error
+
+
 def _variable(line: str) -> str | None:
     """The variable a dotenv line sets (`NAME=...` or `export NAME=...`), or None."""
     name, sep, _ = line.partition("=")
@@ -85,10 +108,8 @@ class DotenvSink:
         self._lock = threading.Lock()
 
     def _entries(self) -> dict[str, str]:
-        if not self.path.exists():
-            return {}
         entries = {}
-        for line in self.path.read_text().splitlines():
+        for line in (_read_text(self.path) or "").splitlines():
             name, sep, value = line.partition("=")
             if sep and not line.lstrip().startswith("#"):
                 entries[name.strip()] = value.strip().strip('"')
@@ -103,8 +124,8 @@ class DotenvSink:
             f"{prefix}_KEY_ID": values.get("key", ""),
             f"{prefix}_SECRET": values.get("secret", ""),
         }
-        with self._lock:
-            lines = self.path.read_text().splitlines() if self.path.exists() else []
+        with self._lock, _file_errors(self.path, self.description, "write"):
+            lines = (_read_text(self.path) or "").splitlines()
             kept = [line for line in lines if _variable(line) not in ours]
             text = "".join(f"{line}\n" for line in kept)
             text += "".join(f'{name}="{value}"\n' for name, value in ours.items())
@@ -112,7 +133,7 @@ class DotenvSink:
 
     def read(self, address: str) -> dict[str, str] | None:
         prefix = env_prefix(address)
-        with self._lock:
+        with self._lock, _file_errors(self.path, self.description, "read"):
             entries = self._entries()
         if f"{prefix}_SECRET" not in entries:
             return None
@@ -130,10 +151,11 @@ class JsonSink:
         self._lock = threading.Lock()
 
     def _entries(self) -> dict[str, Any]:
-        if not self.path.exists():
+        text = _read_text(self.path)
+        if text is None:
             return {}
         try:
-            data = json.loads(self.path.read_text())
+            data = json.loads(text)
         except ValueError:
             raise ConfigError(f"the secret file {self.path} is not valid JSON") from None
         if not isinstance(data, dict):
@@ -142,13 +164,13 @@ class JsonSink:
 
     def write(self, address: str, values: Mapping[str, str]) -> None:
         _require_secret(address, values)
-        with self._lock:
+        with self._lock, _file_errors(self.path, self.description, "write"):
             entries = self._entries()
             entries[address] = dict(values)
             _write_private(self.path, json.dumps(entries, indent=2, sort_keys=True) + "\n")
 
     def read(self, address: str) -> dict[str, str] | None:
-        with self._lock:
+        with self._lock, _file_errors(self.path, self.description, "read"):
             entry = self._entries().get(address)
         if not entry:
             return None
@@ -289,6 +311,6 @@ def missing_key_secrets(plan: Plan, live: State, sink: SecretSink | None) -> lis
             notes.append(
                 f"{change.address}: the {sink.description} holds no secret for this key (it was "
                 f"created elsewhere, or its secret was lost); run apply with "
-                f"--rotate {change.address} to get a new key whose secret is kept"
+                f"--rotate {change.address} --allow-delete to get a new key whose secret is kept"
             )
     return notes

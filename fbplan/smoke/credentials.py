@@ -103,7 +103,8 @@ def storage_credentials(
     return CredentialIssue(
         f"no secret for {address}: {_where(sink)} and {ENV_KEY_ID}/{ENV_KEY_SECRET} are not set",
         f"a key's secret is shown only when it is created: renew it with `fbplan apply "
-        f"--rotate {address}` so fbplan keeps it, or export {ENV_KEY_ID} and {ENV_KEY_SECRET}",
+        f"--rotate {address} --allow-delete` so fbplan keeps it, "
+        f"or export {ENV_KEY_ID} and {ENV_KEY_SECRET}",
     )
 
 
@@ -139,7 +140,8 @@ def _from_sink(
         return CredentialIssue(
             f"the secret sink ({sink.description}) holds key {key_id} for {address}, but the "
             f"live key is {live_key_id} (it was replaced outside fbplan)",
-            f"renew the key with `fbplan apply --rotate {address}` so the sink holds its secret",
+            f"renew the key with `fbplan apply --rotate {address} --allow-delete` "
+            "so the sink holds its secret",
         )
     secret = Secret(stored["secret"], f"sink:{address}")
     return StorageCredentials(key_id, secret, f"the secret sink ({sink.description})")
@@ -168,7 +170,7 @@ def ai_credentials(
     return CredentialIssue(
         f"no secret for {address}: {_where(sink)} and {ENV_AI_KEY} is not set",
         f"a key's secret is shown only when it is created: renew it with `fbplan apply "
-        f"--rotate {address}` so fbplan keeps it, or export {ENV_AI_KEY}",
+        f"--rotate {address} --allow-delete` so fbplan keeps it, or export {ENV_AI_KEY}",
     )
 
 

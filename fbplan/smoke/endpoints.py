@@ -13,6 +13,11 @@ same functions (`fetch_telemetry`, `node_telemetry`).
 The choice (for `endpoint: auto`; an explicit URL is used as it is) keeps the current
 endpoint, a previous choice in the same run, unless another node is more than 20% faster,
 and always says why.
+
+The AI gateway is found the same way: the AI nodes the backend advertises (`GET
+/node?nodeServices=2`, where the emulator registers its gateway), the ONLINE one with the
+lowest latency (`choose_gateway`); the `openai-<region>-<provider>` pattern is only the
+fallback for a backend that advertises none.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ PROVIDER_OF = {
 DEFAULT_REGION, DEFAULT_PROVIDER = "us-east-1", "aws"
 SWITCH_RATIO = 0.8  # another node must take less than 80% of the current one's latency
 ONLINE, UNKNOWN = "ONLINE", "UNKNOWN"
+SERVICE_STORAGE, SERVICE_AI = 1, 2  # `nodeServices` bits of `GET /node`
 _PATTERN_HOST = re.compile(r"^(s3|gcs|blob)-(.+)-(aws|gcp|azure)\.flashback\.tech$")
 
 
@@ -215,7 +221,8 @@ def placements(spec_data: Mapping[str, Any], repo: Mapping[str, Any]) -> list[tu
 
 @dataclass(frozen=True)
 class Telemetry:
-    """The rows of `GET /node?nodeServices=1` and `GET /stats/nodes/minute`, read once."""
+    """The rows of `GET /node?nodeServices=1` (storage nodes) and `GET /stats/nodes/minute`,
+    read once."""
 
     node_rows: list[Mapping[str, Any]]
     stat_rows: list[Mapping[str, Any]]
@@ -241,7 +248,7 @@ def fetch_telemetry(api: Any, bucket_ids: Sequence[str]) -> Telemetry:
     """The node list, and the node stats of `bucket_ids` (none are asked for without a
     bucket); a list the backend cannot give is empty, with a note."""
     notes: list[str] = []
-    node_rows = fetch_rows(api, "/node", {"nodeServices": 1}, notes=notes)
+    node_rows = fetch_rows(api, "/node", {"nodeServices": SERVICE_STORAGE}, notes=notes)
     stat_rows: list[Mapping[str, Any]] = []
     if bucket_ids:
         params = {"bucketId": list(bucket_ids)}
@@ -333,3 +340,52 @@ def _switch(others: Sequence[Node], why: str) -> Choice:
 
 def _urls(nodes: Iterable[Node]) -> tuple[str, ...]:
     return tuple(n.url for n in nodes if n.usable)
+
+
+# -- the AI gateway -------------------------------------------------------------------------
+
+
+def gateway_pattern(region: str, provider: str) -> str:
+    """`https://openai-<region>-<provider>.flashback.tech/v1`."""
+    return f"https://openai-{region}-{provider}.flashback.tech/v1"
+
+
+def openai_base_url(url: str) -> str:
+    """A gateway node's URL as an OpenAI base URL: the SDK's paths follow `/v1`."""
+    url = normalize_url(url)
+    return url if url.endswith("/v1") else f"{url}/v1"
+
+
+def _offers(row: Mapping[str, Any], service: int) -> bool:
+    """False only for a row whose `nodeServices` bitmask lacks `service`."""
+    value = row.get("nodeServices")
+    try:
+        return value is None or bool(int(value) & service)
+    except (TypeError, ValueError):
+        return True
+
+
+def fetch_gateways(api: Any) -> tuple[list[Node], tuple[str, ...]]:
+    """The AI gateway nodes the backend advertises (`GET /node?nodeServices=2`), their URLs
+    as OpenAI base URLs; and a note when the backend could not list them."""
+    notes: list[str] = []
+    rows = fetch_rows(api, "/node", {"nodeServices": SERVICE_AI}, notes=notes)
+    nodes = (
+        Node(openai_base_url(str(r["url"])), latency(r), _status(r.get("status")), r.get("region"))
+        for r in rows
+        if r.get("url") and _offers(r, SERVICE_AI)
+    )
+    return _dedupe(nodes), tuple(notes)
+
+
+def choose_gateway(nodes: Sequence[Node]) -> Choice:
+    """The ONLINE gateway with the lowest latency; when none is online, the first advertised
+    (the check then says so) rather than a gateway the backend does not advertise. `url` is
+    None only when no gateway is advertised."""
+    ranked = rank(nodes)
+    if ranked:
+        return _fresh_choice(ranked)
+    if not nodes:
+        return Choice(None, "the backend advertises no AI gateway node")
+    first = nodes[0]
+    return Choice(first.url, f"chose {first.url}: it is {first.status}, and no gateway is online")

@@ -1,7 +1,8 @@
 """Run a spec's smoke checks: `run_smoke(spec, connection) -> SmokeReport`.
 
     spec.smoke ─► check key kinds (never mixed) ─► read live ─► credentials per target
-               ─► for each target: endpoint (explicit, or chosen for `auto`)
+               ─► for each target: endpoint (explicit, or chosen for `auto`; the AI gateway
+                                   the backend advertises unless one is given)
                                    ─► attempts through its routes
                                       (soft limits: next route, or bounded waits)
 
@@ -47,7 +48,10 @@ from fbplan.smoke.endpoints import (
     Telemetry,
     candidates_for,
     choose_endpoint,
+    choose_gateway,
+    fetch_gateways,
     fetch_telemetry,
+    gateway_pattern,
     normalize_url,
     pattern_candidates,
     placements,
@@ -89,6 +93,7 @@ class _Run:
     max_wait: float
     previous: dict[frozenset[str], str] = field(default_factory=dict)  # `auto` choices
     telemetry: Telemetry | None = None
+    gateways: tuple[Choice, str] | None = None  # the advertised AI gateway, and a note
 
     def emit(self, target: TargetResult, step: SmokeStep) -> None:
         target.steps.append(step)
@@ -333,8 +338,6 @@ class _AiTarget:
         credentials = ai_credentials(address, run.sink, run.env, storage_values=known)
         base_url, reason = _base_url(run, check)
         model = str(check.get("model") or run.env.get("FB_MODEL", "")).strip()
-        if not model:
-            raise ConfigError(f"smoke.ai for {address}: no model; set model or FB_MODEL")
         prompt = str(check.get("prompt") or ai_check.DEFAULT_PROMPT)
         source = getattr(credentials, "source", "")
         call = ai_check.ChatCall(
@@ -349,6 +352,11 @@ class _AiTarget:
             return result
         assert isinstance(self.credentials, AiCredentials)
         run.emit(result, SmokeStep("endpoint", True, 0.0, call.base_url, self.base_url_reason))
+        if not call.model:  # fails here, before any call to the gateway
+            message = "no model: set smoke.ai[].model or FB_MODEL"
+            run.emit(result, SmokeStep("chat", False, 0.0, None, message))
+            result.outcome = "failed"
+            return result
         token = self.credentials.token.reveal()
 
         def go() -> Attempt:
@@ -370,8 +378,9 @@ def _storage_values(run: _Run, storage: Sequence[_StorageTarget]) -> list[str]:
 
 
 def _base_url(run: _Run, check: Mapping[str, Any]) -> tuple[str, str]:
-    """The gateway URL: the spec's, FB_OPENAI_BASE_URL, the embedded emulator's gateway,
-    else the gateway pattern for the repo's first bucket region."""
+    """The gateway URL and where it came from: the spec's, FB_OPENAI_BASE_URL, the embedded
+    emulator's gateway, the AI gateway the backend advertises, else the gateway pattern for
+    the repo's first bucket region."""
     url, source = _given_base_url(run, check)
     url, note = _local_only(run, url, source, "")
     if url is not None:
@@ -380,10 +389,22 @@ def _base_url(run: _Run, check: Mapping[str, Any]) -> tuple[str, str]:
     if emulator is not None:
         reason = "the embedded emulator's AI gateway" + (f" ({note})" if note else "")
         return str(emulator.gateway_url), reason
+    if run.gateways is None:
+        nodes, notes = fetch_gateways(run.connection.api)
+        run.gateways = choose_gateway(nodes), "; ".join(notes)
+    choice, note = run.gateways
+    if choice.url is not None:
+        reason = f"base URL from the AI gateway the backend advertises ({_NODE_LIST}): "
+        return choice.url, reason + choice.reason + (f"; {note}" if note else "")
     repo = (run.spec.data.get("repos") or {}).get(check.get("repo")) or {}
     region, provider = (placements(run.spec.data, repo) or [(DEFAULT_REGION, DEFAULT_PROVIDER)])[0]
-    url = f"https://openai-{region}-{provider}.flashback.tech/v1"
-    return url, "base URL from the gateway pattern (set base_url or FB_OPENAI_BASE_URL to choose)"
+    why = note or f"{choice.reason} ({_NODE_LIST})"
+    return gateway_pattern(region, provider), (
+        f"base URL from the gateway pattern: {why} (set base_url or FB_OPENAI_BASE_URL to choose)"
+    )
+
+
+_NODE_LIST = "GET /node?nodeServices=2"
 
 
 def _given_base_url(run: _Run, check: Mapping[str, Any]) -> tuple[str | None, str]:

@@ -247,7 +247,7 @@ def _classify_answer(
     if code == "SignatureDoesNotMatch":
         fix = (
             f"the secret from {key.source} is wrong or stale: renew the key with `fbplan apply "
-            f"--rotate {key.address}`, or export its real secret in FB_KEY_SECRET"
+            f"--rotate {key.address} --allow-delete`, or export its real secret in FB_KEY_SECRET"
         )
         return _hard(f"the secret does not match key {key.name} (id {key.key_id}): {said}", fix)
     if code == "InvalidAccessKeyId":

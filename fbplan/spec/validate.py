@@ -2,8 +2,9 @@
 
 Schema errors become one-line problems at the user's text (an unknown field points at
 its key and suggests the closest valid one); then the cross-references (buckets,
-AI LLMs, provider keys, repos and their keys), credential combinations, repo
-attachment rules, and the names a dotenv secret sink would give the keys are checked.
+AI LLMs, provider keys, repos and their keys), credential combinations, provider buckets
+declared twice, repo attachment rules, the access of storage smoke keys, and the names a
+dotenv secret sink would give the keys are checked.
 Every problem is collected. Messages never show a value
 that came from the environment or a file, nor any value of a secret field.
 """
@@ -241,6 +242,7 @@ def _entries(spec: dict[str, Any], section: str) -> Iterator[tuple[str, dict[str
 def _rule_problems(view: dict[str, Any], ctx: _Context) -> Iterator[SpecProblem]:
     spec = _mapping(view)
     yield from _credential_rules(spec, ctx)
+    yield from _provider_bucket_rules(spec, ctx)
     yield from _repo_rules(spec, ctx)
     yield from _mirror_exclusivity(spec, ctx)
     yield from _policy_rules(spec, ctx)
@@ -288,6 +290,24 @@ def _credential_rules(spec: dict[str, Any], ctx: _Context) -> Iterator[SpecProbl
             elif section == "buckets" and ("key" in item) != ("secret" in item):
                 missing, present = ("secret", "key") if "key" in item else ("key", "secret")
                 yield ctx.problem((*base, missing), f"required when '{present}' is set")
+
+
+def _provider_bucket_rules(spec: dict[str, Any], ctx: _Context) -> Iterator[SpecProblem]:
+    """A provider bucket is registered once in Flashback: a second entry naming it would
+    fail half-way through an apply."""
+    first: dict[str, str] = {}
+    for name, item in _entries(spec, "buckets"):
+        path = ("buckets", name, "bucket")
+        bucket = item.get("bucket")
+        if not isinstance(bucket, str) or not bucket or path in ctx.skip:
+            continue
+        if bucket in first:
+            yield ctx.problem(
+                path,
+                f"the provider bucket {ctx.show(path, bucket)} is already declared by "
+                f"buckets.{first[bucket]}",
+            )
+        first.setdefault(bucket, name)
 
 
 def _repo_rules(spec: dict[str, Any], ctx: _Context) -> Iterator[SpecProblem]:
@@ -404,6 +424,13 @@ def _smoke_check(
         keys = _mapping(repo.get(f"{key_field}s"))
         key_path, within = (*path, key_field), f" in repo '{repo_name}'"
         yield from _reference(ctx, key_path, check.get(key_field), keys, key_field, within)
+        key = keys.get(check.get(key_field)) if isinstance(check.get(key_field), str) else None
+        if key_field == "api_key" and isinstance(key, dict) and key.get("access") == "READ":
+            yield ctx.problem(
+                key_path,
+                f"the key '{check[key_field]}' has READ access, but smoke writes an object; "
+                "the key needs WRITE or ADMIN access",
+            )
 
 
 _SINK_FIELDS = {

@@ -62,7 +62,7 @@ def local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def backend(local: Path) -> Iterator[BackendClient]:
     """The embedded emulator's backend, reached directly (not through fbplan)."""
-    store = Store(str(local / ".fbplan" / "emulator.db"))
+    store = Store(str(local / ".fbplan" / "local-emulator.db"))
     app = create_backend_app(store, "direct")
     client = BackendClient("http://direct.test", "direct", transport=httpx.WSGITransport(app=app))
     yield client

@@ -4,6 +4,7 @@ them; and the CLI command on an embedded emulator."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +151,29 @@ def export_to(harness: Any, folder: str) -> tuple[str, Path]:
     return text, path
 
 
+def left_out(text: str, count: int) -> list[str]:
+    """The `count` lines of the export's "Left out" comment, from its title."""
+    lines = text.splitlines()
+    start = lines.index("# Left out (the spec cannot name them):")
+    return lines[start : start + count]
+
+
+def test_the_export_points_to_fbplans_schema_without_inventing_a_url() -> None:
+    live = State(WORKSPACE)
+    live.add(Resource("workspace", "workspace", WORKSPACE, {"name": WORKSPACE}, id="w1"))
+    text = export_spec(live)
+    comments = [line for line in text.splitlines() if line.startswith("#")]
+    assert "://" not in text
+    assert not [line for line in comments if re.match(r"#\s+yaml-language-server\s*:", line)]
+    assert comments == [
+        f"# Exported from workspace {WORKSPACE} by fbplan export.",
+        "# To have an editor complete and check this file (yaml-language-server), put this as",
+        "# its first line, with the path from this file to fbplan's schemas/fbplan.schema.json:",
+        "#   # yaml-language-server: $schema=../schemas/fbplan.schema.json",
+    ]
+    assert yaml.safe_load(text) == {"version": 1, "workspace": WORKSPACE}
+
+
 def test_an_exported_workspace_with_every_kind_loads_and_plans_no_change(
     harness: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -182,7 +206,7 @@ def test_objects_without_a_name_are_left_out_with_what_hangs_on_them(
     doomed = next(k for k in keys["apiKeys"] if k.get("description") == "doomed")
     harness.api().put(f"/apikeys/{doomed['id']}", json={"description": ""})
     text, path = export_to(harness, "exported")
-    assert text.splitlines()[2:8] == [
+    assert left_out(text, 6) == [
         "# Left out (the spec cannot name them):",
         f"#   provider_key.id:{doomed['id']}: it has no name (id {doomed['id']})",
         f"#   bucket.orphan-media: it refers by id to provider_key {doomed['id']}",
@@ -210,7 +234,7 @@ def test_a_repo_attaching_an_object_known_only_by_id_is_left_out_with_its_keys()
     )
     live.add(key)
     text = export_spec(live)
-    assert text.splitlines()[2:5] == [
+    assert left_out(text, 3) == [
         "# Left out (the spec cannot name them):",
         "#   repo.shared: it refers by id to bucket b9",
         "#   repo.shared.api_key.rw: its repo repo.shared is left out",

@@ -23,7 +23,8 @@ from tests.integration import conftest_smoke as helpers
 
 world = helpers.world  # the fixture: a started emulator, closed after the test
 
-RO_SMOKE = "storage:\n  - {repo: app, api_key: app-ro}\n"
+RW_SMOKE = "storage:\n  - {repo: app, api_key: app-rw}\n"
+NO_MODEL = "ai:\n  - {repo: app, ai_api_key: app-ai}\n"
 
 
 def smoke(world: Any, spec: Path, env: dict[str, str] | None = None, **kw: Any) -> SmokeReport:
@@ -65,9 +66,12 @@ def test_apply_then_smoke_passes_and_the_bytes_show_in_the_statistics(world: Any
 
 
 def test_a_read_only_key_fails_at_put_with_a_clear_message(world: Any) -> None:
-    spec = world.write_spec(RO_SMOKE)
+    spec = world.write_spec(RW_SMOKE)
     world.apply(spec)
-    report = smoke(world, spec)
+    loaded = world.load(spec)
+    loaded.data["smoke"]["storage"][0]["api_key"] = "app-ro"  # validation would refuse it
+    report = run_smoke(loaded, world.connection, env={})
+    helpers.assert_no_secret(world, render_text(report), render_json(report))
     [target] = report.targets
     assert target.outcome == "failed" and target.failed_step.name == "put"
     problem = target.problem()
@@ -129,6 +133,30 @@ def test_ai_smoke_with_an_unknown_model_fails_clearly(world: Any) -> None:
     assert "ends in /v1" in target.problem() and "no-such-model" in target.problem()
 
 
+def test_an_ai_check_without_a_model_fails_at_chat_before_any_call(world: Any) -> None:
+    spec = world.write_spec(NO_MODEL)
+    world.apply(spec)
+    report = smoke(world, spec)
+    [target] = report.targets
+    assert steps(report) == ["credentials", "endpoint", "chat"]
+    assert target.outcome == "failed"
+    assert target.problem() == (
+        "smoke ai app/app-ai failed at step chat: no model: set smoke.ai[].model or FB_MODEL"
+    )
+    assert world.gateway_requests() == []
+
+
+def test_fb_model_names_the_model_when_the_spec_does_not(world: Any) -> None:
+    spec = world.write_spec(NO_MODEL)
+    world.apply(spec)
+    report = smoke(world, spec, {"FB_MODEL": "gpt-4o-mini"})
+    assert report.ok, render_text(report)
+    assert report.targets[0].steps[-1].message.startswith("gpt-4o-mini answered")
+    with_model = world.write_spec(helpers.DEFAULT_SMOKE, name="with-model.yaml")
+    [_, ai] = smoke(world, with_model, {"FB_MODEL": "no-such-model"}).targets
+    assert ai.ok and ai.steps[-1].message.startswith("gpt-4o-mini answered")  # the spec's wins
+
+
 def test_a_429_burst_at_the_bridge_is_waited_out(world: Any) -> None:
     spec = world.write_spec("storage:\n  - {repo: app, api_key: app-rw}\n")
     world.apply(spec)
@@ -185,16 +213,18 @@ def test_the_cli_exits_4_with_the_target_step_endpoint_and_fix(
     (tmp_path / "bucket.secret").write_text(helpers.BUCKET_SECRET)
     (tmp_path / "llm.secret").write_text(helpers.LLM_SECRET)
     spec = tmp_path / "spec.yaml"
-    spec.write_text(helpers.spec_text(RO_SMOKE))
+    spec.write_text(helpers.spec_text(RW_SMOKE))
     runner = CliRunner()
     applied = runner.invoke(cli, ["apply", "--local", "--yes", "--no-smoke", str(spec)])
     assert applied.exit_code == 0, applied.output
-    result = runner.invoke(smoke_command, [str(spec), "--local", "--format", "json"])
+    key_id = json.loads((tmp_path / "secrets.json").read_text())["repo.app.api_key.app-rw"]["key"]
+    wrong = {"FB_KEY_ID": key_id, "FB_KEY_SECRET": "W" * 40}
+    result = runner.invoke(smoke_command, [str(spec), "--local", "--format", "json"], env=wrong)
     assert result.exit_code == 4, result.output
     report = json.loads(result.stdout)
     assert report["ok"] is False and report["targets"][0]["outcome"] == "failed"
-    assert "Error: smoke storage app/app-ro failed at step put at http://" in result.stderr
-    assert "smoke writes need WRITE" in result.stderr
+    assert "Error: smoke storage app/app-rw failed at step put at http://" in result.stderr
+    assert "the secret does not match key app-rw" in result.stderr
     sink = json.loads((tmp_path / "secrets.json").read_text())
     for entry in sink.values():
         assert entry["secret"] not in result.output

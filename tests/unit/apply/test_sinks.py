@@ -20,9 +20,12 @@ from fbplan.apply.sinks import (
     DotenvSink,
     JsonSink,
     env_prefix,
+    missing_key_secrets,
     sink_from_spec,
 )
 from fbplan.errors import ConfigError
+from fbplan.model import Resource, State
+from fbplan.plan.model import Action, Change, Plan
 from fbplan.secret import MASK, redact
 
 KEY = "repo.app.api_key.app-rw"
@@ -90,7 +93,9 @@ def test_dotenv_sink_leaves_the_old_file_whole_when_the_write_fails(
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", broken_replace)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(
+        ConfigError, match=f"cannot write the secret sink, the dotenv file {path}: disk full"
+    ):
         DotenvSink(path).write(KEY, VALUES)
     assert path.read_text() == 'KEEP="me"\n'
     assert leftovers(tmp_path) == []
@@ -146,6 +151,44 @@ def test_json_sink_refuses_to_overwrite_a_file_it_cannot_read(tmp_path: Path, co
     with pytest.raises(ConfigError, match=str(path)):
         JsonSink(path).write(KEY, VALUES)
     assert path.read_text() == content
+
+
+@pytest.mark.parametrize(("sink_type", "what"), [(DotenvSink, "dotenv"), (JsonSink, "JSON")])
+def test_a_file_sink_that_is_a_folder_is_one_sentence_naming_it(
+    tmp_path: Path, sink_type: type, what: str
+) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    sink = sink_type(folder)
+    for verb, use in (("read", lambda: sink.read(KEY)), ("write", lambda: sink.write(KEY, VALUES))):
+        with pytest.raises(ConfigError) as caught:
+            use()
+        assert str(caught.value) == (
+            f"cannot {verb} the secret sink, the {what} file {folder}: Is a directory "
+            "(secrets.sink.path must name a file, not a folder)"
+        )
+    assert list(folder.iterdir()) == []
+
+
+def test_a_file_sink_below_a_file_names_the_os_reason_when_written(tmp_path: Path) -> None:
+    (tmp_path / "plain").write_text("not a folder")
+    sink = JsonSink(tmp_path / "plain" / "secrets.json")
+    assert sink.read(KEY) is None  # nothing there yet: the write says why it cannot be made
+    with pytest.raises(ConfigError) as caught:
+        sink.write(KEY, VALUES)
+    assert str(caught.value) == (
+        f"cannot write the secret sink, the JSON file {sink.path}: File exists: {tmp_path / 'plain'}"
+    )
+
+
+def test_plan_notes_over_a_sink_that_is_a_folder_are_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    sink = sink_from_spec({"type": "dotenv", "path": "out"}, tmp_path)
+    live = State("w")
+    live.add(Resource("repo_api_key", KEY, "app-rw", parent="repo.app", extra={"key_id": "K"}))
+    plan = Plan("w", [Change(KEY, "repo_api_key", Action.NOOP)])
+    with pytest.raises(ConfigError, match=f"the dotenv file {tmp_path / 'out'}: Is a directory"):
+        missing_key_secrets(plan, live, sink)
 
 
 # -- AWS Secrets Manager -------------------------------------------------------------------

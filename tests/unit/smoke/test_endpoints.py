@@ -12,10 +12,13 @@ from fbplan.smoke.endpoints import (
     bridge_url,
     candidates_for,
     choose_endpoint,
+    choose_gateway,
+    fetch_gateways,
     fetch_telemetry,
     latency,
     node_telemetry,
     nodes_from_telemetry,
+    openai_base_url,
     pattern_candidates,
     serves_api,
 )
@@ -184,3 +187,62 @@ def test_candidates_are_the_advertised_nodes_else_the_pattern() -> None:
     assert [(n.url, n.latency_ms, n.usable) for n in fallback] == [(SLOW, None, True)]
     choice = choose_endpoint(fallback)
     assert choice.url == SLOW and "no latency data" in choice.reason
+
+
+# -- the AI gateway -------------------------------------------------------------------------
+
+
+class GatewayApi:
+    def __init__(self, rows: list[Any], error: bool = False) -> None:
+        self.rows, self.error = rows, error
+        self.asked: list[tuple[str, Any]] = []
+
+    def get(self, path: str, *, params: Any = None) -> Any:
+        self.asked.append((path, params))
+        if self.error:
+            raise ApiError("GET", path, 500, "INTERNAL", "boom")
+        return {"data": self.rows}
+
+
+def test_openai_base_url_ends_in_v1_once() -> None:
+    assert openai_base_url("http://127.0.0.1:8788") == "http://127.0.0.1:8788/v1"
+    assert openai_base_url("https://AI.example/v1/") == "https://ai.example/v1"
+
+
+def test_fetch_gateways_reads_the_ai_nodes_only() -> None:
+    api = GatewayApi(
+        [
+            {"url": "http://127.0.0.1:8788", "status": "ONLINE", "latencyMs": 3, "nodeServices": 2},
+            {"url": "http://127.0.0.1:8789", "status": "ONLINE", "nodeServices": 1},  # storage
+            {"url": "https://ai.example/v1", "status": "active", "nodeServices": 6},
+            {"status": "ONLINE", "nodeServices": 2},  # no URL
+        ]
+    )
+    nodes, notes = fetch_gateways(api)
+    assert api.asked == [("/node", {"nodeServices": 2})] and notes == ()
+    assert nodes == [
+        Node("http://127.0.0.1:8788/v1", 3.0, "ONLINE"),
+        Node("https://ai.example/v1", None, "ONLINE"),
+    ]
+
+
+def test_fetch_gateways_notes_a_list_the_backend_cannot_give() -> None:
+    nodes, notes = fetch_gateways(GatewayApi([], error=True))
+    assert nodes == [] and notes[0].startswith("no data from /node: ")
+
+
+def test_choose_gateway_takes_the_online_one_with_the_lowest_latency() -> None:
+    nodes = [node("http://a/v1", 40), node("http://b/v1", 5, "OFFLINE"), node("http://c/v1", 10)]
+    choice = choose_gateway(nodes)
+    assert (choice.url, choice.reason) == (
+        "http://c/v1",
+        "chose http://c/v1 (10 ms) over http://a/v1 (40 ms)",
+    )
+
+
+def test_choose_gateway_keeps_to_advertised_gateways_even_when_none_is_online() -> None:
+    choice = choose_gateway([node("http://b/v1", 5, "OFFLINE")])
+    assert (
+        choice.url == "http://b/v1" and "it is OFFLINE, and no gateway is online" in choice.reason
+    )
+    assert choose_gateway([]).url is None

@@ -266,3 +266,53 @@ def test_repo_keys_sharing_a_dotenv_variable_are_refused(write_spec, problems) -
 def test_such_keys_are_fine_where_the_sink_names_them_by_address(write_spec, load, sink) -> None:
     path = write_spec(COLLIDING_REPOS + sink)
     assert set(load(path, env=ENV).data["repos"]) == {"app", "app-ai"}
+
+
+def test_a_provider_bucket_declared_twice_is_refused_at_the_second_entry(
+    write_spec, problems
+) -> None:
+    path = write_spec(
+        "buckets:\n"
+        "  media: {bucket: acme-data, storage_type: S3}\n"
+        "  logs: {bucket: acme-logs, storage_type: S3}\n"
+        "  backup: {bucket: acme-data, storage_type: S3}\n"
+    )
+    assert problems(path) == [
+        f"{path}:6:20: buckets.backup.bucket: the provider bucket 'acme-data' is already "
+        "declared by buckets.media"
+    ]
+
+
+def test_a_duplicate_provider_bucket_from_the_environment_is_not_shown(
+    write_spec, messages
+) -> None:
+    path = write_spec(
+        "buckets:\n"
+        "  media: {bucket: '${env:B}', storage_type: S3}\n"
+        "  backup: {bucket: '${env:B}', storage_type: S3}\n"
+    )
+    assert messages(path, env={"B": "private-bucket-name"}) == [
+        "buckets.backup.bucket: the provider bucket (a value from the environment or a file) "
+        "is already declared by buckets.media"
+    ]
+
+
+@pytest.mark.parametrize("access", ["WRITE", "ADMIN"])
+def test_a_storage_smoke_key_with_write_access_is_accepted(write_spec, load, access) -> None:
+    repo = REPO.replace("app-rw: {access: WRITE}", f"app-rw: {{access: {access}}}")
+    path = write_spec(repo + "smoke:\n  storage: [{repo: app, api_key: app-rw}]\n")
+    assert load(path).data["smoke"]["storage"][0]["api_key"] == "app-rw"
+
+
+def test_a_read_key_as_a_storage_smoke_key_is_refused(write_spec, problems) -> None:
+    repo = REPO.replace("api_keys: {app-rw: {access: WRITE}}", "api_keys: {app-ro: {access: READ}}")
+    path = write_spec(repo + "smoke:\n  storage: [{repo: app, api_key: app-ro}]\n")
+    assert problems(path) == [
+        f"{path}:10:34: smoke.storage[0].api_key: the key 'app-ro' has READ access, but smoke "
+        "writes an object; the key needs WRITE or ADMIN access"
+    ]
+
+
+def test_an_ai_smoke_check_without_a_model_is_valid(write_spec, load) -> None:
+    path = write_spec(REPO + "smoke:\n  ai: [{repo: app, ai_api_key: app-ai}]\n")
+    assert "model" not in load(path).data["smoke"]["ai"][0]
