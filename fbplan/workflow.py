@@ -250,6 +250,8 @@ def check_before_apply(prepared: Prepared, request: ApplyRequest) -> None:
     blocker = delete_blocker(plan, allow_delete=request.allow_delete)
     if blocker:
         raise SafetyError(f"blocked: {blocker.message}")
+    if prepared.sink is not None and _new_keys(plan):
+        prepared.sink.check_writable()  # before a key whose secret could not be kept exists
 
 
 def apply_prepared(

@@ -185,9 +185,13 @@ class _StepRunner:
                     self._forget(step.address)
 
     def _forget(self, address: str) -> None:
-        """What fbplan kept about an object that is gone for good: its fingerprints."""
+        """What fbplan kept about an object that is gone for good: its fingerprints, and a
+        deleted key's secret in the sink (no application can use it any more)."""
         if self.options.fingerprints:
             self.options.fingerprints.forget(address)
+        have = self.live.resources[address]
+        if self.options.sink and REGISTRY[have.kind].issues_credentials:
+            self.options.sink.remove(address)
 
     def _delete(self, have: Resource) -> None:
         """A 404 means the object is gone: the goal of a delete (it may have been deleted by

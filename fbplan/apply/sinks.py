@@ -38,6 +38,10 @@ class SecretSink(Protocol):
 
     def read(self, address: str) -> dict[str, str] | None: ...
 
+    def remove(self, address: str) -> None: ...
+
+    def check_writable(self) -> None: ...
+
 
 __all__ = [
     "AwsSecretsManagerSink",
@@ -98,6 +102,21 @@ def _variable(line: str) -> str | None:
     return name if sep and not name.startswith("#") else None
 
 
+def _check_writable(path: Path, description: str) -> None:
+    """Whether a file sink can be written, checked before any key is created: a key whose
+    secret cannot be kept must not be made."""
+    existing = path if path.exists() else next(p for p in path.parents if p.exists())
+    problem = None
+    if path.is_dir():
+        problem = "it is a folder (secrets.sink.path must name a file)"
+    elif not existing.is_dir() and existing != path:
+        problem = f"{existing} is a file, not a folder"
+    elif not os.access(existing, os.W_OK):
+        problem = "permission denied"
+    if problem:
+        raise ConfigError(f"the secret sink, the {description}, cannot be written: {problem}")
+
+
 class DotenvSink:
     """`KEY=value` lines; each key gives `<PREFIX>_KEY_ID` and `<PREFIX>_SECRET`."""
 
@@ -124,12 +143,26 @@ class DotenvSink:
             f"{prefix}_KEY_ID": values.get("key", ""),
             f"{prefix}_SECRET": values.get("secret", ""),
         }
+        self._rewrite(address, ours)
+
+    def remove(self, address: str) -> None:
+        """Drop the lines of a key that was deleted for good."""
+        self._rewrite(address, {})
+
+    def _rewrite(self, address: str, ours: Mapping[str, str]) -> None:
+        prefix = env_prefix(address)
+        names = {f"{prefix}_KEY_ID", f"{prefix}_SECRET"}
         with self._lock, _file_errors(self.path, self.description, "write"):
-            lines = (_read_text(self.path) or "").splitlines()
-            kept = [line for line in lines if _variable(line) not in ours]
-            text = "".join(f"{line}\n" for line in kept)
-            text += "".join(f'{name}="{value}"\n' for name, value in ours.items())
-            _write_private(self.path, text)
+            text = _read_text(self.path)
+            if text is None and not ours:
+                return
+            kept = [line for line in (text or "").splitlines() if _variable(line) not in names]
+            new = "".join(f"{line}\n" for line in kept)
+            new += "".join(f'{name}="{value}"\n' for name, value in ours.items())
+            _write_private(self.path, new)
+
+    def check_writable(self) -> None:
+        _check_writable(self.path, self.description)
 
     def read(self, address: str) -> dict[str, str] | None:
         prefix = env_prefix(address)
@@ -168,6 +201,16 @@ class JsonSink:
             entries = self._entries()
             entries[address] = dict(values)
             _write_private(self.path, json.dumps(entries, indent=2, sort_keys=True) + "\n")
+
+    def remove(self, address: str) -> None:
+        """Drop the entry of a key that was deleted for good."""
+        with self._lock, _file_errors(self.path, self.description, "write"):
+            entries = self._entries()
+            if entries.pop(address, None) is not None:
+                _write_private(self.path, json.dumps(entries, indent=2, sort_keys=True) + "\n")
+
+    def check_writable(self) -> None:
+        _check_writable(self.path, self.description)
 
     def read(self, address: str) -> dict[str, str] | None:
         with self._lock, _file_errors(self.path, self.description, "read"):
@@ -234,6 +277,20 @@ class AwsSecretsManagerSink:
             )
         register(values.get("secret", ""))
         return values
+
+    def remove(self, address: str) -> None:
+        """Schedule the secret of a key deleted for good for deletion (AWS keeps it for its
+        recovery window, so a mistake can still be undone)."""
+        name = self._name(address)
+        with self._aws_errors("delete", name):
+            try:
+                self._api().delete_secret(SecretId=name)
+            except ClientError as error:
+                if _error_code(error) != "ResourceNotFoundException":
+                    raise
+
+    def check_writable(self) -> None:
+        """Not checked ahead: AWS permissions show only on the first write."""
 
     @contextmanager
     def _aws_errors(self, verb: str, name: str) -> Iterator[None]:

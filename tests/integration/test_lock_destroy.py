@@ -87,6 +87,7 @@ def test_destroy_deletes_everything_declared_in_reverse_dependency_order(
     assert harness.plan(applied).count(Action.CREATE) == len(prepared.desired)
     fingerprints = json.loads((harness.root / "fingerprints.json").read_text())["fingerprints"]
     assert fingerprints == {}  # nothing is kept about what is gone for good
+    assert json.loads((harness.root / "secrets.json").read_text()) == {}  # nor deleted keys
 
 
 def test_destroy_leaves_what_another_spec_declares_and_keeps_their_workspace(

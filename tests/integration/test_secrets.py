@@ -188,11 +188,23 @@ def test_rotating_a_key_without_a_sink_fails_before_the_old_key_is_deleted(
 # -- sinks -------------------------------------------------------------------------------
 
 
-def test_a_sink_write_failure_names_the_key_id_and_how_to_rotate_it(
+def test_a_sink_that_cannot_be_written_stops_apply_before_any_key_exists(
     harness: Any, spec: Path
 ) -> None:
     (harness.root / "not-a-folder").write_text("")
     spec.write_text(SPEC.replace("path: secrets.json", "path: not-a-folder/secrets.json"))
+    with pytest.raises(ConfigError, match=r"cannot be written: .* is a file, not a folder"):
+        harness.apply(spec)
+    assert harness.api().get("/workspace")["workspaces"] == []
+
+
+def test_a_sink_write_failure_names_the_key_id_and_how_to_rotate_it(
+    harness: Any, spec: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(*_: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("fbplan.apply.sinks._write_private", disk_full)
     report = harness.apply(spec)
     failed = {str(r.step): r.message for r in report.of("failed")}
     assert set(failed) == {f"create {KEY}", "create repo.app.ai_api_key.app-ai"}
@@ -201,7 +213,9 @@ def test_a_sink_write_failure_names_the_key_id_and_how_to_rotate_it(
     assert key_id in message and f"--rotate {KEY}" in message
     assert sink_entry_absent(harness)
 
-    spec.write_text(SPEC)  # the sink fixed: rotating the orphaned key converges
+    monkeypatch.undo()  # the sink fixed: rotating the orphaned key converges
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET)
+    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_SECRET)
     rotate = [KEY, "repo.app.ai_api_key.app-ai"]
     assert harness.apply(spec, rotate=rotate, allow_delete=True).ok
     assert [k["key"] for k in live_keys(harness, spec)] == [sink_entry(harness)["key"]]
@@ -310,7 +324,10 @@ def test_no_secret_value_reaches_any_output_or_file(
         "error-tainted": 1,
     }, {name: r.stderr for name, r in results.items()}
     assert "secret: (sensitive value changed)" in results["drift"].stdout
-    assert f"Failed: create {KEY}" in results["error-sink"].stderr
+    assert (
+        "secret sink, the JSON file not-a-folder/s, cannot be written"
+        in results["error-sink"].stderr
+    )
     for name, result in results.items():
         for value in CANARIES:
             assert value not in result.stdout, name

@@ -338,3 +338,24 @@ def test_no_sink_stores_an_empty_secret(tmp_path: Path, aws: None, secret: str |
             sink.write(KEY, values)
         assert sink.read(KEY) is None
     assert list(tmp_path.iterdir()) == []
+
+
+def test_removing_a_deleted_key_keeps_every_other_line(tmp_path: Path) -> None:
+    path = tmp_path / "app.env"
+    path.write_text('# settings\nGREETING="hello"\n')
+    sink = DotenvSink(path)
+    sink.write("repo.app.api_key.rw", {"key": "K1", "secret": "s3cret-value-1"})
+    sink.write("repo.app.api_key.ro", {"key": "K2", "secret": "s3cret-value-2"})
+    sink.remove("repo.app.api_key.rw")
+    assert path.read_text() == (
+        '# settings\nGREETING="hello"\nAPP_API_KEY_RO_KEY_ID="K2"\nAPP_API_KEY_RO_SECRET="s3cret-value-2"\n'
+    )
+    assert sink.read("repo.app.api_key.rw") is None
+
+
+def test_removing_from_a_json_sink(tmp_path: Path) -> None:
+    sink = JsonSink(tmp_path / "s.json")
+    sink.write("repo.app.api_key.rw", {"key": "K1", "secret": "s3cret-value-1"})
+    sink.remove("repo.app.api_key.rw")
+    sink.remove("repo.app.api_key.never")  # nothing to remove is fine
+    assert sink.read("repo.app.api_key.rw") is None
