@@ -186,8 +186,12 @@ def _unknown_fields(error: ValidationError, path: PathKey, ctx: _Context) -> Ite
 
 def _missing_fields(error: ValidationError, path: PathKey, ctx: _Context) -> Iterator[SpecProblem]:
     instance = error.instance if isinstance(error.instance, dict) else {}
+    known = list((error.schema.get("properties") or {}) if isinstance(error.schema, dict) else {})
+    # A misspelt field is reported once, as unknown with its "did you mean": the required
+    # field it was meant to be is not reported missing on top of it.
+    meant = {_closest(str(name), known) for name in instance if name not in known}
     for name in error.validator_value:
-        if name not in instance:
+        if name not in instance and name not in meant:
             yield ctx.problem((*path, name), "required field is missing")
 
 

@@ -181,7 +181,8 @@ def test_secret_sink(write_spec, messages, load, sink: str, expected: list[str])
         ("version: 2\nworkspace: a\n", "version: must be 1, the spec version this fbplan reads"),
         ("version: '1'\nworkspace: a\n", "version: expected an integer, got a string"),
         ("version: 1\nworkspace: [a]\n", "workspace: expected a string or a mapping, got a list"),
-        ("version: 1\nworkspace: {nme: a}\n", "workspace.name: required field is missing"),
+        ("version: 1\nworkspace: {nme: a}\n", "workspace.nme: unknown field; did you mean 'name'?"),
+        ("version: 1\nworkspace: {protect: true}\n", "workspace.name: required field is missing"),
         ("version: 1\nworkspace: ''\n", "workspace: must not be empty"),
         (
             "version: 1\nworkspace: a\nprune: yes-please\n",
