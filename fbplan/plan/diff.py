@@ -62,6 +62,19 @@ def _order_key(desired: State, live: State) -> Callable[[str], tuple[int, str]]:
     return key
 
 
+def delete_change(have: Resource, reason: str, *, protect: bool = False) -> Change:
+    """The deletion of a live object, with why."""
+    return Change(
+        have.address,
+        have.kind,
+        Action.DELETE,
+        before=dict(have.attrs),
+        reasons=(reason,),
+        protect=protect,
+        live_id=have.id,
+    )
+
+
 def _create(want: Resource) -> Change:
     return Change(want.address, want.kind, Action.CREATE, after=shown(want), protect=want.protect)
 
@@ -69,16 +82,7 @@ def _create(want: Resource) -> Change:
 def _absent_from_spec(plan: Plan, have: Resource, settings: DiffSettings) -> None:
     kind = settings.kinds[have.kind]
     if kind.section in settings.prune and kind.prunable(have):
-        plan.changes.append(
-            Change(
-                have.address,
-                have.kind,
-                Action.DELETE,
-                before=dict(have.attrs),
-                reasons=("not in the spec, and prune is on",),
-                live_id=have.id,
-            )
-        )
+        plan.changes.append(delete_change(have, "not in the spec, and prune is on"))
     else:
         plan.unmanaged.append(Unmanaged(have.address, have.kind, have.id, kind.prunable(have)))
 
@@ -168,14 +172,7 @@ def _doomed_children(plan: Plan, live: State) -> None:
         fate = "deleted" if gone[parent] is Action.DELETE else "replaced"
         plan.unmanaged.remove(item)
         plan.changes.append(
-            Change(
-                item.address,
-                resource.kind,
-                Action.DELETE,
-                before=dict(resource.attrs),
-                reasons=(f"not in the spec; goes with {parent}, which is {fate}",),
-                live_id=resource.id,
-            )
+            delete_change(resource, f"not in the spec; goes with {parent}, which is {fate}")
         )
 
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 from fbplan.backend.live import live_digest
 from fbplan.model import State
-from fbplan.plan.diff import DiffSettings, SecretStatusFn, diff
-from fbplan.plan.model import Action, Change, Plan
+from fbplan.plan.diff import DiffSettings, SecretStatusFn, delete_change, diff
+from fbplan.plan.model import Plan
 from fbplan.plan.safety import plan_blockers
 
 
@@ -71,17 +71,7 @@ def destroy_plan(desired: State, live: State, options: PlanOptions) -> Plan:
             )
             continue
         reason = "declared in the spec being destroyed" if want else f"goes with {have.parent}"
-        plan.changes.append(
-            Change(
-                have.address,
-                have.kind,
-                Action.DELETE,
-                before=dict(have.attrs),
-                reasons=(reason,),
-                protect=bool(want and want.protect),
-                live_id=have.id,
-            )
-        )
+        plan.changes.append(delete_change(have, reason, protect=bool(want and want.protect)))
     plan.blockers = plan_blockers(plan, live, force=True)
     plan.spec_digest, plan.spec_path = options.spec_digest, options.spec_path
     plan.live_digest = live_digest(live)
