@@ -48,6 +48,7 @@ class SpecError(FbplanError):
 
     def __init__(self, problems: list[SpecProblem]) -> None:
         self.problems = sorted(problems, key=lambda p: (p.file, p.line, p.column, p.field))
+        self.warnings: list[SpecProblem] = []  # shown too: they may explain the problems
         count = len(self.problems)
         first = str(self.problems[0]) if self.problems else "invalid spec"
         super().__init__(first if count == 1 else f"{count} problems in the spec; first: {first}")

@@ -61,6 +61,8 @@ def request_logger(verbose: bool) -> Callable[[ClientEvent], None]:
 
 def fail(error: FbplanError) -> NoReturn:
     if isinstance(error, SpecError):
+        for warning in error.warnings:
+            err(f"warning: {warning}")
         for problem in error.problems:
             err(str(problem))
         count = len(error.problems)

@@ -185,7 +185,7 @@ def load_spec(
     problems += result.problems
     skip = result.failed | result.unresolved
     problems += validate(result.view, marks, tainted=result.tainted, skip=skip)
-    _raise_if(problems)
+    _raise_if(problems, result.warnings)
     return Spec(
         data=result.data,
         files=files,
@@ -198,9 +198,11 @@ def load_spec(
     )
 
 
-def _raise_if(problems: list[SpecProblem]) -> None:
+def _raise_if(problems: list[SpecProblem], warnings: list[SpecProblem] | None = None) -> None:
     if problems:
-        raise SpecError(sorted(set(problems), key=_problem_order))
+        error = SpecError(sorted(set(problems), key=_problem_order))
+        error.warnings = sorted(set(warnings or ()), key=_problem_order)
+        raise error
 
 
 def _problem_order(problem: SpecProblem) -> tuple[str, int, int, str, str]:

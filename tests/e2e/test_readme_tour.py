@@ -200,3 +200,17 @@ def test_an_unreachable_backend_is_named(user):
     result = user.fbplan("plan", QUICKSTART)
     assert result.code == 1
     assert "got no response from http://127.0.0.1:9 (FB_BACKEND_URL)" in result.stderr
+
+
+def test_warnings_are_shown_beside_errors(user):
+    spec = user.cwd / "examples" / "warn.yaml"
+    spec.write_text(
+        "version: 1\nworkspace: w\nbuckets:\n"
+        '  b: {bucket: x, storage_typ: S3, key: k, secret: "${env:NOPE_UNSET}"}\n'
+    )
+    result = user.fbplan("validate", "examples/warn.yaml")
+    assert result.code == 1
+    assert (
+        "warning: examples/warn.yaml:4:51: buckets.b.secret: environment variable" in result.stderr
+    )
+    assert "buckets.b.storage_typ: unknown field" in result.stderr
