@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -20,7 +18,14 @@ from fbplan.cli.console import (
     setup_logging,
     user_errors,
 )
-from fbplan.cli.options import local_option, planning_options, spec_argument, verbose_option
+from fbplan.cli.options import (
+    break_lock_option,
+    local_option,
+    parallelism_option,
+    planning_options,
+    spec_argument,
+    verbose_option,
+)
 from fbplan.cli.plan import render
 from fbplan.cli.smoke import exit_for, render_smoke, smoke_progress
 from fbplan.errors import ConfigError, SafetyError
@@ -39,13 +44,6 @@ from fbplan.workflow import (
     load,
     prepare,
 )
-
-
-def break_lock_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--break-lock", is_flag=True, help="Remove a stale workspace lock left by a crashed run."
-    )(f)
-
 
 PROGRESS = {
     "create": ("Creating...", "Creation complete"),
@@ -102,7 +100,7 @@ def smoke_after_apply(prepared: Prepared, connection: Connection) -> None:
 @planning_options
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--allow-delete", is_flag=True, help="Carry out deletes and replaces.")
-@click.option("--parallelism", default=8, show_default=True, type=click.IntRange(1, 64))
+@parallelism_option
 @click.option("--no-smoke", is_flag=True, help="Skip the smoke checks after apply.")
 @break_lock_option
 def apply(
@@ -158,9 +156,11 @@ def apply(
 @spec_argument
 @local_option
 @verbose_option
-@click.option("--var", "variables", multiple=True, metavar="NAME=VALUE")
+@click.option(
+    "--var", "variables", multiple=True, metavar="NAME=VALUE", help="Set a spec variable."
+)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--parallelism", default=8, show_default=True, type=click.IntRange(1, 64))
+@parallelism_option
 @break_lock_option
 def destroy(
     spec: str,

@@ -42,11 +42,9 @@ def cli() -> None:
     """Declarative provisioning for the Flashback platform.
 
     \b
-    fbplan validate SPEC      check a spec (schema, references, secrets)
-    fbplan plan SPEC          show what apply would change
-    fbplan apply SPEC         make the live workspace match the spec, then smoke-check it
-    fbplan drift SPEC         report where the live workspace differs from the spec
-    fbplan emulator           run a local Flashback backend
+    Exit codes: 0 success (no changes), 1 error, 2 changes or drift pending,
+    3 blocked by a safety rule, 4 apply succeeded but a smoke check failed.
+    Start with: fbplan apply --local --yes examples/quickstart.yaml
     """
 
 

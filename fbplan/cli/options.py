@@ -67,3 +67,19 @@ def format_option(*choices: str) -> Callable[[F], F]:
         show_default=True,
         help="Output format.",
     )
+
+
+def parallelism_option(f: F) -> F:
+    return click.option(
+        "--parallelism",
+        default=8,
+        show_default=True,
+        type=click.IntRange(1, 64),
+        help="How many changes may run at once.",
+    )(f)
+
+
+def break_lock_option(f: F) -> F:
+    return click.option(
+        "--break-lock", is_flag=True, help="Remove a stale workspace lock left by a crashed run."
+    )(f)
