@@ -72,9 +72,15 @@ def report_and_exit(report: ApplyReport) -> None:
         sys.exit(1)
 
 
-def run_apply(prepared: Prepared, connection: Connection, request: ApplyRequest, yes: bool) -> None:
+def run_apply(
+    prepared: Prepared,
+    connection: Connection,
+    request: ApplyRequest,
+    yes: bool,
+    title: str = "plan",
+) -> None:
     check_fresh(prepared, request)
-    out(render(prepared.plan, "text"))
+    out(render(prepared.plan, "text", title=title))
     if not prepared.plan.has_changes:
         return
     check_before_apply(prepared, request)  # a blocked plan is refused before asking
@@ -180,6 +186,8 @@ def destroy(
         try:
             with workspace_lock(loaded[1].workspace, "destroy", break_lock=break_lock):
                 prepared = prepare(request, connection, destroy=True, loaded=loaded)
-                run_apply(prepared, connection, ApplyRequest(True, parallelism), yes)
+                run_apply(
+                    prepared, connection, ApplyRequest(True, parallelism), yes, "destroy plan"
+                )
         finally:
             connection.close()

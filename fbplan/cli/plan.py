@@ -41,7 +41,7 @@ def validate(spec: str, variables: tuple[str, ...]) -> None:
         out(f"{spec}: valid ({len(desired)} resources).")
 
 
-def render(plan: Plan, output_format: str, *, drift: bool = False) -> str:
+def render(plan: Plan, output_format: str, *, drift: bool = False, title: str | None = None) -> str:
     match output_format:
         case "json":
             return render_json(plan, drift=drift)
@@ -49,7 +49,7 @@ def render(plan: Plan, output_format: str, *, drift: bool = False) -> str:
             return render_markdown(plan, drift=drift)
         case _:
             color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")  # no-color.org
-            return render_text(plan, drift=drift, color=color)
+            return render_text(plan, drift=drift, color=color, title=title)
 
 
 @click.command()

@@ -16,11 +16,14 @@ _PLAN_LEGEND = "Symbols: + create, ~ update in place, -/+ replace, - delete"
 _DRIFT_LEGEND = "Symbols: ~ changed, + missing, - unmanaged. Values read live -> spec."
 
 
-def render_text(plan: Plan, *, drift: bool = False, color: bool = False) -> str:
+def render_text(
+    plan: Plan, *, drift: bool = False, color: bool = False, title: str | None = None
+) -> str:
+    """`title` names what the plan is for, e.g. "destroy plan" (default: plan, or drift)."""
     rows = build_rows(plan, drift=drift)
     paint = _Painter(color)
     sections = [
-        _header(rows),
+        _header(rows, title),
         *(_change_block(row, paint) for row in rows.changes),
         _unmanaged(rows),
         _notes(rows),
@@ -45,8 +48,8 @@ class _Painter:
         return self(marker, marker) if marker in _COLORS else marker
 
 
-def _header(rows: Rows) -> list[str]:
-    title = "drift report" if rows.drift else "plan"
+def _header(rows: Rows, title: str | None = None) -> list[str]:
+    title = title or ("drift report" if rows.drift else "plan")
     lines = [f'fbplan {title} for workspace "{rows.workspace}"']
     if rows.changes:
         lines.append(_DRIFT_LEGEND if rows.drift else _PLAN_LEGEND)
