@@ -27,7 +27,8 @@ NAMES = st.sampled_from(["alpha", "beta", "gamma", "delta"])
 
 @st.composite
 def specs(draw: st.DrawFn) -> dict[str, Any]:
-    """A workspace with a provider key, 1-3 buckets, 0-3 NORMAL repos and their keys."""
+    """A workspace with a provider key, 1-3 buckets, 0-3 NORMAL repos and their keys, and
+    maybe policies at workspace and repo scope."""
     bucket_names = draw(st.lists(NAMES, min_size=1, max_size=3, unique=True))
     buckets = {
         name: {
@@ -50,9 +51,21 @@ def specs(draw: st.DrawFn) -> dict[str, Any]:
             "buckets": [{"bucket": b, "folder": f"r-{name}-{b}"} for b in attached],
             "api_keys": {key: {"access": access} for key, access in keys.items()},
         }
+    policies = {}
+    if draw(st.booleans()):
+        policies["ws-log"] = {"scope": "workspace", "risk": "LOW", "action": "log", "content": "x"}
+    for name in draw(st.lists(st.sampled_from(sorted(repos) or ["none"]), max_size=2, unique=True)):
+        if name in repos:
+            policies[f"p-{name}"] = {
+                "scope": f"repo:{name}",
+                "risk": "HIGH",
+                "action": "block",
+                "content": "y",
+            }
     return {
         "version": 1,
         "workspace": "props",
+        "policies": policies,
         "prune": True,
         "provider_keys": {
             "cloud": {"provider": "AWS", "key": "AKIAPROP", "secret": "${env:PROP_SECRET}"}
@@ -125,6 +138,16 @@ def assert_no_duplicates(harness: Any, spec: dict[str, Any]) -> None:
     assert len(workspaces) == 1
     params = {"workspaceId": workspaces[0]["id"]}
     buckets = [b["name"] for b in harness.api().get("/bucket", params=params)["buckets"]]
+    org = harness.api().get("/user/profile")["data"]["orgId"]
+    policies = [
+        p["name"]
+        for scope in [
+            {},
+            *({"repoId": r["id"]} for r in harness.api().get("/repo", params=params)["repos"]),
+        ]
+        for p in harness.api().get("/policy", params={"orgId": org, **params, **scope})["policies"]
+    ]
+    assert sorted(policies) == sorted(spec["policies"])
     repos = harness.api().get("/repo", params=params)["repos"]
     assert sorted(buckets) == sorted(spec["buckets"])
     assert sorted(r["name"] for r in repos) == sorted(spec["repos"])
