@@ -2,8 +2,8 @@
 
 - after apply, a new plan is empty;
 - from any applied spec, applying any other spec (authoritative, deletes allowed) converges;
-- apply under injected "commit then fail" faults converges, with no duplicate objects and no
-  lost secret.
+- apply under injected "commit then fail" faults (on creates, and on every write when moving
+  between specs) converges, with no duplicate objects and no lost secret.
 """
 
 from __future__ import annotations
@@ -171,3 +171,27 @@ def assert_every_key_secret_in_the_sink_works(harness: Any) -> None:
     for repo, name, key_id in keys:
         entry = entries.get(f"repo.{repo}.api_key.{name}")
         assert entry and entry["key"] == key_id, f"secret of repo.{repo}.api_key.{name} lost"
+
+
+@SETTINGS
+@given(first=specs(), second=specs(), seed=st.integers(0, 10_000))
+def test_moving_between_specs_under_faults_on_every_write_converges(
+    harness, monkeypatch, fast_fingerprints, first, second, seed
+):
+    assert apply(harness, fresh(harness, monkeypatch, first)).ok
+    path = write(harness, second)
+    rules = [
+        {"action": "commit_then_fail", "method": method, "path": "/*", "probability": 0.3}
+        for method in ("POST", "PUT", "DELETE")
+    ]
+    rules.append(
+        {"action": "error", "status": 503, "method": "GET", "path": "/*", "probability": 0.1}
+    )
+    harness.api().put("/_emulator/faults", json={"rules": rules, "seed": seed})
+    for _attempt in range(6):
+        if apply(harness, path).ok:
+            break
+    harness.api().delete("/_emulator/faults")
+    assert not harness.plan(path).has_changes
+    assert_no_duplicates(harness, second)
+    assert_every_key_secret_in_the_sink_works(harness)
