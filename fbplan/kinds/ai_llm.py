@@ -10,16 +10,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fbplan.kinds.base import ApplyContext, Created, Kind, LiveContext, drop_none, secrets_of
+from fbplan.kinds.common import provider_key_refs
 from fbplan.model import WORKSPACE_ADDRESS, Resource
 from fbplan.secret import reveal
-
-
-def _refs(provider_key: str | None) -> tuple[str, ...]:
-    return (
-        (WORKSPACE_ADDRESS, f"provider_key.{provider_key}")
-        if provider_key
-        else (WORKSPACE_ADDRESS,)
-    )
 
 
 class AiLlmKind(Kind):
@@ -43,7 +36,7 @@ class AiLlmKind(Kind):
                     "provider_key": provider_key,
                 },
                 secrets=secrets_of(body, self.secret_fields),
-                refs=_refs(provider_key),
+                refs=provider_key_refs(provider_key),
                 protect=bool(body.get("protect", False)),
             )
 
@@ -65,7 +58,7 @@ class AiLlmKind(Kind):
                     "endpoint": item.get("endpoint") or None,
                     "provider_key": provider_key,
                 },
-                refs=_refs(provider_key),
+                refs=provider_key_refs(provider_key),
                 id=item["id"],
             )
 

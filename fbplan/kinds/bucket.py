@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fbplan.kinds.base import ApplyContext, Created, Kind, LiveContext, drop_none, secrets_of
-from fbplan.kinds.common import storage_type
+from fbplan.kinds.common import provider_key_refs, storage_type
 from fbplan.model import WORKSPACE_ADDRESS, Resource
 from fbplan.secret import reveal
 
@@ -29,9 +29,6 @@ class BucketKind(Kind):
     def desired(self, spec: Mapping[str, Any]) -> Iterable[Resource]:
         for name, body in (spec.get(self.section) or {}).items():
             provider_key = body.get("provider_key")
-            refs = [WORKSPACE_ADDRESS]
-            if provider_key:
-                refs.append(f"provider_key.{provider_key}")
             yield Resource(
                 self.name,
                 self.address(name),
@@ -45,7 +42,7 @@ class BucketKind(Kind):
                     "key": body.get("key") or None,
                 },
                 secrets=secrets_of(body, self.secret_fields),
-                refs=tuple(refs),
+                refs=provider_key_refs(provider_key),
                 protect=bool(body.get("protect", False)),
             )
 
@@ -58,9 +55,6 @@ class BucketKind(Kind):
         body = ctx.fetch("/bucket", {"workspaceId": ctx.workspace_id})
         for item in body.get("buckets", []):
             provider_key = ctx.name_of("provider_key", item.get("apiKeyId"))
-            refs = [WORKSPACE_ADDRESS]
-            if provider_key:
-                refs.append(f"provider_key.{provider_key}")
             yield Resource(
                 self.name,
                 self.address(item["name"]),
@@ -73,7 +67,7 @@ class BucketKind(Kind):
                     "provider_key": provider_key,
                     "key": None if provider_key else (item.get("key") or None),
                 },
-                refs=tuple(refs),
+                refs=provider_key_refs(provider_key),
                 id=item["id"],
                 extra={"status": item.get("status")},
             )

@@ -1,6 +1,9 @@
-"""Spellings the two API sources disagree on, normalized once for every kind."""
+"""What several kinds share: spellings the two API sources disagree on, normalized once,
+and the references of objects that may use a provider key."""
 
 from __future__ import annotations
+
+from fbplan.model import WORKSPACE_ADDRESS
 
 STORAGE_TYPE_ALIASES = {"AZURE": "BLOB"}
 MODE_ALIASES = {"BACKUP": "MIRROR"}
@@ -26,3 +29,10 @@ def bucket_id_of(item: dict) -> str | None:
     """A repo attachment's bucket id, in the new (`bucketId`) or legacy (`unitId`) spelling."""
     nested = item.get("bucket") or item.get("unit") or {}
     return item.get("bucketId") or item.get("unitId") or nested.get("id")
+
+
+def provider_key_refs(provider_key: str | None) -> tuple[str, ...]:
+    """A bucket's or AI LLM's references: its workspace, and its provider key if any."""
+    if provider_key:
+        return (WORKSPACE_ADDRESS, f"provider_key.{provider_key}")
+    return (WORKSPACE_ADDRESS,)
