@@ -47,6 +47,12 @@ class Connection:
         if self.emulator is not None:
             self.emulator.stop()
 
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def connect(
     *,

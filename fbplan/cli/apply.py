@@ -146,16 +146,13 @@ def apply(
         loaded = load(request)
         if saved and loaded[0].digest != saved.spec_digest:
             raise SafetyError(f"the spec {spec} changed since the plan was saved; plan again")
-        connection = connect(local=local, on_event=request_logger(verbose))
-        try:
+        with connect(local=local, on_event=request_logger(verbose)) as connection:
             with workspace_lock(loaded[1].workspace, "apply", break_lock=break_lock):
                 prepared = prepare(request, connection, loaded=loaded)
                 apply_request = ApplyRequest(allow_delete, parallelism, saved)
                 run_apply(prepared, connection, apply_request, yes)
             if not no_smoke:
                 smoke_after_apply(prepared, connection)
-        finally:
-            connection.close()
 
 
 @click.command()
@@ -182,12 +179,9 @@ def destroy(
     with user_errors():
         request = PlanRequest(spec, parse_vars(variables))
         loaded = load(request)
-        connection = connect(local=local, on_event=request_logger(verbose))
-        try:
-            with workspace_lock(loaded[1].workspace, "destroy", break_lock=break_lock):
-                prepared = prepare(request, connection, destroy=True, loaded=loaded)
-                run_apply(
-                    prepared, connection, ApplyRequest(True, parallelism), yes, "destroy plan"
-                )
-        finally:
-            connection.close()
+        with (
+            connect(local=local, on_event=request_logger(verbose)) as connection,
+            workspace_lock(loaded[1].workspace, "destroy", break_lock=break_lock),
+        ):
+            prepared = prepare(request, connection, destroy=True, loaded=loaded)
+            run_apply(prepared, connection, ApplyRequest(True, parallelism), yes, "destroy plan")

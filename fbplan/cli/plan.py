@@ -77,11 +77,8 @@ def plan(
     with user_errors():
         request = PlanRequest(spec, parse_vars(variables), rotate, targets, force)
         loaded = load(request)  # a spec error stops here, before any request
-        connection = connect(local=local, on_event=request_logger(verbose))
-        try:
+        with connect(local=local, on_event=request_logger(verbose)) as connection:
             prepared = prepare(request, connection, loaded=loaded)
-        finally:
-            connection.close()
         result = prepared.plan
         out(render(result, output_format))
         if out_path:
@@ -115,11 +112,8 @@ def drift(
     with user_errors():
         request = PlanRequest(spec, parse_vars(variables))
         loaded = load(request)
-        connection = connect(local=local, on_event=request_logger(verbose))
-        try:
+        with connect(local=local, on_event=request_logger(verbose)) as connection:
             prepared = prepare(request, connection, drift=True, loaded=loaded)
-        finally:
-            connection.close()
         report = prepared.plan
         out(render(report, output_format, drift=True))
     if report.has_changes or report.unmanaged:
@@ -134,11 +128,8 @@ def export(workspace: str, local: bool, verbose: bool) -> None:
     """Print the spec YAML of what exists in a workspace."""
     setup_logging(verbose)
     with user_errors():
-        connection = connect(local=local, on_event=request_logger(verbose))
-        try:
+        with connect(local=local, on_event=request_logger(verbose)) as connection:
             live = read_live(connection.api, workspace)
-        finally:
-            connection.close()
         if not live.workspace_id:
             raise ConfigError(f"no workspace named {workspace} is visible to this token")
         out(export_spec(live))

@@ -66,11 +66,8 @@ def smoke(
     with user_errors():
         loaded = load_spec(spec, cli_vars=parse_vars(variables), require_env=False)
         _require_smoke_values(loaded)
-        connection = connect(local=local, on_event=request_logger(verbose))
-        try:
+        with connect(local=local, on_event=request_logger(verbose)) as connection:
             report = run_smoke(loaded, connection, on_step=smoke_progress)
-        finally:
-            connection.close()
         out(render_smoke(report, output_format))
     exit_for(report)
 
@@ -89,9 +86,6 @@ def stats(
     setup_logging(verbose)
     with user_errors():
         loaded = load_spec(spec, cli_vars=parse_vars(variables), require_env=False)
-        connection = connect(local=local, on_event=request_logger(verbose))
-        try:
+        with connect(local=local, on_event=request_logger(verbose)) as connection:
             report = collect_stats(loaded, connection)
-        finally:
-            connection.close()
         out(stats_json(report) if output_format == "json" else stats_text(report))
