@@ -29,7 +29,8 @@ from fbplan.plan.planner import PlanOptions, destroy_plan, make_plan, targeted
 from fbplan.plan.render.json import to_document
 from fbplan.plan.safety import delete_blocker
 from fbplan.spec import Spec, load_spec
-from fbplan.spec.build import build_desired, kinds_to_read, prune_sections
+from fbplan.spec.build import build_desired, kinds_to_read
+from fbplan.spec.loader import prune_sections
 
 LOCAL_DIR = Path(".fbplan")
 

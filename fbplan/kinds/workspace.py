@@ -14,6 +14,11 @@ def workspace_name(spec: Mapping[str, Any]) -> str:
     return value["name"] if isinstance(value, Mapping) else value
 
 
+def workspace_protected(spec: Mapping[str, Any]) -> bool:
+    value = spec["workspace"]
+    return isinstance(value, Mapping) and value.get("protect") is True
+
+
 class WorkspaceKind(Kind):
     name = "workspace"
     segment = "workspace"
@@ -24,9 +29,8 @@ class WorkspaceKind(Kind):
         return WORKSPACE_ADDRESS
 
     def desired(self, spec: Mapping[str, Any]) -> Iterable[Resource]:
-        value = spec["workspace"]
-        protect = bool(value.get("protect", False)) if isinstance(value, Mapping) else False
         name = workspace_name(spec)
+        protect = workspace_protected(spec)
         yield Resource(self.name, WORKSPACE_ADDRESS, name, attrs={"name": name}, protect=protect)
 
     def live(self, ctx: LiveContext) -> Iterable[Resource]:

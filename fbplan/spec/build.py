@@ -8,7 +8,7 @@ from typing import Any
 from fbplan.kinds import KINDS, Kind
 from fbplan.kinds.workspace import workspace_name
 from fbplan.model import State
-from fbplan.spec.loader import PRUNE_KINDS
+from fbplan.spec.loader import prune_sections
 
 
 def build_desired(data: Mapping[str, Any], kinds: Sequence[Kind] = KINDS) -> State:
@@ -17,16 +17,6 @@ def build_desired(data: Mapping[str, Any], kinds: Sequence[Kind] = KINDS) -> Sta
         for resource in kind.desired(data):
             state.add(resource)
     return state
-
-
-def prune_sections(data: Mapping[str, Any]) -> frozenset[str]:
-    """The spec sections whose unmanaged live objects are planned as deletes."""
-    prune = data.get("prune", False)
-    if prune is True:
-        return frozenset(PRUNE_KINDS)
-    if isinstance(prune, Mapping):
-        return frozenset(section for section, on in prune.items() if on)
-    return frozenset()
 
 
 def kinds_to_read(data: Mapping[str, Any], kinds: Sequence[Kind] = KINDS) -> list[Kind]:

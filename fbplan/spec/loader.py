@@ -23,6 +23,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from fbplan.errors import SpecError, SpecProblem
+from fbplan.kinds.workspace import workspace_name, workspace_protected
 from fbplan.spec.interpolate import interpolate
 from fbplan.spec.validate import validate
 
@@ -47,6 +48,16 @@ _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _MAX_NODES = 100_000  # guards against alias bombs ("billion laughs")
+
+
+def prune_sections(data: Mapping[str, Any]) -> frozenset[str]:
+    """The spec sections whose unmanaged live objects are planned as deletes."""
+    prune = data.get("prune", False)
+    if prune is True:
+        return frozenset(PRUNE_KINDS)
+    if isinstance(prune, Mapping):
+        return frozenset(section for section, on in prune.items() if on is True)
+    return frozenset()
 
 
 @dataclass(frozen=True)
@@ -130,18 +141,15 @@ class Spec:
 
     @property
     def workspace_name(self) -> str:
-        workspace = self.data.get("workspace")
-        return workspace["name"] if isinstance(workspace, dict) else str(workspace)
+        return workspace_name(self.data)
 
     @property
     def protected_workspace(self) -> bool:
-        workspace = self.data.get("workspace")
-        return isinstance(workspace, dict) and workspace.get("protect") is True
+        return workspace_protected(self.data)
 
     def prunes(self, kind: str) -> bool:
         """Whether the spec is authoritative for `kind` (one of `PRUNE_KINDS`)."""
-        prune = self.data.get("prune", False)
-        return prune.get(kind, False) is True if isinstance(prune, dict) else prune is True
+        return kind in prune_sections(self.data)
 
     def location(self, path: PathKey) -> Location:
         """Where `path` was written, or its nearest recorded ancestor."""
