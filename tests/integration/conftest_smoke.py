@@ -138,3 +138,19 @@ def assert_no_secret(world: SmokeWorld, *texts: str) -> None:
     for text in texts:
         for value in world.secrets():
             assert value not in text, "a secret value leaked into the output"
+
+
+def applied_through_cli(folder: Path, smoke: str = DEFAULT_SMOKE) -> Path:
+    """In `folder` (the current one): the spec and its secret files, applied with
+    `fbplan apply --local` (no smoke), as a user would before running smoke or stats."""
+    from click.testing import CliRunner
+
+    from fbplan.cli.main import cli
+
+    (folder / "bucket.secret").write_text(BUCKET_SECRET)
+    (folder / "llm.secret").write_text(LLM_SECRET)
+    spec = folder / "spec.yaml"
+    spec.write_text(spec_text(smoke))
+    applied = CliRunner().invoke(cli, ["apply", "--local", "--yes", "--no-smoke", str(spec)])
+    assert applied.exit_code == 0, applied.output
+    return spec

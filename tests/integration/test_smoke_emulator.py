@@ -11,7 +11,6 @@ import pytest
 from click.testing import CliRunner
 from openai import OpenAI
 
-from fbplan.cli.main import cli
 from fbplan.cli.smoke import smoke as smoke_command
 from fbplan.errors import ConfigError
 from fbplan.smoke import SmokeReport, render_json, render_text
@@ -210,13 +209,8 @@ def test_the_cli_exits_4_with_the_target_step_endpoint_and_fix(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "bucket.secret").write_text(helpers.BUCKET_SECRET)
-    (tmp_path / "llm.secret").write_text(helpers.LLM_SECRET)
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(helpers.spec_text(RW_SMOKE))
+    spec = helpers.applied_through_cli(tmp_path, RW_SMOKE)
     runner = CliRunner()
-    applied = runner.invoke(cli, ["apply", "--local", "--yes", "--no-smoke", str(spec)])
-    assert applied.exit_code == 0, applied.output
     key_id = json.loads((tmp_path / "secrets.json").read_text())["repo.app.api_key.app-rw"]["key"]
     wrong = {"FB_KEY_ID": key_id, "FB_KEY_SECRET": "W" * 40}
     result = runner.invoke(smoke_command, [str(spec), "--local", "--format", "json"], env=wrong)
@@ -235,13 +229,8 @@ def test_the_cli_exits_0_when_every_check_passes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "bucket.secret").write_text(helpers.BUCKET_SECRET)
-    (tmp_path / "llm.secret").write_text(helpers.LLM_SECRET)
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(helpers.spec_text())
+    spec = helpers.applied_through_cli(tmp_path)
     runner = CliRunner()
-    applied = runner.invoke(cli, ["apply", "--local", "--yes", "--no-smoke", str(spec)])
-    assert applied.exit_code == 0, applied.output
     result = runner.invoke(smoke_command, [str(spec), "--local"])
     assert result.exit_code == 0, result.output
     assert "Smoke: 2 checks, 2 passed." in result.stdout

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from fbplan.cli.main import cli
 from fbplan.cli.smoke import stats as stats_command
 from fbplan.smoke.runner import run_smoke
 from fbplan.stats import collect_stats, render_json, render_text, to_int
@@ -67,13 +66,8 @@ def test_the_stats_command_prints_json_with_integer_bytes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "bucket.secret").write_text(helpers.BUCKET_SECRET)
-    (tmp_path / "llm.secret").write_text(helpers.LLM_SECRET)
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(helpers.spec_text())
+    spec = helpers.applied_through_cli(tmp_path)
     runner = CliRunner()
-    applied = runner.invoke(cli, ["apply", "--local", "--yes", "--no-smoke", str(spec)])
-    assert applied.exit_code == 0, applied.output
     result = runner.invoke(stats_command, [str(spec), "--local", "--format", "json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
