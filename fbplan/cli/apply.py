@@ -20,11 +20,10 @@ from fbplan.cli.console import (
 )
 from fbplan.cli.options import (
     break_lock_option,
-    local_option,
     parallelism_option,
     planning_options,
     spec_argument,
-    verbose_option,
+    spec_run_options,
 )
 from fbplan.cli.plan import render
 from fbplan.cli.smoke import exit_for, render_smoke, smoke_progress
@@ -157,11 +156,7 @@ def apply(
 
 @click.command()
 @spec_argument
-@local_option
-@verbose_option
-@click.option(
-    "--var", "variables", multiple=True, metavar="NAME=VALUE", help="Set a spec variable."
-)
+@spec_run_options
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @parallelism_option
 @break_lock_option

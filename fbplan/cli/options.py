@@ -36,6 +36,11 @@ def verbose_option(f: F) -> F:
     return click.option("-v", "--verbose", is_flag=True, help="Log every API request to stderr.")(f)
 
 
+def spec_run_options(f: F) -> F:
+    """--local, --var and --verbose: what every command that reads a spec and a backend takes."""
+    return verbose_option(var_option(local_option(f)))
+
+
 def planning_options(f: F) -> F:
     f = click.option(
         "--target",
@@ -55,7 +60,7 @@ def planning_options(f: F) -> F:
         is_flag=True,
         help="Allow a plan that deletes or replaces more than a third of a kind.",
     )(f)
-    return verbose_option(var_option(local_option(f)))
+    return spec_run_options(f)
 
 
 def format_option(*choices: str) -> Callable[[F], F]:

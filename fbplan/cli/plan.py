@@ -15,6 +15,7 @@ from fbplan.cli.options import (
     local_option,
     planning_options,
     spec_argument,
+    spec_run_options,
     var_option,
     verbose_option,
 )
@@ -96,9 +97,7 @@ def plan(
 
 @click.command()
 @spec_argument
-@local_option
-@var_option
-@verbose_option
+@spec_run_options
 @format_option("text", "json", "markdown")
 def drift(
     spec: str, local: bool, variables: tuple[str, ...], verbose: bool, output_format: str

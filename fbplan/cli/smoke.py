@@ -9,10 +9,8 @@ import click
 from fbplan.cli.console import err, out, parse_vars, request_logger, setup_logging, user_errors
 from fbplan.cli.options import (
     format_option,
-    local_option,
     spec_argument,
-    var_option,
-    verbose_option,
+    spec_run_options,
 )
 from fbplan.errors import ConfigError
 from fbplan.smoke import SmokeReport, SmokeStep, TargetResult, render_json, render_text
@@ -53,9 +51,7 @@ def _require_smoke_values(spec: Spec) -> None:
 
 @click.command()
 @spec_argument
-@local_option
-@var_option
-@verbose_option
+@spec_run_options
 @format_option("text", "json")
 def smoke(
     spec: str, local: bool, variables: tuple[str, ...], verbose: bool, output_format: str
@@ -74,9 +70,7 @@ def smoke(
 
 @click.command()
 @spec_argument
-@local_option
-@var_option
-@verbose_option
+@spec_run_options
 @format_option("text", "json")
 def stats(
     spec: str, local: bool, variables: tuple[str, ...], verbose: bool, output_format: str
