@@ -65,7 +65,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from fbplan.emulator import routes_ai, routes_repos, routes_stats, routes_storage
+from fbplan.emulator import contract_check, routes_ai, routes_repos, routes_stats, routes_storage
 from fbplan.emulator.faults import FaultInjector
 from fbplan.emulator.payload import as_str, json_body, ok, required_str
 from fbplan.emulator.problems import ApiProblem, forbidden, unauthorized
@@ -97,6 +97,7 @@ def create_backend_app(
     app.json.compact = True  # type: ignore[attr-defined]
     _install_auth(app, token)
     _install_error_handlers(app)
+    contract_check.install(app)
     _register_identity(app, store)
     for module in (routes_storage, routes_repos, routes_ai, routes_stats):
         module.register(app, store)
