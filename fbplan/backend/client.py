@@ -33,7 +33,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from fbplan import __version__
+from fbplan import __version__, contract
 from fbplan.errors import ApiError, ConfigError, TransportError
 from fbplan.secret import redact, register
 
@@ -247,7 +247,25 @@ class BackendClient:
             raise self._error(
                 method, path, response, code, message or "the backend reported success: false"
             )
+        self._check_shape(method, path, response, body)
         return body
+
+    def _check_shape(self, method: str, path: str, response: httpx.Response, body: Any) -> None:
+        """Refuse an answer fbplan cannot read (a list for an object, a missing id) at once.
+
+        A create whose answer is unreadable may still have been carried out: ambiguous.
+        """
+        endpoint = contract.load().find(method, path.split("?", 1)[0])
+        problems = endpoint.reading_problems(body) if endpoint is not None else []
+        if problems:
+            raise self._error(
+                method,
+                path,
+                response,
+                None,
+                f"the answer does not have the shape the API defines: {problems[0]}",
+                ambiguous=method not in IDEMPOTENT_METHODS,
+            )
 
     def _api_error(self, method: str, path: str, response: httpx.Response) -> ApiError:
         code, message = None, None
