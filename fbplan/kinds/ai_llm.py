@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fbplan.kinds.base import ApplyContext, Created, Kind, LiveContext, drop_none, secrets_of
-from fbplan.kinds.common import provider_key_refs
+from fbplan.kinds.common import provider_key_detach_reasons, provider_key_refs
 from fbplan.model import WORKSPACE_ADDRESS, Resource
 from fbplan.secret import reveal
 
@@ -62,6 +62,12 @@ class AiLlmKind(Kind):
                 id=item["id"],
             )
 
+    def replace_reasons(
+        self, before: Mapping[str, Any], after: Mapping[str, Any], changed: Iterable[str]
+    ) -> list[str]:
+        reasons = super().replace_reasons(before, after, changed)
+        return reasons + provider_key_detach_reasons(before, after)
+
     def _payload(self, ctx: ApplyContext, desired: Resource) -> dict[str, Any]:
         provider_key = desired.attrs.get("provider_key")
         payload = {
@@ -81,9 +87,11 @@ class AiLlmKind(Kind):
         return Created(body["aiLlmId"])
 
     def update(self, ctx: ApplyContext, desired: Resource, live: Resource) -> None:
-        # PUT changes only the fields present: null clears an endpoint or provider key the
-        # spec no longer names (write-only secrets are sent only when the spec has them).
-        ctx.api.put(f"/ai/llm/{live.id}", json=self._payload(ctx, desired))
+        # PUT changes only the fields present: null clears an endpoint (`string | null` in the
+        # contract); `apiKeyUuid` has no null and is sent only when the spec names a provider
+        # key. Write-only secrets are sent only when the spec has them.
+        body = {k: v for k, v in self._payload(ctx, desired).items() if k != "apiKeyUuid" or v}
+        ctx.api.put(f"/ai/llm/{live.id}", json=body)
 
     def delete(self, ctx: ApplyContext, live: Resource) -> None:
         ctx.api.delete(f"/ai/llm/{live.id}")

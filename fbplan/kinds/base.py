@@ -209,3 +209,19 @@ def secrets_of(body: Mapping[str, Any], fields: Iterable[str]) -> dict[str, Secr
 
 def drop_none(payload: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in payload.items() if v is not None}
+
+
+def update_body(
+    payload: Mapping[str, Any], clearable: Mapping[str, str], live: Resource
+) -> dict[str, Any]:
+    """An update body that the API contract accepts and that clears what the spec dropped.
+
+    The contract has no null for optional string fields (`field?: string`), so a field the
+    spec no longer sets is sent as an empty string where the live object still has a value
+    (`clearable` maps attribute names to payload names), and left out otherwise.
+    """
+    body = dict(payload)
+    for attr, api_field in clearable.items():
+        if body.get(api_field) is None and live.attrs.get(attr) is not None:
+            body[api_field] = ""
+    return drop_none(body)

@@ -11,10 +11,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from fbplan.kinds.base import ApplyContext, Created, Kind, LiveContext, drop_none, secrets_of
-from fbplan.kinds.common import provider_key_refs, storage_type
+from fbplan.kinds.base import (
+    ApplyContext,
+    Created,
+    Kind,
+    LiveContext,
+    drop_none,
+    secrets_of,
+    update_body,
+)
+from fbplan.kinds.common import provider_key_detach_reasons, provider_key_refs, storage_type
 from fbplan.model import WORKSPACE_ADDRESS, Resource
 from fbplan.secret import reveal
+
+# Optional string fields an update clears when the spec drops them (attribute -> API field).
+CLEARABLE = {"region": "region", "endpoint": "endpoint", "key": "key"}
 
 
 class BucketKind(Kind):
@@ -72,6 +83,12 @@ class BucketKind(Kind):
                 extra={"status": item.get("status")},
             )
 
+    def replace_reasons(
+        self, before: Mapping[str, Any], after: Mapping[str, Any], changed: Iterable[str]
+    ) -> list[str]:
+        reasons = super().replace_reasons(before, after, changed)
+        return reasons + provider_key_detach_reasons(before, after)
+
     def _payload(self, ctx: ApplyContext, desired: Resource) -> dict[str, Any]:
         attrs = desired.attrs
         provider_key = attrs.get("provider_key")
@@ -93,9 +110,9 @@ class BucketKind(Kind):
         return Created(body["bucketId"])
 
     def update(self, ctx: ApplyContext, desired: Resource, live: Resource) -> None:
-        # The client types the update body as the full create body: always send all of it,
-        # with null for an optional field the spec leaves out, so that it is cleared.
-        ctx.api.put(f"/bucket/{live.id}", json=self._payload(ctx, desired))
+        # The client types the update body as the full create body: always send all of it.
+        body = update_body(self._payload(ctx, desired), CLEARABLE, live)
+        ctx.api.put(f"/bucket/{live.id}", json=body)
 
     def delete(self, ctx: ApplyContext, live: Resource) -> None:
         ctx.api.delete(f"/bucket/{live.id}")

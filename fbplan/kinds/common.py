@@ -3,6 +3,9 @@ and the references of objects that may use a provider key."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from fbplan.model import WORKSPACE_ADDRESS
 
 STORAGE_TYPE_ALIASES = {"AZURE": "BLOB"}
@@ -29,6 +32,14 @@ def bucket_id_of(item: dict) -> str | None:
     """A repo attachment's bucket id, in the new (`bucketId`) or legacy (`unitId`) spelling."""
     nested = item.get("bucket") or item.get("unit") or {}
     return item.get("bucketId") or item.get("unitId") or nested.get("id")
+
+
+def provider_key_detach_reasons(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """Why moving from a provider key to inline credentials is a replace: the contract has no
+    null for `apiKeyUuid`, so an update cannot detach the provider key."""
+    if before.get("provider_key") and not after.get("provider_key"):
+        return ["a provider key cannot be detached in place (the API has no way to clear it)"]
+    return []
 
 
 def provider_key_refs(provider_key: str | None) -> tuple[str, ...]:

@@ -10,7 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from fbplan.kinds.base import ApplyContext, Created, Kind, LiveContext, drop_none, secrets_of
+from fbplan.kinds.base import (
+    ApplyContext,
+    Created,
+    Kind,
+    LiveContext,
+    drop_none,
+    secrets_of,
+    update_body,
+)
 from fbplan.model import WORKSPACE_ADDRESS, Resource
 from fbplan.secret import reveal
 
@@ -68,8 +76,6 @@ class ProviderKeyKind(Kind):
             )
 
     def _payload(self, desired: Resource) -> dict[str, Any]:
-        """Every field, None for one the spec leaves out: an update sends it as null to
-        clear it (PUT changes only the fields present), a create drops it."""
         payload = {api: desired.attrs.get(field) for field, api in FIELDS.items()}
         payload["description"] = desired.name
         payload.update({f: reveal(v) for f, v in desired.secrets.items()})
@@ -81,7 +87,8 @@ class ProviderKeyKind(Kind):
         return Created(body["apiKeyId"])
 
     def update(self, ctx: ApplyContext, desired: Resource, live: Resource) -> None:
-        ctx.api.put(f"/apikeys/{live.id}", json=self._payload(desired))
+        # PUT changes only the fields present.
+        ctx.api.put(f"/apikeys/{live.id}", json=update_body(self._payload(desired), FIELDS, live))
 
     def delete(self, ctx: ApplyContext, live: Resource) -> None:
         ctx.api.delete(f"/apikeys/{live.id}")

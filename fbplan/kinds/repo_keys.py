@@ -25,7 +25,10 @@ class RepoKeyKind(Kind):
     def attrs_from_api(self, item: Mapping[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
 
-    def payload(self, desired: Resource) -> dict[str, Any]:
+    def create_payload(self, desired: Resource, repo_id: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def update_payload(self, desired: Resource) -> dict[str, Any]:
         raise NotImplementedError
 
     def desired(self, spec: Mapping[str, Any]) -> Iterable[Resource]:
@@ -79,13 +82,14 @@ class RepoKeyKind(Kind):
 
     def create(self, ctx: ApplyContext, desired: Resource) -> Created:
         repo_id = ctx.id_of(desired.parent or WORKSPACE_ADDRESS)
-        body = ctx.api.post(f"/repo/{repo_id}/{self.path}", json=self.payload(desired))
+        payload = self.create_payload(desired, repo_id)
+        body = ctx.api.post(f"/repo/{repo_id}/{self.path}", json=payload)
         secrets = {"key": body.get("key") or "", "secret": body.get("secret") or ""}
         return Created(body["id"], one_time_secrets=secrets, extra={"repo_id": repo_id})
 
     def update(self, ctx: ApplyContext, desired: Resource, live: Resource) -> None:
         repo_id = ctx.id_of(desired.parent or WORKSPACE_ADDRESS)
-        ctx.api.put(f"/repo/{repo_id}/{self.path}/{live.id}", json=self.payload(desired))
+        ctx.api.put(f"/repo/{repo_id}/{self.path}/{live.id}", json=self.update_payload(desired))
 
     def delete(self, ctx: ApplyContext, live: Resource) -> None:
         repo_id = live.extra.get("repo_id") or ctx.id_of(live.parent or WORKSPACE_ADDRESS)
@@ -111,7 +115,11 @@ class RepoApiKeyKind(RepoKeyKind):
     def attrs_from_api(self, item: Mapping[str, Any]) -> dict[str, Any]:
         return {"access": str(item.get("accessType") or "").upper()}
 
-    def payload(self, desired: Resource) -> dict[str, Any]:
+    def create_payload(self, desired: Resource, repo_id: str) -> dict[str, Any]:
+        """`CreateRepoKeyRequest`: the official client sends the repo id in the body too."""
+        return {"repoId": repo_id, **self.update_payload(desired)}
+
+    def update_payload(self, desired: Resource) -> dict[str, Any]:
         return {"name": desired.name, "accessType": desired.attrs["access"]}
 
 
@@ -135,5 +143,9 @@ class RepoAiApiKeyKind(RepoKeyKind):
     def attrs_from_api(self, item: Mapping[str, Any]) -> dict[str, Any]:
         return {"ai_type": str(item.get("aiType") or "").upper()}
 
-    def payload(self, desired: Resource) -> dict[str, Any]:
+    def create_payload(self, desired: Resource, repo_id: str) -> dict[str, Any]:
         return {"name": desired.name, "aiType": desired.attrs["ai_type"]}
+
+    def update_payload(self, desired: Resource) -> dict[str, Any]:
+        """`UpdateRepoAiApiKeyRequest`: only the name can change."""
+        return {"name": desired.name}
