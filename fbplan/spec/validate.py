@@ -291,9 +291,26 @@ def _credential_rules(spec: dict[str, Any], ctx: _Context) -> Iterator[SpecProbl
                         path,
                         "provider_key cannot be combined with key or secret; use one or the other",
                     )
-            elif section == "buckets" and ("key" in item) != ("secret" in item):
-                missing, present = ("secret", "key") if "key" in item else ("key", "secret")
-                yield ctx.problem((*base, missing), f"required when '{present}' is set")
+            else:
+                yield from _inline_credentials(base, item, _INLINE_CREDENTIALS[section], ctx)
+
+
+# What the API reference requires of a bucket or AI LLM that names no provider key (the
+# official client's `apiKeyUuid` is the only alternative it knows): field -> what it is.
+_INLINE_CREDENTIALS = {
+    "buckets": {"key": "the access key id", "secret": "the secret key"},
+    "ai_llms": {"endpoint": "the provider's base URL", "secret": "the provider's API token"},
+}
+
+
+def _inline_credentials(
+    base: PathKey, item: dict[str, Any], fields: dict[str, str], ctx: _Context
+) -> Iterator[SpecProblem]:
+    for field, what in fields.items():
+        if field not in item:
+            yield ctx.problem(
+                (*base, field), f"required ({what}) unless provider_key names a provider key"
+            )
 
 
 def _provider_bucket_rules(spec: dict[str, Any], ctx: _Context) -> Iterator[SpecProblem]:
