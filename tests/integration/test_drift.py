@@ -109,7 +109,8 @@ def test_a_deleted_and_an_added_object_are_drift(local: Path, backend: BackendCl
     repo = only(backend.get("/repo", params={"workspaceId": workspace_id(backend)})["repos"], "app")
     key = only(repo["apiKeys"], "app-rw")
     backend.delete(f"/repo/{repo['id']}/apikey/{key['id']}")
-    backend.post(f"/repo/{repo['id']}/apikey", json={"name": "stray", "accessType": "READ"})
+    stray = {"repoId": repo["id"], "name": "stray", "accessType": "READ"}
+    backend.post(f"/repo/{repo['id']}/apikey", json=stray)
     result = run("drift", "--local", "spec.yaml")
     assert result.exit_code == 2
     assert "repo.app.api_key.app-rw" in result.stdout  # missing
@@ -126,6 +127,10 @@ def test_drift_is_clean_again_after_apply_repairs_it(local: Path, backend: Backe
             "storageType": "S3",
             "mode": "MIRROR",
             "workspaceId": workspace_id(backend),
+            "repoBuckets": [
+                {"bucketId": b["bucketId"], "folder": b["folder"], "master": b["master"]}
+                for b in repo["buckets"]
+            ],
         },
     )
     assert run("drift", "--local", "spec.yaml").exit_code == 2
@@ -154,7 +159,8 @@ def test_drift_reports_a_change_through_the_harness_as_live_to_spec(harness: Any
     api = harness.api()
     workspace = next(w["id"] for w in api.get("/workspace")["workspaces"] if w["name"] == "drift")
     bucket = only(api.get("/bucket", params={"workspaceId": workspace})["buckets"], "media")
-    api.put(f"/bucket/{bucket['id']}", json={"region": "eu-west-3"})
+    full_body = {k: bucket[k] for k in ("name", "bucket", "storageType", "workspaceId", "key")}
+    api.put(f"/bucket/{bucket['id']}", json={**full_body, "region": "eu-west-3"})
     change = harness.plan(path).change("bucket.media")
     assert change.action is Action.UPDATE
     assert [(f.field, f.before, f.after) for f in change.fields] == [

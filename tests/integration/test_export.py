@@ -115,7 +115,12 @@ ORPHANS: dict[str, Any] = {
         "doomed": {"provider": "AWS", "key": "AKIADOOMED", "secret": "${env:EX_DOOMED_SECRET}"}
     },
     "buckets": {
-        "orphan-media": {"bucket": "export-orphan", "storage_type": "S3", "provider_key": "doomed"}
+        "orphan-media": {
+            "bucket": "export-orphan",
+            "storage_type": "S3",
+            "provider_key": "doomed",
+            "region": "us-east-1",
+        }
     },
     "repos": {
         "orphan": {

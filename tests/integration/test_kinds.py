@@ -64,7 +64,11 @@ BASE: Spec = {
             "endpoint": "https://api.openai.com/v1",
             "secret": "${env:KINDS_LLM_SECRET}",
         },
-        "claude": {"ai_type": "ANTHROPIC", "provider_key": "openai"},
+        "claude": {
+            "ai_type": "ANTHROPIC",
+            "provider_key": "openai",
+            "endpoint": "https://api.anthropic.com/v1",
+        },
     },
     "repos": {
         "app": {
@@ -143,7 +147,6 @@ UPDATES: dict[str, tuple[str, str, Edit]] = {
         setter("provider_keys.azure.subscription_id", "s2"),
     ),
     "bucket.region": ("bucket.media", "region", setter("buckets.media.region", "eu-west-1")),
-    "bucket.region-removed": ("bucket.logs", "region", remover("buckets.logs.region")),
     "bucket.endpoint": (
         "bucket.media",
         "endpoint",
@@ -162,7 +165,7 @@ UPDATES: dict[str, tuple[str, str, Edit]] = {
         "endpoint",
         setter("ai_llms.gpt.endpoint", "https://llm.test/v1"),
     ),
-    "ai_llm.endpoint-removed": ("ai_llm.gpt", "endpoint", remover("ai_llms.gpt.endpoint")),
+    "ai_llm.endpoint-removed": ("ai_llm.claude", "endpoint", remover("ai_llms.claude.endpoint")),
     "ai_llm.provider_key": (
         "ai_llm.gpt",
         "provider_key",
@@ -174,11 +177,6 @@ UPDATES: dict[str, tuple[str, str, Edit]] = {
                 "provider_key": "openai",
             },
         ),
-    ),
-    "ai_llm.provider_key-removed": (
-        "ai_llm.claude",
-        "provider_key",
-        setter("ai_llms.claude", {"ai_type": "ANTHROPIC", "secret": "${env:KINDS_LLM_SECRET}"}),
     ),
     "repo.mode": ("repo.app", "mode", setter("repos.app.mode", "MIRROR")),
     "repo.buckets": (
@@ -223,6 +221,19 @@ REPLACES: dict[str, tuple[str, str, Edit]] = {
         setter("repos.app.ai_api_keys.app-ai.ai_type", "ANTHROPIC"),
     ),
     "policy.scope": ("policy.ws", "scope", setter("policies.ws.scope", "repo:app")),
+    # The contract has no null for `apiKeyUuid`: a provider key cannot be detached in place.
+    "ai_llm.provider_key-removed": (
+        "ai_llm.claude",
+        "provider_key",
+        setter(
+            "ai_llms.claude",
+            {
+                "ai_type": "ANTHROPIC",
+                "endpoint": "https://api.anthropic.com/v1",
+                "secret": "${env:KINDS_LLM_SECRET}",
+            },
+        ),
+    ),
 }
 
 
@@ -357,7 +368,7 @@ def test_attachments_in_another_order_than_the_server_keeps_give_no_change(
 def test_objects_the_server_lists_with_defaults_and_other_spellings_match_the_spec(
     harness: Any,
 ) -> None:
-    """Objects made outside fbplan (minimal bodies, the API's other enum spellings)."""
+    """Objects made outside fbplan with minimal bodies (the Azure storage type included)."""
     api = harness.api()
     workspace = api.post("/workspace", json={"name": "outside"})["workspace"]["id"]
     bucket = api.post(
@@ -365,17 +376,18 @@ def test_objects_the_server_lists_with_defaults_and_other_spellings_match_the_sp
         json={
             "name": "b",
             "bucket": "outside-b",
-            "storageType": "AZURE",
+            "storageType": "BLOB",
             "workspaceId": workspace,
             "key": "acct",
             "secret": "outside-secret-1",
+            "region": "westeurope",
         },
     )["bucketId"]
     api.post(
         "/repo",
         json={
             "name": "r",
-            "storageType": "AZURE",
+            "storageType": "BLOB",
             "mode": "NORMAL",
             "workspaceId": workspace,
             "repoBuckets": [{"bucketId": bucket, "folder": "f", "master": False}],
@@ -386,7 +398,7 @@ def test_objects_the_server_lists_with_defaults_and_other_spellings_match_the_sp
         version: 1
         workspace: outside
         buckets:
-          b: {bucket: outside-b, storage_type: BLOB, key: acct, secret: "${env:KINDS_OPENAI}"}
+          b: {bucket: outside-b, storage_type: BLOB, key: acct, secret: "${env:KINDS_OPENAI}", region: westeurope}
         repos:
           r:
             storage_type: BLOB

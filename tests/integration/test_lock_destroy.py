@@ -95,7 +95,7 @@ def test_destroy_leaves_what_another_spec_declares_and_keeps_their_workspace(
 ) -> None:
     neighbour = harness.write(
         "version: 1\nworkspace: doomed\n"
-        "buckets:\n  other: {bucket: doomed-other, storage_type: S3, key: K, secret: "
+        "buckets:\n  other: {bucket: doomed-other, storage_type: S3, region: us-east-1, key: K, secret: "
         '"${env:DOOMED_SECRET}"}\n',
         "neighbour.yaml",
     )

@@ -35,7 +35,7 @@ provider_keys:
   aws: {provider: AWS, key: AKIASECRETS, secret: "${env:AWS_SECRET_ACCESS_KEY}", region: us-east-1}
 buckets:
   media: {bucket: secrets-media, storage_type: S3, provider_key: aws, region: us-east-1}
-  logs: {bucket: secrets-logs, storage_type: S3, key: AKIALOGS, secret: "${file:bucket.secret}"}
+  logs: {bucket: secrets-logs, storage_type: S3, region: us-east-1, key: AKIALOGS, secret: "${file:bucket.secret}"}
 ai_llms:
   gpt: {ai_type: OPENAI, endpoint: "https://api.openai.com/v1", secret: "${env:OPENAI_API_KEY}"}
 repos:
