@@ -58,12 +58,28 @@ def ok(**body: Any) -> httpx.Response:
     return httpx.Response(200, json={"success": True, **body})
 
 
+# A complete profile, as the API defines it: the client refuses an answer it cannot read.
+PROFILE = {
+    "id": "u1",
+    "name": "Ada",
+    "lastName": "Lovelace",
+    "email": "ada@example.test",
+    "orgId": "o1",
+    "orgRole": 255,
+    "orgRoleDescription": "Owner",
+    "orgRoles": [255],
+    "validated": True,
+    "mfaRequired": False,
+    "isBusiness": True,
+}
+
+
 # --- requests and headers ---------------------------------------------------------------
 
 
 def test_sends_auth_accept_and_user_agent(h: Harness) -> None:
-    route = h.router.get("/user/profile").mock(return_value=ok(data={"orgId": "o1"}))
-    assert h.client.get("/user/profile") == {"success": True, "data": {"orgId": "o1"}}
+    route = h.router.get("/user/profile").mock(return_value=ok(data=PROFILE))
+    assert h.client.get("/user/profile") == {"success": True, "data": PROFILE}
     sent = route.calls.last.request
     assert sent.headers["authorization"] == f"Bearer {TOKEN}"
     assert sent.headers["accept"] == "application/json"
@@ -72,8 +88,9 @@ def test_sends_auth_accept_and_user_agent(h: Harness) -> None:
 
 
 def test_content_type_only_with_a_body(h: Harness) -> None:
-    route = h.router.post("/workspace").mock(return_value=httpx.Response(201, json={"id": "w"}))
-    assert h.client.post("/workspace", {"name": "prod"}) == {"id": "w"}
+    created = {"success": True, "workspace": {"id": "w", "name": "prod", "orgId": "o1"}}
+    route = h.router.post("/workspace").mock(return_value=httpx.Response(201, json=created))
+    assert h.client.post("/workspace", {"name": "prod"}) == created
     sent = route.calls.last.request
     assert sent.headers["content-type"] == "application/json"
     assert sent.content == b'{"name":"prod"}'
@@ -111,7 +128,7 @@ def test_retries_a_500_then_succeeds(h: Harness) -> None:
 
 def test_429_retry_after_seconds_is_honoured(h: Harness) -> None:
     limited = httpx.Response(429, headers={"Retry-After": "7"}, json={"success": False})
-    h.router.get("/repo").mock(side_effect=[limited, ok()])
+    h.router.get("/repo").mock(side_effect=[limited, ok(repos=[])])
     h.client.get("/repo")
     assert h.waits == [7.0]
     retry = next(e for e in h.events if e.kind == "retry")
@@ -121,7 +138,7 @@ def test_429_retry_after_seconds_is_honoured(h: Harness) -> None:
 def test_429_retry_after_http_date_is_honoured(h: Harness) -> None:
     when = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
     limited = httpx.Response(429, headers={"Retry-After": when})
-    h.router.get("/repo").mock(side_effect=[limited, ok()])
+    h.router.get("/repo").mock(side_effect=[limited, ok(repos=[])])
     h.client.get("/repo")
     assert 25.0 <= h.waits[0] <= 30.0
 
@@ -129,7 +146,7 @@ def test_429_retry_after_http_date_is_honoured(h: Harness) -> None:
 def test_retry_after_is_capped() -> None:
     harness = Harness(retry_after_max=5.0)
     limited = httpx.Response(429, headers={"Retry-After": "3600"})
-    harness.router.get("/repo").mock(side_effect=[limited, ok()])
+    harness.router.get("/repo").mock(side_effect=[limited, ok(repos=[])])
     harness.client.get("/repo")
     assert harness.waits == [5.0]
 
@@ -159,9 +176,12 @@ def test_client_errors_are_not_retried(h: Harness) -> None:
     assert h.waits == []
 
 
-@pytest.mark.parametrize("method", ["PUT", "DELETE"])
-def test_idempotent_writes_are_retried_on_500(h: Harness, method: str) -> None:
-    route = h.router.route(method=method, path="/bucket/b1").mock(side_effect=[fail(500), ok()])
+@pytest.mark.parametrize(("method", "answer"), [("PUT", {"bucketId": "b1"}), ("DELETE", {})])
+def test_idempotent_writes_are_retried_on_500(
+    h: Harness, method: str, answer: dict[str, Any]
+) -> None:
+    route = h.router.route(method=method, path="/bucket/b1")
+    route.mock(side_effect=[fail(500), ok(**answer)])
     h.client.request(method, "/bucket/b1", json={"name": "x"})
     assert route.call_count == 2
 
@@ -200,14 +220,14 @@ def test_post_failing_after_send_is_not_retried(h: Harness, exc: type[Exception]
 
 @pytest.mark.parametrize("exc", [httpx.ConnectError, httpx.ConnectTimeout])
 def test_post_connect_failure_is_retried(h: Harness, exc: type[Exception]) -> None:
-    route = h.router.post("/repo").mock(side_effect=[exc, ok(id="r1")])
-    assert h.client.post("/repo", {"name": "r"}) == {"success": True, "id": "r1"}
+    route = h.router.post("/repo").mock(side_effect=[exc, ok(repoId="r1")])
+    assert h.client.post("/repo", {"name": "r"}) == {"success": True, "repoId": "r1"}
     assert route.call_count == 2
 
 
 def test_post_429_is_retried(h: Harness) -> None:
-    route = h.router.post("/repo").mock(side_effect=[fail(429), ok(id="r1")])
-    assert h.client.post("/repo", {"name": "r"})["id"] == "r1"
+    route = h.router.post("/repo").mock(side_effect=[fail(429), ok(repoId="r1")])
+    assert h.client.post("/repo", {"name": "r"})["repoId"] == "r1"
     assert route.call_count == 2
 
 
@@ -320,7 +340,7 @@ def test_jitter_is_full_from_zero(h: Harness, monkeypatch: pytest.MonkeyPatch) -
         return high
 
     monkeypatch.setattr(random, "uniform", uniform)
-    h.router.get("/repo").mock(side_effect=[fail(500), fail(500), fail(500), ok()])
+    h.router.get("/repo").mock(side_effect=[fail(500), fail(500), fail(500), ok(repos=[])])
     h.client.get("/repo")
     assert ranges == [(0, 0.5), (0, 1.0), (0, 2.0)]
 
@@ -329,7 +349,7 @@ def test_jitter_is_full_from_zero(h: Harness, monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_request_events_carry_status_and_duration(h: Harness) -> None:
-    h.router.get("/repo").mock(return_value=ok())
+    h.router.get("/repo").mock(return_value=ok(repos=[]))
     h.client.get("/repo")
     (event,) = h.events
     assert (event.kind, event.method, event.path, event.status, event.attempt) == (

@@ -34,8 +34,11 @@ def test_variables_are_not_interpolated_themselves(write_spec) -> None:
 
 
 def test_unknown_variable(write_spec, problems) -> None:
-    path = write_spec("buckets:\n  media: {bucket: 'x-${var:nope}', storage_type: S3}\n")
-    assert problems(path) == [
+    path = write_spec(
+        "buckets:\n  media: {bucket: 'x-${var:nope}', storage_type: S3, region: r, "
+        "key: k, secret: '${env:AWS_SECRET_ACCESS_KEY}'}\n"
+    )
+    assert problems(path, env=ENV) == [
         f"{path}:4:19: buckets.media.bucket: unknown variable 'nope'; "
         "declare it under variables or pass --var nope=VALUE"
     ]
@@ -76,7 +79,8 @@ def test_unset_env_var_is_a_warning_when_not_required(fixtures: Path) -> None:
 
 def test_missing_file_is_a_warning_when_not_required(write_spec) -> None:
     path = write_spec(
-        "buckets:\n  b: {bucket: x, storage_type: S3, key: k, secret: '${file:nope.txt}'}\n"
+        "buckets:\n"
+        "  b: {bucket: x, storage_type: S3, region: r, key: k, secret: '${file:nope.txt}'}\n"
     )
     spec = load_spec(path, require_env=False)
     assert [w.message for w in spec.warnings] == [

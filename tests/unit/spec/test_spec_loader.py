@@ -146,8 +146,11 @@ def test_unreadable_file(tmp_path: Path, problems) -> None:
 
 
 def test_keys_are_taken_as_written(write_spec) -> None:
-    path = write_spec("variables: {no: x, off: y}\nbuckets:\n  on: {bucket: a, storage_type: S3}\n")
-    spec = load_spec(path)
+    path = write_spec(
+        "variables: {no: x, off: y}\nbuckets:\n"
+        "  on: {bucket: a, storage_type: S3, region: r, key: k, secret: '${env:S}'}\n"
+    )
+    spec = load_spec(path, env={"S": "s"})
     assert spec.data["variables"] == {"no": "x", "off": "y"}
     assert list(spec.data["buckets"]) == ["on"]
 
@@ -156,12 +159,18 @@ def test_yaml_anchors_and_merge_keys(write_spec) -> None:
     path = write_spec(
         """\
         buckets:
-          a: &base {bucket: a, storage_type: S3, region: us-east-1}
+          a: &base {bucket: a, storage_type: S3, region: us-east-1, key: k, secret: '${env:S}'}
           b: {<<: *base, bucket: b}
         """
     )
-    spec = load_spec(path)
-    assert spec.data["buckets"]["b"] == {"bucket": "b", "storage_type": "S3", "region": "us-east-1"}
+    spec = load_spec(path, env={"S": "s"})
+    assert spec.data["buckets"]["b"] == {
+        "bucket": "b",
+        "storage_type": "S3",
+        "region": "us-east-1",
+        "key": "k",
+        "secret": Secret("s"),
+    }
 
 
 def test_recursive_alias_is_a_problem_not_a_crash(write_spec, messages) -> None:

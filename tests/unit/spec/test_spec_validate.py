@@ -5,8 +5,11 @@ from __future__ import annotations
 import pytest
 
 PROVIDER = "provider_keys:\n  aws: {provider: AWS, key: k, secret: '${env:S}'}\n"
+# What the API reference requires of every bucket that names no provider key.
+CREDENTIALS = "region: us-east-1, key: k, secret: '${env:S}'"
 BUCKETS = (
-    "buckets:\n  media: {bucket: m, storage_type: S3}\n  logs: {bucket: l, storage_type: S3}\n"
+    f"buckets:\n  media: {{bucket: m, storage_type: S3, {CREDENTIALS}}}\n"
+    f"  logs: {{bucket: l, storage_type: S3, {CREDENTIALS}}}\n"
 )
 REPO = """\
 repos:
@@ -23,7 +26,7 @@ ENV = {"S": "secret-value"}
     ("text", "expected"),
     [
         (
-            "buckets:\n  b: {bucket: x, storage_type: S3, provider_key: aws-prd}\n",
+            "buckets:\n  b: {bucket: x, storage_type: S3, region: r, provider_key: aws-prd}\n",
             "buckets.b.provider_key: unknown provider_key 'aws-prd'; did you mean 'aws'?",
         ),
         (
@@ -66,13 +69,14 @@ def test_reference_error_location(write_spec, problems) -> None:
     path = write_spec(
         BUCKETS + REPO + "    buckets: [{bucket: media, folder: a}, {bucket: nope, folder: b}]\n"
     )
-    (problem,) = problems(path)
+    (problem,) = problems(path, env=ENV)
     assert problem.startswith(f"{path}:12:52: repos.app.buckets[1].bucket: unknown bucket 'nope'")
 
 
 def test_provider_key_excludes_inline_credentials(write_spec, messages) -> None:
     path = write_spec(
-        PROVIDER + "buckets:\n  b: {bucket: x, storage_type: S3, provider_key: aws, key: k}\n"
+        PROVIDER
+        + "buckets:\n  b: {bucket: x, storage_type: S3, region: r, provider_key: aws, key: k}\n"
     )
     assert messages(path, env=ENV) == [
         "buckets.b.provider_key: provider_key cannot be combined with key or secret; "
@@ -80,9 +84,82 @@ def test_provider_key_excludes_inline_credentials(write_spec, messages) -> None:
     ]
 
 
-def test_bucket_key_and_secret_go_together(write_spec, messages) -> None:
-    path = write_spec("buckets:\n  b: {bucket: x, storage_type: S3, secret: '${env:S}'}\n")
-    assert messages(path, env=ENV) == ["buckets.b.key: required when 'secret' is set"]
+@pytest.mark.parametrize(
+    ("credential", "expected"),
+    [
+        ("secret: '${env:S}'", "buckets.b.key: required (the access key id)"),
+        ("key: k", "buckets.b.secret: required (the secret key)"),
+    ],
+)
+def test_bucket_key_and_secret_go_together(write_spec, messages, credential, expected) -> None:
+    path = write_spec(f"buckets:\n  b: {{bucket: x, storage_type: S3, region: r, {credential}}}\n")
+    assert messages(path, env=ENV) == [f"{expected} unless provider_key names a provider key"]
+
+
+@pytest.mark.parametrize(
+    "bucket",
+    [
+        "{bucket: x, storage_type: S3, key: k, secret: '${env:S}'}",
+        "{bucket: x, storage_type: S3, provider_key: aws}",
+    ],
+)
+def test_a_bucket_without_a_region_is_refused_at_its_line(write_spec, problems, bucket) -> None:
+    path = write_spec(PROVIDER + f"buckets:\n  b: {bucket}\n")
+    assert problems(path, env=ENV) == [f"{path}:6:3: buckets.b.region: required field is missing"]
+
+
+def test_a_bucket_without_credentials_is_refused_at_its_line(write_spec, problems) -> None:
+    path = write_spec("buckets:\n  b: {bucket: x, storage_type: S3, region: us-east-1}\n")
+    assert problems(path, env=ENV) == [
+        f"{path}:4:3: buckets.b.key: required (the access key id) unless provider_key names "
+        "a provider key",
+        f"{path}:4:3: buckets.b.secret: required (the secret key) unless provider_key names "
+        "a provider key",
+    ]
+
+
+ENDPOINT = "endpoint: 'https://llm.example/v1'"
+TOKEN = "secret: '${env:S}'"
+MISSING_ENDPOINT = "ai_llms.ai.endpoint: required (the provider's base URL)"
+MISSING_TOKEN = "ai_llms.ai.secret: required (the provider's API token)"
+
+
+@pytest.mark.parametrize(
+    ("fields", "missing"),
+    [
+        ("", [MISSING_ENDPOINT, MISSING_TOKEN]),
+        (f", {ENDPOINT}", [MISSING_TOKEN]),
+        (f", {TOKEN}", [MISSING_ENDPOINT]),
+    ],
+)
+def test_an_ai_llm_needs_endpoint_and_token_or_a_provider_key(
+    write_spec, problems, fields, missing
+) -> None:
+    path = write_spec(f"ai_llms:\n  ai: {{ai_type: OPENAI{fields}}}\n")
+    assert problems(path, env=ENV) == [
+        f"{path}:4:3: {message} unless provider_key names a provider key" for message in missing
+    ]
+
+
+def test_a_provider_key_stands_for_the_inline_credentials(write_spec, load) -> None:
+    path = write_spec(
+        PROVIDER
+        + "buckets:\n  b: {bucket: x, storage_type: S3, region: us-east-1, provider_key: aws}\n"
+        + "ai_llms:\n  ai: {ai_type: OPENAI, provider_key: aws}\n"
+    )
+    data = load(path, env=ENV).data
+    assert data["buckets"]["b"]["provider_key"] == "aws"
+    assert data["ai_llms"]["ai"] == {"ai_type": "OPENAI", "provider_key": "aws"}
+
+
+def test_inline_credentials_need_no_provider_key(write_spec, load) -> None:
+    path = write_spec(
+        f"buckets:\n  b: {{bucket: x, storage_type: S3, {CREDENTIALS}}}\n"
+        f"ai_llms:\n  ai: {{ai_type: OPENAI, {ENDPOINT}, {TOKEN}}}\n"
+    )
+    data = load(path, env=ENV).data
+    assert data["buckets"]["b"]["secret"].reveal() == ENV["S"]
+    assert data["ai_llms"]["ai"]["endpoint"] == "https://llm.example/v1"
 
 
 def test_ai_llm_provider_key_excludes_secret(write_spec, messages) -> None:
@@ -99,22 +176,24 @@ def test_same_bucket_attached_twice(write_spec, messages) -> None:
     path = write_spec(
         BUCKETS + REPO + "    buckets: [{bucket: media, folder: a}, {bucket: media, folder: b}]\n"
     )
-    assert messages(path) == [
+    assert messages(path, env=ENV) == [
         "repos.app.buckets[1].bucket: this bucket is already attached to the repo at buckets[0]"
     ]
 
 
 def test_same_ai_llm_attached_twice(write_spec, messages) -> None:
-    llms = "ai_llms:\n  ai: {ai_type: OPENAI}\n"
-    path = write_spec(llms + REPO + "    ai_llms: [ai, ai]\n")
-    assert messages(path) == ["repos.app.ai_llms[1]: this ai_llm is already attached at ai_llms[0]"]
+    llms = "ai_llms:\n  ai: {ai_type: OPENAI, provider_key: aws}\n"
+    path = write_spec(PROVIDER + llms + REPO + "    ai_llms: [ai, ai]\n")
+    assert messages(path, env=ENV) == [
+        "repos.app.ai_llms[1]: this ai_llm is already attached at ai_llms[0]"
+    ]
 
 
 def test_normal_repo_folders_must_differ(write_spec, messages) -> None:
     path = write_spec(
         BUCKETS + REPO + "    buckets: [{bucket: media, folder: a}, {bucket: logs, folder: a}]\n"
     )
-    assert messages(path) == [
+    assert messages(path, env=ENV) == [
         "repos.app.buckets[1].folder: folder already used by buckets[0]; "
         "each bucket of a NORMAL repo needs its own folder"
     ]
@@ -128,7 +207,7 @@ def test_mirror_repo_needs_exactly_one_master(write_spec, problems, masters, cou
     )
     repo = REPO.replace("NORMAL", "MIRROR") + f"    buckets: [{attachments}]\n"
     path = write_spec(BUCKETS + repo)
-    assert problems(path) == [
+    assert problems(path, env=ENV) == [
         f"{path}:12:5: repos.app.buckets: a MIRROR repo needs exactly one bucket with "
         f"master: true (found {count})"
     ]
@@ -137,7 +216,7 @@ def test_mirror_repo_needs_exactly_one_master(write_spec, problems, masters, cou
 def test_mirror_repo_with_one_master_shares_folders(write_spec, load) -> None:
     repo = REPO.replace("NORMAL", "MIRROR")
     repo += "    buckets: [{bucket: media, folder: f, master: true}, {bucket: logs, folder: f}]\n"
-    assert load(write_spec(BUCKETS + repo)).data["repos"]["app"]["mode"] == "MIRROR"
+    assert load(write_spec(BUCKETS + repo), env=ENV).data["repos"]["app"]["mode"] == "MIRROR"
 
 
 def test_mirror_buckets_are_exclusive(write_spec, messages) -> None:
@@ -148,7 +227,7 @@ def test_mirror_buckets_are_exclusive(write_spec, messages) -> None:
     other = "  web:\n    storage_type: S3\n    mode: NORMAL\n"
     other += "    buckets: [{bucket: media, folder: w}]\n"
     path = write_spec(BUCKETS + repo + other)
-    assert messages(path) == [
+    assert messages(path, env=ENV) == [
         "repos.web.buckets[0].bucket: bucket 'media' belongs to MIRROR repo 'app' "
         "and cannot be attached to another repo"
     ]
@@ -274,11 +353,11 @@ def test_a_provider_bucket_declared_twice_is_refused_at_the_second_entry(
 ) -> None:
     path = write_spec(
         "buckets:\n"
-        "  media: {bucket: acme-data, storage_type: S3}\n"
-        "  logs: {bucket: acme-logs, storage_type: S3}\n"
-        "  backup: {bucket: acme-data, storage_type: S3}\n"
+        f"  media: {{bucket: acme-data, storage_type: S3, {CREDENTIALS}}}\n"
+        f"  logs: {{bucket: acme-logs, storage_type: S3, {CREDENTIALS}}}\n"
+        f"  backup: {{bucket: acme-data, storage_type: S3, {CREDENTIALS}}}\n"
     )
-    assert problems(path) == [
+    assert problems(path, env=ENV) == [
         f"{path}:6:20: buckets.backup.bucket: the provider bucket 'acme-data' is already "
         "declared by buckets.media"
     ]
@@ -289,10 +368,10 @@ def test_a_duplicate_provider_bucket_from_the_environment_is_not_shown(
 ) -> None:
     path = write_spec(
         "buckets:\n"
-        "  media: {bucket: '${env:B}', storage_type: S3}\n"
-        "  backup: {bucket: '${env:B}', storage_type: S3}\n"
+        f"  media: {{bucket: '${{env:B}}', storage_type: S3, {CREDENTIALS}}}\n"
+        f"  backup: {{bucket: '${{env:B}}', storage_type: S3, {CREDENTIALS}}}\n"
     )
-    assert messages(path, env={"B": "private-bucket-name"}) == [
+    assert messages(path, env={**ENV, "B": "private-bucket-name"}) == [
         "buckets.backup.bucket: the provider bucket (a value from the environment or a file) "
         "is already declared by buckets.media"
     ]
