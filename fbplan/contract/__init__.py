@@ -140,12 +140,13 @@ def _describe(error: ValidationError, root: str) -> Problem:
         choices = ", ".join(json.dumps(v) for v in allowed)
         return Problem(where, f"is {json.dumps(error.instance)[:60]}; expected one of {choices}")
     if error.validator in ("anyOf", "oneOf"):
-        return Problem(where, f"matches none of the allowed forms ({_first_reason(error)})")
+        return Problem(where, f"matches none of the allowed forms ({_reasons(error, where)})")
     return Problem(where, error.message[:200])
 
 
-def _first_reason(error: ValidationError) -> str:
-    reasons = [str(_describe(sub, "")) for sub in error.context or ()]
+def _reasons(error: ValidationError, where: str) -> str:
+    """Why each alternative failed, its fields named from `where` (the failing value)."""
+    reasons = [str(_describe(sub, where)) for sub in error.context or ()]
     return "; ".join(dict.fromkeys(reasons)) or "no form fits"
 
 
