@@ -30,16 +30,21 @@ modules' docstrings):
   real ``bucket`` name), repositories (org, ``NAME_ALREADY_USED``) and AI LLM configs
   (workspace). Workspaces, provider keys, repo keys, AI keys and policies may repeat names.
   Soft-deleted objects never appear in lists and free their names.
-- Required fields where the client and the docs disagree (section 17 rows 6, 8, 9): the
-  client's list, so ``repoBuckets`` is optional on ``POST /repo``, ``region`` on ``POST
-  /bucket`` and ``endpoint`` on ``POST /ai/llm``; but a bucket needs credentials (``apiKeyUuid``,
-  or ``key`` + ``secret``) and an AI LLM ``secret`` or ``apiKeyUuid``. Where only the client
-  speaks, its required fields are required: ``name`` and ``accessType`` on ``PUT
-  /repo/{id}/apikey/{apikeyId}``. Optional filters ``walletAddress`` (``GET /bucket``,
-  ``GET /repo``) match the stored wallet address exactly.
-- Partial updates (q. 6): ``PUT /bucket/{id}`` accepts full or partial bodies; ``PUT /repo/{id}``
-  replaces name, storageType and mode (all required), keeps the bucket / AI LLM attachments
-  when ``repoBuckets`` / ``repoAiLlms`` is missing and detaches all on an empty list.
+- Request shapes: every request is held to the API contract (`fbplan.contract`, checked by
+  `fbplan.emulator.contract_check` before any route runs; a 400 names the field). Where the
+  client and the docs disagree the contract records the body that satisfies both: a bucket
+  needs ``region`` and credentials (``key`` + ``secret``, or ``apiKeyUuid``), an AI LLM
+  ``endpoint`` + ``secret`` or ``apiKeyUuid``, a repository ``repoBuckets`` (create and
+  update), a repo storage key ``repoId`` in its body (which must match the path). Enums take
+  the client's spelling only (``BLOB``, ``NORMAL|MIRROR``). Optional filters ``walletAddress``
+  (``GET /bucket``, ``GET /repo``) match the stored wallet address exactly.
+- Answers: absent optional fields are left out, never null; only the fields of the client's
+  DTO (plus documented ones such as ``lastStatusAt``), in the client's types (numeric stats
+  timestamps and node days, numeric quota usage).
+- Updates (q. 6): ``PUT /bucket/{id}`` takes the full body, and an optional field left out
+  keeps its value; ``PUT /repo/{id}`` replaces name, storageType, mode and the bucket
+  attachments, keeps the AI LLM attachments when ``repoAiLlms`` is missing and detaches all
+  on an empty list.
 - Immutable (q. 7): ``workspaceId`` of keys, buckets and repos; AI key ``aiType``; policy
   scope (400 when a different value is sent). Bucket ``storageType``/``bucket`` and repo
   ``storageType``/``mode`` may change.
@@ -51,8 +56,9 @@ modules' docstrings):
 - Policy lists (q. 9): only the requested level, never inherited policies; a repo-level policy
   needs ``workspaceId`` too.
 - Gateway token (q. 10): the repo AI key's create-time ``secret``.
-- Statistics rows carry both ``bucketId`` and ``unitId`` (disagreement 7); node daily dates
-  accept ``ddmmyyyy`` and ISO (q. 19).
+- Statistics rows carry ``unitId``, the key of the row type the client's methods return
+  (disagreement 7); node daily dates are ``ddmmyyyy`` numbers in the query and the answer
+  (q. 19).
 """
 
 from __future__ import annotations
@@ -67,7 +73,7 @@ from werkzeug.exceptions import HTTPException
 
 from fbplan.emulator import contract_check, routes_ai, routes_repos, routes_stats, routes_storage
 from fbplan.emulator.faults import FaultInjector
-from fbplan.emulator.payload import as_str, json_body, ok, required_str
+from fbplan.emulator.payload import as_str, json_body, ok
 from fbplan.emulator.problems import ApiProblem, forbidden, unauthorized
 from fbplan.emulator.recorder import RequestRecorder
 from fbplan.emulator.store import Store
@@ -199,8 +205,7 @@ def _register_identity(app: Flask, store: Store) -> None:
 
     @app.post("/workspace")
     def create_workspace() -> Any:
-        name = required_str(json_body(), "name")
-        return ok(201, workspace=store.create_workspace(name))
+        return ok(201, workspace=store.create_workspace(json_body()["name"]))
 
     @app.get("/workspace")
     def list_workspaces() -> Any:

@@ -1,11 +1,12 @@
 """Reading request bodies and query strings the way the backend does.
 
-- A body must be a JSON object (an empty body reads as ``{}``); a required field that is
-  missing, null or an empty string is a 400 naming the field.
-- Enums are upper-case and strict, with the documented alternative spellings accepted on
-  input and answered in the client's spelling: ``AZURE`` -> ``BLOB``, ``BACKUP`` -> ``MIRROR``.
-  Anything else is a 400 ``{success: false, message}`` listing the accepted values.
-- Query values ``undefined``, ``null`` and empty are absent (the TypeScript client sends the
+Every request to an API endpoint has already been checked against the contract
+(`fbplan.emulator.contract_check`: required fields, types, enums, no unknown field, no null
+where none is allowed), so the routes read fields directly; these helpers cover the rest:
+
+- a body must be a JSON object (an empty body reads as ``{}``; the admin API relies on this);
+- an optional string sent empty reads as absent (`as_str`);
+- query values ``undefined``, ``null`` and empty are absent (the TypeScript client sends the
   literal ``undefined``); multi-value filters are one comma-separated parameter.
 """
 
@@ -19,12 +20,6 @@ from flask import Response, jsonify, request
 
 from fbplan.emulator.problems import bad_request
 
-STORAGE_TYPES = {"S3": "S3", "GCS": "GCS", "BLOB": "BLOB", "AZURE": "BLOB"}
-REPO_MODES = {"NORMAL": "NORMAL", "MIRROR": "MIRROR", "BACKUP": "MIRROR"}
-ACCESS_TYPES = {name: name for name in ("READ", "WRITE", "ADMIN")}
-AI_TYPES = {name: name for name in ("OPENAI", "GOOGLE", "ANTHROPIC", "AWS", "OTHER")}
-RISK_TYPES = {name: name for name in ("LOW", "MEDIUM", "HIGH")}
-ACTION_TYPES = (0, 1, 2)
 ABSENT = {"", "undefined", "null"}
 
 
@@ -42,17 +37,6 @@ def json_body() -> dict[str, Any]:
     return body
 
 
-def present(body: Mapping[str, Any], field: str) -> bool:
-    """True when `field` holds a value (not missing, null or an empty string)."""
-    return body.get(field) not in (None, "")
-
-
-def required_str(body: Mapping[str, Any], field: str) -> str:
-    if not present(body, field):
-        raise bad_request(f"Missing required field: {field}")
-    return as_str(body, field) or ""
-
-
 def as_str(body: Mapping[str, Any], field: str) -> str | None:
     """The string value of an optional field (None when missing, null or empty)."""
     value = body.get(field)
@@ -60,37 +44,6 @@ def as_str(body: Mapping[str, Any], field: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise bad_request(f"Field {field} must be a string")
-    return value
-
-
-def required_enum(body: Mapping[str, Any], field: str, allowed: Mapping[str, str]) -> str:
-    return enum_value(required_str(body, field), field, allowed)
-
-
-def enum_value(value: str, field: str, allowed: Mapping[str, str]) -> str:
-    if value not in allowed:
-        expected = ", ".join(sorted(set(allowed.values())))
-        raise bad_request(f"Invalid {field} {value!r}; expected one of {expected}")
-    return allowed[value]
-
-
-def action_type(body: Mapping[str, Any], field: str = "actionType") -> int:
-    value = body.get(field)
-    if value is None:
-        raise bad_request(f"Missing required field: {field}")
-    if isinstance(value, bool) or value not in ACTION_TYPES:
-        raise bad_request(
-            f"Invalid {field} {value!r}; expected one of 0 (log), 1 (alert), 2 (block)"
-        )
-    return int(value)
-
-
-def boolean(body: Mapping[str, Any], field: str, default: bool = False) -> bool:
-    value = body.get(field, default)
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        raise bad_request(f"Field {field} must be a boolean")
     return value
 
 

@@ -2,7 +2,8 @@
 
 The four time-series endpoints wrap as ``{success, data[]}``; ``startDate``/``endDate`` are
 ISO dates or date-times (a bare ``endDate`` date includes that whole day); the node daily
-report takes ``ddmmyyyy`` numbers (the client's comment) or ISO dates and defaults to today.
+report takes ``ddmmyyyy`` numbers (the client's comment; the contract refuses anything else)
+and defaults to today. Query values are checked against the contract before these routes run.
 """
 
 from __future__ import annotations

@@ -1,5 +1,10 @@
 """Routes: provider API keys (``/apikeys``, ``/providers``) and buckets (``/bucket``).
 
+Bodies reach these routes already checked against the API contract
+(`fbplan.emulator.contract_check`): required fields present, every field of its type and
+enum, no null where the contract allows none, no unknown field (so ``workspaceId`` never
+reaches a provider key update). An optional string sent empty clears the stored value.
+
 ``GET /bucket`` filters on ``workspaceId`` and ``walletAddress`` (each ignored when absent,
 empty or the literal ``undefined`` the client sends for an unset argument).
 """
@@ -10,20 +15,7 @@ from typing import Any
 
 from flask import Flask, jsonify
 
-from fbplan.emulator.payload import (
-    STORAGE_TYPES,
-    as_str,
-    json_body,
-    ok,
-    parse_day,
-    present,
-    query,
-    query_csv,
-    query_int,
-    required_enum,
-    required_str,
-)
-from fbplan.emulator.problems import bad_request
+from fbplan.emulator.payload import as_str, json_body, ok, parse_day, query, query_csv, query_int
 from fbplan.emulator.store import Store
 
 # body field -> store field, for the optional string fields of each kind
@@ -45,7 +37,7 @@ BUCKET_OPTIONAL = {
 
 
 def optional_fields(body: dict[str, Any], mapping: dict[str, str]) -> dict[str, Any]:
-    """Store-named values of the optional fields present in `body` (null clears)."""
+    """Store-named values of the optional fields present in `body` (empty clears)."""
     return {target: as_str(body, field) for field, target in mapping.items() if field in body}
 
 
@@ -61,13 +53,11 @@ def _register_provider_keys(app: Flask, store: Store) -> None:
 
     @app.post("/apikeys")
     def create_provider_key() -> Any:
-        body = json_body()
-        workspace_id = required_str(body, "workspaceId")
-        provider = required_str(body, "provider")
-        key = required_str(body, "key")
-        required_str(body, "secret")
+        body = json_body()  # the secret is write-only: checked by the contract, never kept
         extra = optional_fields(body, PROVIDER_KEY_OPTIONAL)
-        key_id = store.create_provider_key(workspace_id, provider, key, **extra)
+        key_id = store.create_provider_key(
+            body["workspaceId"], body["provider"], body["key"], **extra
+        )
         return ok(apiKeyId=key_id, message="API key created")
 
     @app.get("/apikeys")
@@ -81,12 +71,9 @@ def _register_provider_keys(app: Flask, store: Store) -> None:
 
     @app.put("/apikeys/<key_id>")
     def update_provider_key(key_id: str) -> Any:
-        body = json_body()
-        changes = optional_fields(body, {**PROVIDER_KEY_OPTIONAL, "workspaceId": "workspace_id"})
-        for field in ("key", "provider"):
-            if field in body:
-                changes[field] = required_str(body, field)
-        as_str(body, "secret")  # accepted, write-only, not kept
+        body = json_body()  # a new secret is accepted, write-only, not kept
+        changes = optional_fields(body, PROVIDER_KEY_OPTIONAL)
+        changes.update({field: body[field] for field in ("key", "provider") if body.get(field)})
         store.update_provider_key(key_id, changes)
         return ok(message="API key updated")
 
@@ -100,12 +87,10 @@ def _register_buckets(app: Flask, store: Store) -> None:
     @app.post("/bucket")
     def create_bucket() -> Any:
         body = json_body()
-        name = required_str(body, "name")
-        bucket = required_str(body, "bucket")
-        storage_type = required_enum(body, "storageType", STORAGE_TYPES)
-        workspace_id = required_str(body, "workspaceId")
         extra = optional_fields(body, BUCKET_OPTIONAL)
-        bucket_id = store.create_bucket(workspace_id, name, bucket, storage_type, **extra)
+        bucket_id = store.create_bucket(
+            body["workspaceId"], body["name"], body["bucket"], body["storageType"], **extra
+        )
         return ok(bucketId=bucket_id)
 
     @app.get("/bucket")
@@ -118,20 +103,17 @@ def _register_buckets(app: Flask, store: Store) -> None:
 
     @app.put("/bucket/<bucket_id>")
     def update_bucket(bucket_id: str) -> Any:
-        body = json_body()
-        changes = optional_fields(body, BUCKET_OPTIONAL)
-        for field, target in (
-            ("name", "name"),
-            ("bucket", "bucket"),
-            ("workspaceId", "workspace_id"),
-        ):
-            if field in body:
-                changes[target] = required_str(body, field)
-        if "storageType" in body:
-            changes["storage_type"] = required_enum(body, "storageType", STORAGE_TYPES)
+        body = json_body()  # the full body; optional fields left out keep their value
+        changes = {
+            **optional_fields(body, BUCKET_OPTIONAL),
+            "name": body["name"],
+            "bucket": body["bucket"],
+            "storage_type": body["storageType"],
+            "workspace_id": body["workspaceId"],
+        }
         store.update_bucket(bucket_id, changes)
         status = store.bucket_status(bucket_id)["nodeStatus"]
-        latency = min((n["latency_ms"] for n in status if n["status"] == "ONLINE"), default=0.0)
+        latency = min((n["latencyMs"] for n in status if n["status"] == "ONLINE"), default=0.0)
         return ok(bucketId=bucket_id, status="ONLINE", latency_ms=latency)
 
     @app.delete("/bucket/<bucket_id>")
@@ -141,7 +123,8 @@ def _register_buckets(app: Flask, store: Store) -> None:
 
     @app.post("/bucket/<bucket_id>/validate")
     def validate_bucket(bucket_id: str) -> Any:
-        json_body()  # [C] sends {bucket, key?, secret?, ...}, [D] nothing: both accepted
+        # [C]'s body {bucket, key?, secret?, endpoint?, apiKeyUuid?} is required by the
+        # contract; the emulator checks the stored bucket, whatever the body names.
         return jsonify(store.validate_bucket(bucket_id))
 
     @app.get("/bucket/<bucket_id>/status")
@@ -150,12 +133,9 @@ def _register_buckets(app: Flask, store: Store) -> None:
 
     @app.post("/bucket/<bucket_id>/stats")
     def bucket_node_stats(bucket_id: str) -> Any:
-        body = json_body()
-        if not present(body, "day"):
-            raise bad_request("Missing required field: day")
-        day = parse_day(body["day"], "day")
+        day = parse_day(json_body()["day"], "day")
         return ok(nodeStats=store.bucket_node_stats(bucket_id, day))
 
     @app.get("/bucket/stats")
     def bucket_stats() -> Any:
-        return ok(stats=store.bucket_stats(query_csv("bucketId", "unitId")))
+        return ok(stats=store.bucket_stats(query_csv("bucketId")))

@@ -3,7 +3,8 @@
 AI LLM configs:
 
 - names are unique within the workspace (case-sensitive; duplicate: 400 with a message);
-- credentials: ``secret`` or a provider key of the workspace (``apiKeyUuid``); ``key`` and
+- credentials (the contract's rule, checked before the store): ``endpoint`` and ``secret``,
+  or a provider key (``apiKeyUuid``), which must belong to the workspace; ``key`` and
   ``secret`` are write-only and not even stored (``key`` is always null in answers);
   ``endpoint``, when given, must be an http(s) URL;
 - ``POST /ai/llm/{id}/validate`` never calls out: an endpoint that is absent (the provider's
@@ -26,7 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fbplan.emulator.problems import bad_request, forbidden, not_found
-from fbplan.emulator.store_base import new_id, now_iso
+from fbplan.emulator.store_base import new_id, now_iso, without_absent
 from fbplan.emulator.store_keys import KeyOps
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -178,19 +179,22 @@ class AiOps(KeyOps):
             {"id": r["id"], "name": r["name"], "createdAt": r["created_at"]}
             for r in self._llm_repos(row["id"])
         ]
-        return {
+        dto = {
             "id": row["id"],
             "orgId": self.org_id,
             "workspaceId": row["workspace_id"],
             "userId": self.user_id,
             "name": row["name"],
             "aiType": row["ai_type"],
-            "endpoint": row["endpoint"],
+            # The client types `endpoint` as a string: a configuration that uses a provider
+            # key's credentials and names no endpoint answers an empty one.
+            "endpoint": row["endpoint"] or "",
             "key": None,
             "apiKeyId": row["api_key_id"],
             "createdAt": row["created_at"],
             "repos": repos,
         }
+        return without_absent(dto, "apiKeyId")
 
     # -- policies ---------------------------------------------------------------------------
 
@@ -237,13 +241,10 @@ class AiOps(KeyOps):
         return self.policy_dto(self._policy_row(policy_id))
 
     def update_policy(self, policy_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-        """Change any of name, content, risk_type, action_type; the scope ids may be repeated
-        but not changed."""
+        """Change any of name, content, risk_type, action_type (the scope is fixed: the
+        contract's update body cannot name it)."""
         with self._tx():
-            row = self._policy_row(policy_id)
-            for scope in ("workspace_id", "repo_id"):
-                if scope in changes and changes[scope] != row[scope]:
-                    raise bad_request("The scope of a policy cannot change; create a new policy")
+            self._policy_row(policy_id)
             for field in ("name", "content", "risk_type", "action_type"):
                 if field in changes:
                     self._exec(

@@ -130,6 +130,12 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def without_absent(dto: dict[str, Any], *optional: str) -> dict[str, Any]:
+    """`dto` without the `optional` fields that hold no value: the API's DTOs declare them
+    `field?: T` (may be absent), not nullable, so they are left out rather than sent as null."""
+    return {k: v for k, v in dto.items() if not (v is None and k in optional)}
+
+
 def new_id() -> str:
     return str(uuid.uuid4())
 

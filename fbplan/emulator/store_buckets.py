@@ -21,7 +21,7 @@ import sqlite3
 from typing import Any
 
 from fbplan.emulator.problems import bad_request, forbidden, not_found
-from fbplan.emulator.store_base import new_envelope, new_id, now_iso
+from fbplan.emulator.store_base import new_envelope, new_id, now_iso, without_absent
 from fbplan.emulator.store_workspaces import WorkspaceOps
 
 BUCKET_FIELDS = (
@@ -176,7 +176,7 @@ class BucketOps(WorkspaceOps):
             }
             for repo in self._bucket_repos(row["id"])
         ]
-        return {
+        dto = {
             "id": row["id"],
             "name": row["name"],
             "bucket": row["bucket"],
@@ -187,15 +187,25 @@ class BucketOps(WorkspaceOps):
             "region": row["region"],
             "status": row["status"],
             "lastStatusAt": row["last_status_at"],
-            "projectId": None,
             "createdAt": row["created_at"],
             "workspaceId": row["workspace_id"],
             "walletAddress": row["wallet_address"],
             "repos": repos,
             "apiKeyId": row["api_key_id"],
         }
+        return without_absent(dto, *_BUCKET_OPTIONAL)
 
 
+_BUCKET_OPTIONAL = (
+    "key",
+    "secret",
+    "endpoint",
+    "region",
+    "status",
+    "lastStatusAt",
+    "walletAddress",
+    "apiKeyId",
+)
 _CREDENTIALS = "Credentials required: apiKeyUuid, or key and secret"
 _MIRROR_ATTACHMENTS = (
     "SELECT rb.bucket_id FROM repo_buckets rb JOIN repos r ON r.id = rb.repo_id"

@@ -20,7 +20,7 @@ import sqlite3
 import string
 from typing import Any
 
-from fbplan.emulator.problems import bad_request, not_found
+from fbplan.emulator.problems import not_found
 from fbplan.emulator.store_base import new_envelope, new_id, now_iso
 from fbplan.emulator.store_repos import RepoOps
 
@@ -67,7 +67,6 @@ class KeyOps(RepoOps):
                 "accessType": row["access_type"],
                 "key": row["key"],
                 "secret": json.loads(row["envelope"]),
-                "repoId": row["repo_id"],
                 "createdAt": row["created_at"],
             }
             for row in rows
@@ -124,14 +123,10 @@ class KeyOps(RepoOps):
         )
         return [self.ai_key_dto(row) for row in rows]
 
-    def update_repo_ai_key(
-        self, repo_id: str, key_id: str, name: str | None, ai_type: str | None = None
-    ) -> None:
-        """Rename a key; `ai_type` may be repeated but not changed (that is a replace)."""
+    def update_repo_ai_key(self, repo_id: str, key_id: str, name: str | None) -> None:
+        """Rename a key (its ``aiType`` is fixed: a new type is a new key)."""
         with self._tx():
-            row = self._repo_ai_key_row(repo_id, key_id)
-            if ai_type is not None and ai_type != row["ai_type"]:
-                raise bad_request("aiType cannot change; create a new AI API key")
+            self._repo_ai_key_row(repo_id, key_id)
             if name is not None:
                 self._exec("UPDATE repo_ai_keys SET name = ? WHERE id = ?", (name, key_id))
 

@@ -101,7 +101,6 @@ class NodeOps(AiOps):
             "latencyMs": node["latency_ms"],
             "lastUpdated": node["updated_at"],
             "url": node["url"],
-            "id_org": None,
             "nodeServices": node["services"],
         }
 
@@ -114,7 +113,6 @@ class NodeOps(AiOps):
                 rows.append(
                     {
                         "nodeId": node["id"],
-                        "bucketId": bucket_id,
                         "unitId": bucket_id,
                         "nodeStatus": node["status"],
                         "lastUpdated": node["updated_at"],
@@ -139,9 +137,8 @@ class NodeOps(AiOps):
                     rows.append(
                         {
                             "nodeId": node["id"],
-                            "bucketId": bucket_id,
                             "unitId": bucket_id,
-                            "day": day.isoformat(),
+                            "day": ddmmyyyy(day),
                             "online": 100.0 if node["status"] == "ONLINE" else 0.0,
                             "latency_ms": node["latency_ms"],
                             "endpoint": node["url"],
@@ -163,7 +160,6 @@ class NodeOps(AiOps):
                 "version": n["version"],
                 "status": n["status"],
                 "latencyMs": n["latency_ms"],
-                "latency_ms": n["latency_ms"],
                 "lastUpdated": n["updated_at"],
             }
             for n in self.list_nodes(SERVICE_STORAGE)
@@ -171,6 +167,9 @@ class NodeOps(AiOps):
         return {"bucketId": bucket_id, "nodeStatus": statuses}
 
     def bucket_node_stats(self, bucket_id: str, day: date) -> list[dict[str, Any]]:
+        """The nodes' report for `day`; the emulator keeps no history, so every day reads
+        the nodes' current state (rows carry no day: `BucketNodeStatsDailyInfo` has none)."""
+        del day
         self._bucket_row(bucket_id)
         return [
             {
@@ -182,7 +181,6 @@ class NodeOps(AiOps):
                 "node_status": n["status"],
                 "last_updated": n["updated_at"],
                 "last_latency_ms": n["latency_ms"],
-                "day": day.isoformat(),
             }
             for n in self.list_nodes(SERVICE_STORAGE)
         ]
@@ -234,3 +232,8 @@ def _node(row: sqlite3.Row) -> dict[str, Any]:
         "version": row["version"],
         "updated_at": row["updated_at"],
     }
+
+
+def ddmmyyyy(day: date) -> int:
+    """A day as the number the official client types it as (``ddmmyyyy``, like the query)."""
+    return int(day.strftime("%d%m%Y"))

@@ -22,9 +22,10 @@ Rules, in the order they are checked:
   kept with another folder is ``NORMAL_UNIT_CANNOT_EDIT_FOLDER``.
 - ``NORMAL_UNIT_FOLDER_CANNOT_DELETE`` is **not** enforced: an update may detach buckets.
 
-``PUT /repo/{id}`` is a full replacement of name, storageType and mode; for the attachment
-lists a **missing** ``repoBuckets`` / ``repoAiLlms`` keeps the current attachments and an
-**empty** list detaches all (open question 6, the safe reading). ``workspaceId`` cannot change.
+``PUT /repo/{id}`` is a full replacement of name, storageType, mode and the bucket
+attachments (the contract requires ``repoBuckets`` on update, as the docs do); a **missing**
+``repoAiLlms`` keeps the attached AI LLM configs and an **empty** list detaches all (open
+question 6, the safe reading). ``workspaceId`` (required too) cannot change.
 Deleting a repository is soft; its repo-level policies and AI keys are soft-deleted with it and
 its buckets and LLMs become free.
 """
@@ -37,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fbplan.emulator.problems import ApiProblem, bad_request, repo_problem
-from fbplan.emulator.store_base import new_id, now_iso
+from fbplan.emulator.store_base import new_id, now_iso, without_absent
 from fbplan.emulator.store_buckets import BucketOps
 
 
@@ -85,21 +86,19 @@ class RepoOps(BucketOps):
     def update_repo(
         self,
         repo_id: str,
+        workspace_id: str,
         name: str,
         storage_type: str,
         mode: str,
-        buckets: Sequence[Attachment] | None = None,
+        buckets: Sequence[Attachment],
         llm_ids: Sequence[str] | None = None,
-        workspace_id: str | None = None,
     ) -> str:
-        """Replace the repository; None for `buckets` / `llm_ids` keeps those attachments."""
+        """Replace the repository; None for `llm_ids` keeps the attached AI LLM configs."""
         with self._tx():
             row = self._repo_row(repo_id)
-            if workspace_id is not None and workspace_id != row["workspace_id"]:
+            if workspace_id != row["workspace_id"]:
                 raise bad_request("workspaceId cannot change")
             self._check_repo_name(name, repo_id)
-            if buckets is None:
-                buckets = self._attachments(repo_id)
             if llm_ids is None:
                 llm_ids = [llm["id"] for llm in self.repo_llms(repo_id)]
             self._check_attachments(repo_id, row["workspace_id"], mode, buckets)
@@ -275,11 +274,11 @@ class RepoOps(BucketOps):
                     "folder": a.folder,
                     "master": a.master,
                     "bucketId": a.bucket_id,
-                    "bucket": self.bucket_dto(bucket) if bucket else None,
+                    **({"bucket": self.bucket_dto(bucket)} if bucket else {}),
                 }
             )
         llms = [{"aiLlmId": llm["id"], "aiLlm": llm} for llm in self._repo_llm_dtos(repo_id)]
-        return {
+        dto = {
             "id": repo_id,
             "name": row["name"],
             "storageType": row["storage_type"],
@@ -293,6 +292,7 @@ class RepoOps(BucketOps):
             "disabled": False,
             "walletAddress": row["wallet_address"],
         }
+        return without_absent(dto, "walletAddress")
 
     def _repo_llm_dtos(self, repo_id: str) -> list[dict[str, Any]]:
         rows = self._all(

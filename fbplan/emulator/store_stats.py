@@ -115,14 +115,13 @@ class StatsOps(NodeOps):
         return [
             {
                 "timestamp": _period_start(period, r["p"]),
-                "repoId": r["repo_id"],
-                "bucketId": r["bucket_id"],
-                "unitId": r["bucket_id"],
+                "repoId": r["repo_id"] or "",
+                "unitId": r["bucket_id"] or "",
                 "upl_bytes": str(r["up"]),
                 "dwl_bytes": str(r["down"]),
                 "size_change": str(r["change"]),
                 "latency_ms": round(r["lat"], 3),
-                "host": r["host"],
+                "host": r["host"] or "",
             }
             for r in rows
         ]
@@ -183,8 +182,9 @@ class StatsOps(NodeOps):
         rows = self._all(
             f"SELECT {bucket} AS p, {keys}, SUM(tokens_in) AS tin, SUM(tokens_out) AS tout,"
             " COUNT(*) AS calls, SUM(violation) AS viol, SUM(alert) AS alerts,"
-            " SUM(block) AS blocks, SUM(severity = 'LOW') AS low,"
-            " SUM(severity = 'MEDIUM') AS medium, SUM(severity = 'HIGH') AS high,"
+            " SUM(block) AS blocks, COALESCE(SUM(severity = 'LOW'), 0) AS low,"
+            " COALESCE(SUM(severity = 'MEDIUM'), 0) AS medium,"
+            " COALESCE(SUM(severity = 'HIGH'), 0) AS high,"
             f" AVG(latency_ms) AS lat FROM ai_usage {where} GROUP BY p, {keys} ORDER BY p",
             params,
         )
@@ -239,19 +239,21 @@ class StatsOps(NodeOps):
         entries = []
         for number, (kind, (code, kind_type, period)) in enumerate(CAPABILITIES.items(), 1):
             current, limit = self._count(used[kind]), quotas.get(kind)
+            if limit is None:
+                continue  # no quota on this capability: the subscription has no entry for it
             percentage = round(100.0 * current / limit, 2) if limit else 0.0
             entries.append(
                 {
                     "capability": {
-                        "id": number,
+                        "id": str(number),
                         "code": code,
                         "description": f"Maximum {kind} of the organization",
                         "type": kind_type,
                         "periodType": period,
                     },
                     "usage": {
-                        "current": str(current),
-                        "max": None if limit is None else str(limit),
+                        "current": current,
+                        "max": limit,
                         "percentage": percentage,
                     },
                 }
@@ -280,8 +282,11 @@ def _period_sql(period: str) -> str:
     return "substr(ts, 1, 16)" if period == "minute" else "substr(ts, 1, 10)"
 
 
-def _period_start(period: str, prefix: str) -> str:
-    return prefix + (":00.000Z" if period == "minute" else "T00:00:00.000Z")
+def _period_start(period: str, prefix: str) -> int:
+    """The period's start in epoch milliseconds: the official client types `timestamp` as a
+    number (flashback-api.md section 17)."""
+    text = prefix + (":00+00:00" if period == "minute" else "T00:00:00+00:00")
+    return int(datetime.fromisoformat(text).timestamp() * 1000)
 
 
 _COLUMNS = {
@@ -315,9 +320,9 @@ def _where(filters: Filters, start: datetime | None, end: datetime | None) -> tu
 def _ai_row(period: str, r: sqlite3.Row) -> dict[str, Any]:
     return {
         "timestamp": _period_start(period, r["p"]),
-        "repoId": r["repo_id"],
-        "aiLlmId": r["ai_llm_id"],
-        "repoAiApiKeyId": r["ai_key_id"],
+        "repoId": r["repo_id"] or "",
+        "aiLlmId": r["ai_llm_id"] or "",
+        "repoAiApiKeyId": r["ai_key_id"] or "",
         "tokensIn": str(r["tin"]),
         "tokensOut": str(r["tout"]),
         "llmTokensIn": str(r["tin"]),
@@ -331,9 +336,11 @@ def _ai_row(period: str, r: sqlite3.Row) -> dict[str, Any]:
         "numSeverityMedium": r["medium"],
         "numSeverityHigh": r["high"],
         "latency_ms": round(r["lat"], 3),
-        "llmType": r["llm_type"],
-        "llmModel": r["model"],
-        "host": r["host"],
-        "userUuid": None,
-        "conversationUuid": None,
+        "llmType": r["llm_type"] or "",
+        "llmModel": r["model"] or "",
+        "host": r["host"] or "",
+        # The emulator records no user or conversation per call; the client types both as
+        # non-null strings.
+        "userUuid": "",
+        "conversationUuid": "",
     }

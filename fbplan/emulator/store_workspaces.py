@@ -17,7 +17,7 @@ import sqlite3
 from typing import Any
 
 from fbplan.emulator.problems import bad_request, not_found
-from fbplan.emulator.store_base import StoreBase, new_id, now_iso
+from fbplan.emulator.store_base import StoreBase, new_id, now_iso, without_absent
 
 # `GET /providers` catalogue and the `capability` bitmask of each provider name
 # (1 storage, 2 AI, 4 cloud). A provider name outside the catalogue is accepted (the API
@@ -158,10 +158,7 @@ class WorkspaceOps(StoreBase):
     def update_provider_key(self, key_id: str, changes: dict[str, Any]) -> None:
         """Change the fields present in `changes` (names from PROVIDER_KEY_FIELDS)."""
         with self._tx():
-            row = self._provider_key_row(key_id)
-            moved = changes.get("workspace_id")
-            if moved is not None and moved != row["workspace_id"]:
-                raise bad_request("workspaceId cannot change; an API key cannot move")
+            self._provider_key_row(key_id)  # workspaceId is not updatable: a key cannot move
             for field, value in changes.items():
                 if field in PROVIDER_KEY_FIELDS:
                     self._exec(
@@ -203,7 +200,7 @@ class WorkspaceOps(StoreBase):
 
     def provider_key_dto(self, row: sqlite3.Row) -> dict[str, Any]:
         buckets, llms = self._provider_key_usage(row["id"])
-        return {
+        dto = {
             "id": row["id"],
             "key": row["key"],
             "endpoint": row["endpoint"],
@@ -216,6 +213,8 @@ class WorkspaceOps(StoreBase):
             "bucket_count": buckets,
             "aillm_count": llms,
         }
+        optional = ("endpoint", "region", "tenantId", "subscriptionId", "description")
+        return without_absent(dto, *optional)
 
     @staticmethod
     def providers_catalogue() -> list[dict[str, Any]]:

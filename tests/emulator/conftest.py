@@ -1,5 +1,6 @@
 """Fixtures for the emulator's own tests: a store, the backend app in-process, and a small
-helper that creates resources with requests shaped exactly as in flashback-api.md."""
+helper that creates resources with requests shaped exactly as the API contract
+(`fbplan.contract`) and flashback-api.md say."""
 
 from __future__ import annotations
 
@@ -58,6 +59,8 @@ class Api:
         return str(body["apiKeyId"])
 
     def bucket(self, workspace_id: str, name: str | None = None, **extra: Any) -> str:
+        """A bucket with inline credentials; an `extra` given as None leaves that field out
+        (``key=None, secret=None, apiKeyUuid=key`` uses a provider key instead)."""
         name = name or self.unique("bucket")
         payload = {
             "name": name,
@@ -67,8 +70,10 @@ class Api:
             "key": "AKIAEXAMPLE",
             "secret": "bucket-secret",
             "region": "us-east-1",
+            **extra,
         }
-        body = self.ok(self.http.post("/bucket", json={**payload, **extra}))
+        payload = {field: value for field, value in payload.items() if value is not None}
+        body = self.ok(self.http.post("/bucket", json=payload))
         return str(body["bucketId"])
 
     def repo(
@@ -90,14 +95,18 @@ class Api:
         return str(body["repoId"])
 
     def llm(self, workspace_id: str, name: str | None = None, **extra: Any) -> str:
+        """An AI LLM config with inline credentials; an `extra` given as None leaves that
+        field out (``secret=None, apiKeyUuid=key`` uses a provider key instead)."""
         payload = {
             "name": name or self.unique("llm"),
             "aiType": "OPENAI",
             "endpoint": "https://api.openai.com/v1",
             "secret": "sk-provider",
             "workspaceId": workspace_id,
+            **extra,
         }
-        body = self.ok(self.http.post("/ai/llm", json={**payload, **extra}))
+        payload = {field: value for field, value in payload.items() if value is not None}
+        body = self.ok(self.http.post("/ai/llm", json=payload))
         return str(body["aiLlmId"])
 
     def get_repo(self, repo_id: str) -> dict[str, Any]:

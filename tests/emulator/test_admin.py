@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 
 def test_faults_admin_round_trip(api):
     body = {"seed": 42, "rules": [{"action": "throttle", "path": "/bucket", "count": 1}]}
@@ -27,7 +29,8 @@ def test_faults_admin_refuses_bad_rules(api):
 
 def test_request_log_and_counters(api, faults):
     workspace_id = api.workspace()
-    api.http.post(f"/repo/{workspace_id}/apikey", json={"name": "k", "accessType": "READ"})
+    key = {"repoId": workspace_id, "name": "k", "accessType": "READ"}
+    api.http.post(f"/repo/{workspace_id}/apikey", json=key)  # no such repo: 404
     faults.set_rules([{"action": "throttle", "count": 1}])
     api.http.get("/bucket", params={"workspaceId": workspace_id})
     api.http.get("/_emulator/faults")
@@ -97,7 +100,8 @@ def test_traffic_and_ai_usage_admin(api):
     }
     api.ok(api.http.post("/_emulator/traffic", json=traffic))
     (row,) = api.ok(api.http.get("/stats/minute"))["data"]
-    assert row["timestamp"] == "2026-01-02T03:04:00.000Z" and row["upl_bytes"] == "5"
+    minute = datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
+    assert row["timestamp"] == minute.timestamp() * 1000 and row["upl_bytes"] == "5"
     usage = {"repoId": repo_id, "tokensIn": 3, "tokensOut": 4, "llmModel": "m", "block": True}
     api.ok(api.http.post("/_emulator/ai-usage", json=usage))
     (ai,) = api.ok(api.http.get("/aistats/daily"))["data"]

@@ -87,7 +87,7 @@ def keys(api: httpx.Client) -> Keys:
     )["repoId"]
 
     def key(access: str) -> dict[str, Any]:
-        body = {"name": f"key-{access.lower()}", "accessType": access}
+        body = {"repoId": repo, "name": f"key-{access.lower()}", "accessType": access}
         return call(api, "POST", f"/repo/{repo}/apikey", body)
 
     return Keys(repo, "app-repo", bucket, key("WRITE"), key("READ"), key("ADMIN"))

@@ -15,7 +15,6 @@ LLM_FIELDS = {
     "aiType",
     "endpoint",
     "key",
-    "apiKeyId",
     "createdAt",
     "repos",
 }
@@ -59,7 +58,7 @@ def test_llm_lifecycle_never_returns_key_or_secret(api, ws):
     listing = api.http.get("/ai/llm", params={"workspaceId": ws})
     assert "sk-provider-secret" not in listing.text and "org-key-123" not in listing.text
     (llm,) = api.ok(listing)["aiLlms"]
-    assert set(llm) == LLM_FIELDS
+    assert set(llm) == LLM_FIELDS  # no apiKeyId: it is absent, not null, without a provider key
     assert llm["key"] is None and llm["orgId"] == api.store.org_id
     assert (llm["name"], llm["aiType"], llm["endpoint"]) == ("openai", "OPENAI", body["endpoint"])
 
@@ -73,20 +72,37 @@ def test_llm_lifecycle_never_returns_key_or_secret(api, ws):
 
 def test_llm_name_unique_per_workspace(api, ws):
     api.llm(ws, name="shared")
-    body = {"name": "shared", "aiType": "OPENAI", "secret": "s", "workspaceId": ws}
+    body = {
+        "name": "shared",
+        "aiType": "OPENAI",
+        "endpoint": "https://api.openai.com/v1",
+        "secret": "s",
+        "workspaceId": ws,
+    }
     assert "already used" in api.fail(api.http.post("/ai/llm", json=body), 400)["message"]
     api.llm(api.workspace(), name="shared")
     api.llm(ws, name="Shared")
 
 
 def test_llm_input_errors(api, ws):
-    body = {"name": "x", "aiType": "OPENAI", "secret": "s", "workspaceId": ws}
-    api.fail(api.http.post("/ai/llm", json={**body, "aiType": "COHERE"}), 400)
-    api.fail(api.http.post("/ai/llm", json={**body, "endpoint": "not a url"}), 400)
-    api.fail(api.http.post("/ai/llm", json={**body, "secret": None}), 400)
-    for missing in ("name", "aiType", "workspaceId"):
+    body = {
+        "name": "x",
+        "aiType": "OPENAI",
+        "endpoint": "https://api.openai.com/v1",
+        "secret": "s",
+        "workspaceId": ws,
+    }
+
+    def refused(payload):
+        return api.fail(api.http.post("/ai/llm", json=payload), 400)["message"]
+
+    assert "body.aiType" in refused({**body, "aiType": "COHERE"})
+    assert "endpoint" in refused({**body, "endpoint": "not a url"})
+    assert "secret" in refused({**body, "secret": None})
+    for missing in ("name", "aiType", "workspaceId", "endpoint", "secret"):
         partial = {k: v for k, v in body.items() if k != missing}
-        assert missing in api.fail(api.http.post("/ai/llm", json=partial), 400)["message"]
+        assert missing in refused(partial)
+    assert api.ok(api.http.get("/ai/llm"))["aiLlms"] == []
     api.fail(api.http.put(f"/ai/llm/{uuid.uuid4()}", json={"name": "y"}), 404)
 
 
@@ -101,7 +117,10 @@ def test_llm_input_errors(api, ws):
     ],
 )
 def test_llm_validate_is_always_200_and_offline(api, ws, endpoint, success):
-    llm_id = api.llm(ws, endpoint=endpoint)
+    if endpoint is None:  # no endpoint at all: the provider's default, through a provider key
+        llm_id = api.llm(ws, endpoint=None, secret=None, apiKeyUuid=api.provider_key(ws, "OPENAI"))
+    else:
+        llm_id = api.llm(ws, endpoint=endpoint)
     response = api.http.post(f"/ai/llm/{llm_id}/validate")
     assert response.status_code == 200
     assert response.json()["success"] is success and response.json()["message"]
@@ -183,7 +202,7 @@ def test_policy_scopes_and_listing(api, ws):
 
 
 def test_policy_requires_org_id(api):
-    assert "orgId" in api.fail(api.http.get("/policy"), 400)["message"]
+    assert "query.orgId: is required" in api.fail(api.http.get("/policy"), 400)["message"]
     api.fail(api.http.get("/policy", params={"orgId": str(uuid.uuid4())}), 403)
     body = policy_body(api)
     del body["orgId"]
@@ -221,8 +240,9 @@ def test_policy_get_update_delete(api, ws):
     updated = api.ok(api.http.put(path, json=changes))["policy"]
     assert (updated["name"], updated["riskType"], updated["actionType"]) == ("renamed", "LOW", 0)
     assert updated["workspaceId"] == ws
-    api.fail(api.http.put(path, json={"workspaceId": None}), 400)
-    api.fail(api.http.put(path, json={"actionType": 7}), 400)
+    rescoped = api.fail(api.http.put(path, json={"workspaceId": None}), 400)["message"]
+    assert rescoped == "Invalid request: body: unknown field workspaceId"  # scope is fixed
+    assert "body.actionType" in api.fail(api.http.put(path, json={"actionType": 7}), 400)["message"]
     assert api.ok(api.http.delete(path))["success"] is True
     api.fail(api.http.get(path), 404)
     api.fail(api.http.delete(path), 404)

@@ -60,12 +60,65 @@ def test_body_must_be_a_json_object(api):
     response = api.http.post(
         "/workspace", content=b"[1, 2]", headers={"Content-Type": "application/json"}
     )
-    assert "JSON object" in api.fail(response, 400)["message"]
-    api.fail(api.http.post("/workspace", content=b"{not json"), 400)
+    assert "body: must be an object, not an array" in api.fail(response, 400)["message"]
+    broken = api.http.post("/workspace", content=b"{not json")
+    assert "not valid JSON" in api.fail(broken, 400)["message"]
 
 
 def test_missing_required_field_is_named(api):
-    assert api.fail(api.http.post("/workspace", json={}), 400)["message"].endswith("name")
+    message = api.fail(api.http.post("/workspace", json={}), 400)["message"]
+    assert message == "Invalid request: body.name: is required"
+
+
+# -- the strict contract: every refusal is a 400 naming the field ------------------------------
+
+
+def test_unknown_field_is_named(api):
+    response = api.http.post("/workspace", json={"name": "team", "region": "eu"})
+    assert api.fail(response, 400)["message"] == "Invalid request: body: unknown field region"
+    assert api.ok(api.http.get("/workspace"))["workspaces"] == []
+
+
+def test_wrong_type_is_named(api):
+    response = api.http.post("/workspace", json={"name": 7})
+    assert api.fail(response, 400)["message"] == (
+        "Invalid request: body.name: must be a string, not a number"
+    )
+    ws = api.workspace()
+    attachment = {"bucketId": api.bucket(ws), "folder": "f", "master": "yes"}
+    body = {
+        "name": "r",
+        "storageType": "S3",
+        "mode": "NORMAL",
+        "workspaceId": ws,
+        "repoBuckets": [attachment],
+    }
+    message = api.fail(api.http.post("/repo", json=body), 400)["message"]
+    assert "body.repoBuckets[0].master: must be a boolean, not a string" in message
+
+
+def test_wrong_enum_value_is_named(api):
+    ws = api.workspace()
+    response = api.http.post("/repo/x/ai/apikey", json={"name": "k", "aiType": "MISTRAL"})
+    message = api.fail(response, 400)["message"]
+    assert message.startswith('Invalid request: body.aiType: is "MISTRAL"; expected one of')
+    policy = {
+        "name": "p",
+        "content": "c",
+        "riskType": "LOW",
+        "actionType": 3,
+        "orgId": api.store.org_id,
+        "workspaceId": ws,
+    }
+    message = api.fail(api.http.post("/policy", json=policy), 400)["message"]
+    assert message == "Invalid request: body.actionType: is 3; expected one of 0, 1, 2"
+
+
+def test_unknown_and_repeated_query_parameters_are_named(api):
+    unknown = api.fail(api.http.get("/workspace", params={"page": "2"}), 400)
+    assert unknown["message"] == "Invalid request: query: unknown query parameter page"
+    repeated = api.http.get("/repo?repoId=a&repoId=b")
+    assert "query.repoId: is repeated" in api.fail(repeated, 400)["message"]
 
 
 def test_workspace_lifecycle(api):

@@ -18,12 +18,21 @@ REPO_FIELDS = {
     "aiApiKeys",
     "createdAt",
     "disabled",
-    "walletAddress",
 }
 
 
 def attach(bucket_id: str, folder: str = "", master: bool = False) -> dict[str, object]:
     return {"bucketId": bucket_id, "folder": folder, "master": master}
+
+
+def repo_body(ws: str, name: str = "r", mode: str = "NORMAL") -> dict[str, object]:
+    """A repository body with every field the contract requires and no bucket attached."""
+    return {"name": name, "storageType": "S3", "mode": mode, "workspaceId": ws, "repoBuckets": []}
+
+
+def key_body(repo_id: str, name: str = "k", access: str = "READ") -> dict[str, str]:
+    """A repository storage key body as the official client sends it (``repoId`` included)."""
+    return {"repoId": repo_id, "name": name, "accessType": access}
 
 
 @pytest.fixture
@@ -43,10 +52,10 @@ def test_repo_shape_with_buckets_llms_and_keys(api, ws):
         name="app",
         repoAiLlms=[{"aiLlmId": llm_id}],
     )
-    api.ok(api.http.post(f"/repo/{repo_id}/apikey", json={"name": "rw", "accessType": "WRITE"}))
+    api.ok(api.http.post(f"/repo/{repo_id}/apikey", json=key_body(repo_id, "rw", "WRITE")))
     api.ok(api.http.post(f"/repo/{repo_id}/ai/apikey", json={"name": "ai", "aiType": "OPENAI"}))
     repo = api.get_repo(repo_id)
-    assert set(repo) == REPO_FIELDS
+    assert set(repo) == REPO_FIELDS  # no walletAddress: absent, not null, when none was given
     assert (repo["name"], repo["storageType"], repo["mode"]) == ("app", "S3", "NORMAL")
     (item,) = repo["buckets"]
     assert set(item) == {"folder", "master", "bucketId", "bucket"}
@@ -88,17 +97,26 @@ def test_repo_list_filters_on_wallet_address(api, ws):
 
 
 @pytest.mark.parametrize(
-    ("storage_type", "mode", "expected"),
-    [("AZURE", "BACKUP", ("BLOB", "MIRROR")), ("GCS", "NORMAL", ("GCS", "NORMAL"))],
+    ("storage_type", "mode"), [("BLOB", "MIRROR"), ("GCS", "NORMAL"), ("S3", "NORMAL")]
 )
-def test_repo_spelling_tolerance(api, ws, storage_type, mode, expected):
+def test_repo_client_spellings(api, ws, storage_type, mode):
     bucket_id = api.bucket(ws)
     repo_id = api.repo(ws, [attach(bucket_id, master=True)], storageType=storage_type, mode=mode)
     repo = api.get_repo(repo_id)
-    assert (repo["storageType"], repo["mode"]) == expected
+    assert (repo["storageType"], repo["mode"]) == (storage_type, mode)
 
 
-def test_repo_legacy_repo_units(api, ws):
+@pytest.mark.parametrize(("field", "value"), [("storageType", "AZURE"), ("mode", "BACKUP")])
+def test_repo_docs_only_spellings_are_refused(api, ws, field, value):
+    """The contract sends the client's spelling (BLOB; NORMAL|MIRROR), which both sources
+    accept; the docs' AZURE / BACKUP is refused naming the field, no repository is made."""
+    body = {**repo_body(ws), field: value}
+    message = api.fail(api.http.post("/repo", json=body), 400)["message"]
+    assert f'body.{field}: is "{value}"; expected one of' in message
+    assert api.ok(api.http.get("/repo"))["repos"] == []
+
+
+def test_repo_legacy_repo_units_is_refused(api, ws):
     bucket_id = api.bucket(ws)
     body = {
         "name": "legacy",
@@ -107,32 +125,37 @@ def test_repo_legacy_repo_units(api, ws):
         "workspaceId": ws,
         "repoUnits": [{"unitId": bucket_id, "folder": "old", "master": True}],
     }
-    repo_id = api.ok(api.http.post("/repo", json=body))["repoId"]
-    assert api.get_repo(repo_id)["buckets"][0]["bucketId"] == bucket_id
+    message = api.fail(api.http.post("/repo", json=body), 400)["message"]
+    assert "body: unknown field repoUnits" in message
+    assert "body.repoBuckets: is required" in message
+    assert api.ok(api.http.get("/repo"))["repos"] == []
 
 
 @pytest.mark.parametrize(
     ("field", "value"), [("mode", "STRIPED"), ("storageType", "FTP"), ("mode", "normal")]
 )
 def test_repo_unknown_enum_is_400(api, ws, field, value):
-    body = {"name": "r", "storageType": "S3", "mode": "NORMAL", "workspaceId": ws, field: value}
+    body = {**repo_body(ws), field: value}
     message = api.fail(api.http.post("/repo", json=body), 400)["message"]
-    assert field in message
+    assert f"body.{field}: is" in message
 
 
 def test_repo_missing_fields(api, ws):
-    body = {"name": "r", "storageType": "S3", "mode": "NORMAL", "workspaceId": ws}
+    body = repo_body(ws)
     for missing in body:
         partial = {k: v for k, v in body.items() if k != missing}
         response = api.http.post("/repo", json=partial)
-        assert api.fail(response, 400)["message"] == f"Missing required field: {missing}"
-    bad_item = {**body, "repoBuckets": [{"folder": "x"}]}
-    assert "bucketId" in api.fail(api.http.post("/repo", json=bad_item), 400)["message"]
+        assert api.fail(response, 400)["message"] == (
+            f"Invalid request: body.{missing}: is required"
+        )
+    bad_item = {**body, "repoBuckets": [{"folder": "x", "master": False}]}
+    message = api.fail(api.http.post("/repo", json=bad_item), 400)["message"]
+    assert "body.repoBuckets[0].bucketId: is required" in message
 
 
 def test_repo_name_taken_in_org_free_after_delete(api, ws):
     repo_id = api.repo(ws, name="app")
-    body = {"name": "app", "storageType": "S3", "mode": "NORMAL", "workspaceId": api.workspace()}
+    body = repo_body(api.workspace(), "app")
     refused = api.fail(api.http.post("/repo", json=body), 400)
     assert refused["error_code"] == "NAME_ALREADY_USED" and refused["error_message"]
     api.repo(ws, name="App")
@@ -141,7 +164,7 @@ def test_repo_name_taken_in_org_free_after_delete(api, ws):
 
 
 def test_repo_references_must_exist(api, ws):
-    body = {"name": "r", "storageType": "S3", "mode": "NORMAL", "workspaceId": ws}
+    body = repo_body(ws)
     missing_bucket = {**body, "repoBuckets": [attach(str(uuid.uuid4()))]}
     assert api.fail(api.http.post("/repo", json=missing_bucket), 404)["error_code"] == "NOT_FOUND"
     missing_llm = {**body, "repoAiLlms": [{"aiLlmId": str(uuid.uuid4())}]}
@@ -156,7 +179,11 @@ def test_repo_put_is_full_replacement_keeping_missing_lists(api, ws):
     b1, b2 = api.bucket(ws), api.bucket(ws)
     llm_id = api.llm(ws)
     repo_id = api.repo(ws, [attach(b1, "one", True)], name="app", repoAiLlms=[{"aiLlmId": llm_id}])
-    body = {"name": "app-2", "storageType": "GCS", "mode": "NORMAL", "workspaceId": ws}
+    body = {
+        **repo_body(ws, "app-2"),
+        "storageType": "GCS",
+        "repoBuckets": [attach(b1, "one", True)],
+    }
     answer = api.ok(api.http.put(f"/repo/{repo_id}", json=body))
     assert answer["repoId"] == repo_id
     repo = api.get_repo(repo_id)
@@ -178,10 +205,13 @@ def test_repo_put_is_full_replacement_keeping_missing_lists(api, ws):
     api.ok(api.http.put(f"/repo/{repo_id}", json=detached))  # NORMAL_UNIT_FOLDER_CANNOT_DELETE off
     assert [b["bucketId"] for b in api.get_repo(repo_id)["buckets"]] == [b2]
 
-    for missing in ("name", "storageType", "mode"):
+    for missing in ("name", "storageType", "mode", "workspaceId", "repoBuckets"):
         partial = {k: v for k, v in body.items() if k != missing}
-        api.fail(api.http.put(f"/repo/{repo_id}", json=partial), 400)
-    api.fail(api.http.put(f"/repo/{repo_id}", json={**body, "workspaceId": api.workspace()}), 400)
+        message = api.fail(api.http.put(f"/repo/{repo_id}", json=partial), 400)["message"]
+        assert f"body.{missing}: is required" in message
+    moved = {**body, "workspaceId": api.workspace()}
+    assert "workspaceId" in api.fail(api.http.put(f"/repo/{repo_id}", json=moved), 400)["message"]
+    assert [b["bucketId"] for b in api.get_repo(repo_id)["buckets"]] == [b2]
     missing_repo = api.fail(api.http.put(f"/repo/{uuid.uuid4()}", json=body), 404)
     assert missing_repo["error_code"] == "NOT_FOUND"
 
@@ -197,8 +227,7 @@ def test_repo_delete_is_soft(api, ws):
 def test_repo_quota_is_403_quota_exceeded(api, ws):
     api.ok(api.http.put("/_emulator/quotas", json={"repos": 1}))
     api.repo(ws)
-    body = {"name": "second", "storageType": "S3", "mode": "NORMAL", "workspaceId": ws}
-    refused = api.fail(api.http.post("/repo", json=body), 403)
+    refused = api.fail(api.http.post("/repo", json=repo_body(ws, "second")), 403)
     assert refused["error_code"] == "QUOTA_EXCEEDED"
 
 
@@ -258,19 +287,27 @@ def test_normal_folder_rules(api, ws):
 
 def test_repo_validate_endpoints(api, ws):
     b1, b2 = api.bucket(ws), api.bucket(ws)
-    good = {"mode": "MIRROR", "repoBuckets": [attach(b1, master=True), attach(b2)]}
+    new_id = str(uuid.uuid4())  # [C] sends a repoId in the body even for a new repository
+    good = {
+        "repoId": new_id,
+        "mode": "MIRROR",
+        "repoBuckets": [attach(b1, master=True), attach(b2)],
+    }
     assert api.ok(api.http.post("/repo/validate", json=good)) == {"success": True}
-    bad = {"mode": "MIRROR", "repoBuckets": [attach(b1), attach(b2)]}
+    bad = {"repoId": new_id, "mode": "MIRROR", "repoBuckets": [attach(b1), attach(b2)]}
     answer = api.http.post("/repo/validate", json=bad)
     assert answer.status_code == 200
     assert answer.json()["success"] is False
     assert answer.json()["error_code"] == "MIRROR_MASTER_UNIT_MISSING"
     repo_id = api.repo(ws, [attach(b1, "a")])
-    update = {"mode": "NORMAL", "repoBuckets": [attach(b1, "b")]}
+    update = {"repoId": repo_id, "mode": "NORMAL", "repoBuckets": [attach(b1, "b")]}
     result = api.http.post(f"/repo/{repo_id}/validate", json=update).json()
     assert result["error_code"] == "NORMAL_UNIT_CANNOT_EDIT_FOLDER"
-    api.fail(api.http.post(f"/repo/{uuid.uuid4()}/validate", json=update), 404)
-    api.fail(api.http.post("/repo/validate", json={"mode": "RAID"}), 400)
+    missing_id = str(uuid.uuid4())
+    missing = {**update, "repoId": missing_id}
+    api.fail(api.http.post(f"/repo/{missing_id}/validate", json=missing), 404)
+    raid = api.fail(api.http.post("/repo/validate", json={**good, "mode": "RAID"}), 400)
+    assert 'body.mode: is "RAID"' in raid["message"]
 
 
 # -- repo storage API keys --------------------------------------------------------------------
@@ -298,9 +335,7 @@ def test_repo_api_key_secret_only_in_create_response(api, ws):
 
 def test_repo_api_key_update_delete_and_enum(api, ws):
     repo_id = api.repo(ws)
-    key_id = api.ok(
-        api.http.post(f"/repo/{repo_id}/apikey", json={"name": "k", "accessType": "READ"})
-    )["id"]
+    key_id = api.ok(api.http.post(f"/repo/{repo_id}/apikey", json=key_body(repo_id)))["id"]
     api.ok(
         api.http.put(f"/repo/{repo_id}/apikey/{key_id}", json={"name": "k2", "accessType": "ADMIN"})
     )
@@ -309,23 +344,24 @@ def test_repo_api_key_update_delete_and_enum(api, ws):
     path = f"/repo/{repo_id}/apikey/{key_id}"
     for partial in ({"name": "k3"}, {"accessType": "READ"}):  # [C]: both required
         missing = "accessType" if "name" in partial else "name"
-        assert api.fail(api.http.put(path, json=partial), 400)["message"].endswith(missing)
+        message = api.fail(api.http.put(path, json=partial), 400)["message"]
+        assert message == f"Invalid request: body.{missing}: is required"
     assert (
         "accessType"
         in api.fail(api.http.put(path, json={"name": "k", "accessType": "RW"}), 400)["message"]
     )
     (key,) = api.ok(api.http.get(f"/repo/{repo_id}/apikey"))["keys"]
     assert (key["name"], key["accessType"]) == ("k2", "ADMIN")
-    bad = api.http.post(f"/repo/{repo_id}/apikey", json={"name": "k", "accessType": "OWNER"})
-    assert "accessType" in api.fail(bad, 400)["message"]
-    api.fail(api.http.post(f"/repo/{repo_id}/apikey", json={"accessType": "READ"}), 400)
+    bad = api.http.post(f"/repo/{repo_id}/apikey", json=key_body(repo_id, access="OWNER"))
+    assert "body.accessType" in api.fail(bad, 400)["message"]
+    nameless = {"repoId": repo_id, "accessType": "READ"}
+    message = api.fail(api.http.post(f"/repo/{repo_id}/apikey", json=nameless), 400)["message"]
+    assert message == "Invalid request: body.name: is required"
     api.ok(api.http.delete(f"/repo/{repo_id}/apikey/{key_id}"))
     assert api.ok(api.http.get(f"/repo/{repo_id}/apikey"))["keys"] == []
     api.fail(api.http.delete(f"/repo/{repo_id}/apikey/{key_id}"), 404)
-    missing = api.http.post(
-        f"/repo/{uuid.uuid4()}/apikey", json={"name": "k", "accessType": "READ"}
-    )
-    api.fail(missing, 404)
+    missing_repo = str(uuid.uuid4())
+    api.fail(api.http.post(f"/repo/{missing_repo}/apikey", json=key_body(missing_repo)), 404)
 
 
 # -- repo AI API keys -------------------------------------------------------------------------
@@ -360,7 +396,8 @@ def test_repo_ai_key_lifecycle(api, ws):
 
     path = f"/repo/{repo_id}/ai/apikey/{first['id']}"
     api.ok(api.http.put(path, json={"name": "renamed"}))
-    api.fail(api.http.put(path, json={"aiType": "GOOGLE"}), 400)
+    retyped = api.fail(api.http.put(path, json={"aiType": "GOOGLE"}), 400)["message"]
+    assert "body: unknown field aiType" in retyped  # aiType is fixed: a new type is a new key
     assert api.ok(api.http.delete(path))["message"]
     api.fail(api.http.delete(path), 404)
     api.fail(api.http.put(path, json={"name": "again"}), 404)
@@ -374,10 +411,27 @@ def test_repo_ai_key_lifecycle(api, ws):
 
 def test_keys_of_a_deleted_repo_stop_working(api, ws):
     repo_id = api.repo(ws)
-    storage = api.ok(
-        api.http.post(f"/repo/{repo_id}/apikey", json={"name": "k", "accessType": "READ"})
-    )
+    storage = api.ok(api.http.post(f"/repo/{repo_id}/apikey", json=key_body(repo_id)))
     ai = api.ok(api.http.post(f"/repo/{repo_id}/ai/apikey", json={"name": "a", "aiType": "OTHER"}))
     api.ok(api.http.delete(f"/repo/{repo_id}"))
     assert api.store.find_repo_api_key_by_key(storage["key"]) is None
     assert api.store.find_repo_ai_key_by_token(ai["secret"]) is None
+
+
+# -- the old, lenient payloads the strict contract refuses (issue 8) --------------------------
+
+
+def test_repo_key_create_without_repo_id_is_refused(api, ws):
+    """fbplan used to send ``{name, accessType}``; the official client sends ``repoId`` too."""
+    repo_id = api.repo(ws)
+    old = api.http.post(f"/repo/{repo_id}/apikey", json={"name": "k", "accessType": "READ"})
+    assert api.fail(old, 400)["message"] == "Invalid request: body.repoId: is required"
+    assert api.ok(api.http.get(f"/repo/{repo_id}/apikey"))["keys"] == []
+
+
+def test_repo_key_create_with_another_repo_id_is_refused(api, ws):
+    repo_id, other = api.repo(ws), api.repo(ws)
+    response = api.http.post(f"/repo/{repo_id}/apikey", json=key_body(other))
+    assert "body.repoId" in api.fail(response, 400)["message"]
+    assert api.ok(api.http.get(f"/repo/{repo_id}/apikey"))["keys"] == []
+    assert api.ok(api.http.get(f"/repo/{other}/apikey"))["keys"] == []

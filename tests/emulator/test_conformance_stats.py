@@ -11,6 +11,11 @@ T1 = datetime(2026, 5, 1, 10, 15, 50, tzinfo=UTC)
 T2 = datetime(2026, 5, 2, 8, 0, 0, tzinfo=UTC)
 
 
+def epoch_ms(*moment: int) -> int:
+    """A UTC moment as the official client types stats timestamps: epoch milliseconds."""
+    return int(datetime(*moment, tzinfo=UTC).timestamp() * 1000)
+
+
 @pytest.fixture
 def setup(api):
     """A repo with two buckets, traffic on both, an LLM and AI usage."""
@@ -66,10 +71,9 @@ def test_stats_minute_rows(api, setup):
     data = api.ok(api.http.get("/stats/minute"))["data"]
     assert len(data) == 2
     first = data[0]
-    assert first == {
-        "timestamp": "2026-05-01T10:15:00.000Z",
+    assert first == {  # [C] StatsData: numeric timestamp, one bucket key (unitId)
+        "timestamp": epoch_ms(2026, 5, 1, 10, 15),
         "repoId": setup["repo"],
-        "bucketId": setup["b1"],
         "unitId": setup["b1"],
         "upl_bytes": "100",
         "dwl_bytes": "40",
@@ -83,10 +87,7 @@ def test_stats_daily_filters_and_ranges(api, setup):
     def rows(**params):
         return api.ok(api.http.get("/stats/daily", params=params))["data"]
 
-    assert [r["timestamp"] for r in rows()] == [
-        "2026-05-01T00:00:00.000Z",
-        "2026-05-02T00:00:00.000Z",
-    ]
+    assert [r["timestamp"] for r in rows()] == [epoch_ms(2026, 5, 1), epoch_ms(2026, 5, 2)]
     assert len(rows(bucketId=setup["b2"])) == 1
     assert len(rows(unitId=setup["b1"])) == 1
     assert len(rows(hosts="s3-us-east-1-aws,other")) == 1
@@ -97,7 +98,8 @@ def test_stats_daily_filters_and_ranges(api, setup):
     assert len(rows(startDate="undefined")) == 2
     assert len(rows(repoId="undefined,", bucketId=",", hosts="undefined")) == 2
     assert len(rows(repoId=f"{setup['repo']},00000000-0000-4000-8000-000000000000")) == 2
-    api.fail(api.http.get("/stats/daily", params={"startDate": "yesterday"}), 400)
+    bad_date = api.fail(api.http.get("/stats/daily", params={"startDate": "yesterday"}), 400)
+    assert "query.startDate" in bad_date["message"]
 
 
 def test_repo_and_bucket_totals_are_strings(api, setup):
@@ -123,7 +125,7 @@ def test_repo_and_bucket_totals_are_strings(api, setup):
 def test_aistats_rows(api, setup):
     (row,) = api.ok(api.http.get("/aistats/minute"))["data"]
     expected = {
-        "timestamp": "2026-05-01T10:15:00.000Z",
+        "timestamp": epoch_ms(2026, 5, 1, 10, 15),
         "repoId": setup["repo"],
         "aiLlmId": setup["llm"],
         "repoAiApiKeyId": setup["key"],
@@ -145,6 +147,8 @@ def test_aistats_rows(api, setup):
     }
     assert {k: row[k] for k in expected} == expected
     assert {"activeConversations", "userUuid", "conversationUuid"} <= set(row)
+    # [C] types both uuids as non-null strings; the emulator records neither per call
+    assert (row["userUuid"], row["conversationUuid"]) == ("", "")
 
     def count(**params):
         return len(api.ok(api.http.get("/aistats/daily", params=params))["data"])
@@ -208,18 +212,17 @@ def test_node_stats(api, setup):
         ("s3-us-east-1-aws", "ONLINE", 3),
         ("s3-eu-central-1-gcp", "OFFLINE", 9),
     ]
-    assert minute[0]["bucketId"] == minute[0]["unitId"] == setup["b1"]
+    assert minute[0]["unitId"] == setup["b1"] and "bucketId" not in minute[0]
     assert "lastUpdated" in minute[0]
 
     params = {"bucketId": setup["b1"], "startDate": 30042026, "endDate": 1052026}
     daily = api.ok(api.http.get("/stats/nodes/daily", params=params))["data"]
     assert len(daily) == 4  # two nodes x two days
-    assert {r["day"] for r in daily} == {"2026-04-30", "2026-05-01"}
+    assert {r["day"] for r in daily} == {30042026, 1052026}  # ddmmyyyy numbers, as [C] types
     row = daily[0]
     expected = {
         "nodeId",
         "unitId",
-        "bucketId",
         "day",
         "online",
         "latency_ms",
@@ -231,21 +234,29 @@ def test_node_stats(api, setup):
         "version",
     }
     assert expected == set(row)
-    iso = {"bucketId": setup["b1"], "startDate": "2026-04-30", "endDate": "2026-04-30"}
-    assert len(api.ok(api.http.get("/stats/nodes/daily", params=iso))["data"]) == 2
-    backwards = {"startDate": "2026-05-02", "endDate": "2026-05-01"}
-    api.fail(api.http.get("/stats/nodes/daily", params=backwards), 400)
+    one_day = {"bucketId": setup["b1"], "startDate": 30042026, "endDate": 30042026}
+    assert len(api.ok(api.http.get("/stats/nodes/daily", params=one_day))["data"]) == 2
+    backwards = {"startDate": 2052026, "endDate": 1052026}
+    assert (
+        "startDate"
+        in api.fail(api.http.get("/stats/nodes/daily", params=backwards), 400)["message"]
+    )
+    iso = {"startDate": "2026-04-30"}  # the contract takes ddmmyyyy only (open question 19)
+    assert (
+        "query.startDate"
+        in api.fail(api.http.get("/stats/nodes/daily", params=iso), 400)["message"]
+    )
 
 
 def test_user_quota(api):
-    api.ok(api.http.put("/_emulator/quotas", json={"buckets": 4}))
+    api.ok(api.http.put("/_emulator/quotas", json={"buckets": 4, "egressMonthlyBytes": 1000}))
     api.bucket(api.workspace())
     body = api.ok(api.http.get("/user/quota"))
     assert set(body["subscription"]) == {"id", "name", "description"}
     usage = {q["capability"]["code"]: q for q in body["quotaUsage"]}
-    assert {"STORAGE_TOTAL_BYTES", "EGRESS_MONTHLY_BYTES", "BUCKETS_COUNT"} <= set(usage)
+    assert set(usage) == {"EGRESS_MONTHLY_BYTES", "BUCKETS_COUNT"}  # no quota, no entry
     buckets = usage["BUCKETS_COUNT"]
-    assert buckets["usage"] == {"current": "1", "max": "4", "percentage": 25.0}
+    assert buckets["usage"] == {"current": 1, "max": 4, "percentage": 25.0}  # [C]: numbers
     assert set(buckets["capability"]) == {"id", "code", "description", "type", "periodType"}
+    assert isinstance(buckets["capability"]["id"], str)  # [C] CapabilityInfo.id: string
     assert usage["EGRESS_MONTHLY_BYTES"]["capability"]["periodType"] == "MONTHLY"
-    assert usage["STORAGE_TOTAL_BYTES"]["usage"]["max"] is None

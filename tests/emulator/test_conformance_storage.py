@@ -6,19 +6,20 @@ import uuid
 
 import pytest
 
+# A provider key created with region and description: endpoint, tenantId and subscriptionId
+# are absent (optional, not nullable), never null.
 PROVIDER_KEY_FIELDS = {
     "id",
     "key",
-    "endpoint",
     "region",
-    "tenantId",
-    "subscriptionId",
     "provider",
     "description",
     "createdAt",
     "bucket_count",
     "aillm_count",
 }
+# A bucket with inline credentials and region: endpoint, projectId, walletAddress and apiKeyId
+# are absent (optional, not nullable), never null.
 BUCKET_FIELDS = {
     "id",
     "name",
@@ -26,17 +27,27 @@ BUCKET_FIELDS = {
     "storageType",
     "key",
     "secret",
-    "endpoint",
     "region",
     "status",
-    "projectId",
     "createdAt",
     "workspaceId",
-    "walletAddress",
     "repos",
-    "apiKeyId",
     "lastStatusAt",
 }
+
+
+def bucket_body(workspace_id: str, name: str = "b", **extra: object) -> dict[str, object]:
+    """A bucket create body with every field the contract requires (inline credentials)."""
+    body = {
+        "name": name,
+        "bucket": f"real-{name}",
+        "storageType": "S3",
+        "workspaceId": workspace_id,
+        "key": "k",
+        "secret": "s",
+        "region": "us-east-1",
+    }
+    return {**body, **extra}
 
 
 # -- provider keys ----------------------------------------------------------------------------
@@ -94,7 +105,33 @@ def test_provider_key_needs_its_fields_and_cannot_move(api):
         del body[missing]
         assert missing in api.fail(api.http.post("/apikeys", json=body), 400)["message"]
     key_id = api.provider_key(workspace_id)
-    api.fail(api.http.put(f"/apikeys/{key_id}", json={"workspaceId": api.workspace()}), 400)
+    moved = api.http.put(f"/apikeys/{key_id}", json={"workspaceId": api.workspace()})
+    assert api.fail(moved, 400)["message"] == "Invalid request: body: unknown field workspaceId"
+    assert api.ok(api.http.get("/apikeys", params={"workspaceId": workspace_id}))["apiKeys"]
+
+
+def test_provider_key_update_with_nulls_is_refused(api):
+    """fbplan used to send null for the Azure-only fields it did not set; the contract types
+    them optional (absent), not nullable, so the old payload is a 400 naming each field."""
+    key_id = api.provider_key(api.workspace(), region="us-east-1")
+    old = {
+        "key": "AKIAEXAMPLE",
+        "secret": "rotated",
+        "endpoint": None,
+        "region": "eu-central-1",
+        "tenantId": None,
+        "subscriptionId": None,
+        "provider": "AWS",
+    }
+    message = api.fail(api.http.put(f"/apikeys/{key_id}", json=old), 400)["message"]
+    for field in ("endpoint", "tenantId", "subscriptionId"):
+        assert f"body.{field}: must be a string, not null" in message
+    (key,) = api.ok(api.http.get("/apikeys"))["apiKeys"]
+    assert key["region"] == "us-east-1"
+    fixed = {k: v for k, v in old.items() if v is not None}
+    api.ok(api.http.put(f"/apikeys/{key_id}", json=fixed))
+    (key,) = api.ok(api.http.get("/apikeys"))["apiKeys"]
+    assert key["region"] == "eu-central-1" and "endpoint" not in key
 
 
 def test_provider_key_in_use_cannot_be_deleted(api):
@@ -163,52 +200,52 @@ def test_bucket_stats_csv_of_absent_values_is_no_filter(api):
     assert [s["bucketId"] for s in both["stats"]] == [first, second]
 
 
-@pytest.mark.parametrize(
-    ("given", "answered"), [("S3", "S3"), ("GCS", "GCS"), ("BLOB", "BLOB"), ("AZURE", "BLOB")]
-)
-def test_bucket_storage_type_spellings(api, given, answered):
+@pytest.mark.parametrize("given", ["S3", "GCS", "BLOB"])
+def test_bucket_storage_type_spellings(api, given):
     workspace_id = api.workspace()
     api.bucket(workspace_id, storageType=given)
     (bucket,) = api.ok(api.http.get("/bucket"))["buckets"]
-    assert bucket["storageType"] == answered
+    assert bucket["storageType"] == given
 
 
-@pytest.mark.parametrize("bad", ["s3", "AZURE_BLOB", "FTP"])
+@pytest.mark.parametrize("bad", ["AZURE", "s3", "AZURE_BLOB", "FTP"])
 def test_bucket_unknown_storage_type_is_400(api, bad):
-    workspace_id = api.workspace()
-    body = {"name": "b", "bucket": "b", "storageType": bad, "workspaceId": workspace_id}
-    response = api.http.post("/bucket", json={**body, "key": "k", "secret": "s"})
-    assert "storageType" in api.fail(response, 400)["message"]
+    """The contract sends [C]'s BLOB; [D]'s create-page AZURE is refused like any other."""
+    response = api.http.post("/bucket", json=bucket_body(api.workspace(), storageType=bad))
+    message = api.fail(response, 400)["message"]
+    assert message == (
+        f'Invalid request: body.storageType: is "{bad}"; expected one of "S3", "GCS", "BLOB"'
+    )
+    assert api.ok(api.http.get("/bucket"))["buckets"] == []
 
 
 def test_bucket_needs_credentials_and_fields(api):
     workspace_id = api.workspace()
-    body = {"name": "b", "bucket": "real-b", "storageType": "S3", "workspaceId": workspace_id}
-    assert "Credentials" in api.fail(api.http.post("/bucket", json=body), 400)["message"]
-    for missing in ("name", "bucket", "storageType", "workspaceId"):
+    body = bucket_body(workspace_id)
+    no_credentials = {k: v for k, v in body.items() if k not in ("key", "secret")}
+    message = api.fail(api.http.post("/bucket", json=no_credentials), 400)["message"]
+    assert "key: is required" in message and "apiKeyUuid: is required" in message
+    only_key = {k: v for k, v in body.items() if k != "secret"}
+    assert (
+        "secret: is required" in api.fail(api.http.post("/bucket", json=only_key), 400)["message"]
+    )
+    for missing in ("name", "bucket", "storageType", "workspaceId", "region"):
         partial = {k: v for k, v in body.items() if k != missing}
-        response = api.http.post("/bucket", json={**partial, "key": "k", "secret": "s"})
-        assert api.fail(response, 400)["message"] == f"Missing required field: {missing}"
-    unknown_key = {**body, "apiKeyUuid": str(uuid.uuid4())}
+        response = api.http.post("/bucket", json=partial)
+        assert api.fail(response, 400)["message"] == (
+            f"Invalid request: body.{missing}: is required"
+        )
+    unknown_key = {**no_credentials, "apiKeyUuid": str(uuid.uuid4())}
     assert "apiKeyUuid" in api.fail(api.http.post("/bucket", json=unknown_key), 400)["message"]
-    missing_ws = {**body, "workspaceId": str(uuid.uuid4()), "key": "k", "secret": "s"}
+    missing_ws = {**body, "workspaceId": str(uuid.uuid4())}
     api.fail(api.http.post("/bucket", json=missing_ws), 404)
+    assert api.ok(api.http.get("/bucket"))["buckets"] == []
 
 
 def test_bucket_names_unique_in_org_case_sensitive_and_free_after_delete(api):
     first, second = api.workspace(), api.workspace()
     bucket_id = api.bucket(first, name="media", bucket="real-1")
-    response = api.http.post(
-        "/bucket",
-        json={
-            "name": "media",
-            "bucket": "real-2",
-            "storageType": "S3",
-            "workspaceId": second,
-            "key": "k",
-            "secret": "s",
-        },
-    )
+    response = api.http.post("/bucket", json=bucket_body(second, "media", bucket="real-2"))
     assert "already used" in api.fail(response, 400)["message"]
     api.bucket(second, name="Media", bucket="real-3")
     api.ok(api.http.delete(f"/bucket/{bucket_id}"))
@@ -218,24 +255,37 @@ def test_bucket_names_unique_in_org_case_sensitive_and_free_after_delete(api):
 def test_real_bucket_name_is_unique(api):
     workspace_id = api.workspace()
     api.bucket(workspace_id, name="a", bucket="shared")
-    body = {"name": "b", "bucket": "shared", "storageType": "S3", "workspaceId": workspace_id}
-    api.fail(api.http.post("/bucket", json={**body, "key": "k", "secret": "s"}), 400)
+    response = api.http.post("/bucket", json=bucket_body(workspace_id, "b", bucket="shared"))
+    assert "shared" in api.fail(response, 400)["message"]
 
 
-def test_bucket_update_full_and_partial(api):
+def test_bucket_update_full_body_keeps_what_it_leaves_out(api):
+    """The contract's update body is the full create body ([C]), with key, secret and region
+    optional: a field left out keeps its value, so the secret survives a rename."""
     workspace_id = api.workspace()
     bucket_id = api.bucket(workspace_id, name="media")
     before = api.ok(api.http.get("/bucket"))["buckets"][0]
-    answer = api.ok(api.http.put(f"/bucket/{bucket_id}", json={"region": "eu-central-1"}))
+    required = {
+        "name": "media",
+        "bucket": before["bucket"],
+        "storageType": "S3",
+        "workspaceId": workspace_id,
+    }
+    moved = {**required, "region": "eu-central-1"}
+    answer = api.ok(api.http.put(f"/bucket/{bucket_id}", json=moved))
     assert answer["bucketId"] == bucket_id and "status" in answer and "latency_ms" in answer
     after = api.ok(api.http.get("/bucket"))["buckets"][0]
     assert after["region"] == "eu-central-1" and after["name"] == "media"
-    assert after["secret"] == before["secret"]
+    assert after["secret"] == before["secret"] and after["key"] == before["key"]
+
+    partial = api.fail(api.http.put(f"/bucket/{bucket_id}", json={"region": "x"}), 400)
+    for field in required:
+        assert f"body.{field}: is required" in partial["message"]
 
     full = {
         "name": "media-2",
         "bucket": "real-media",
-        "storageType": "AZURE",
+        "storageType": "BLOB",
         "workspaceId": workspace_id,
         "key": "AKIANEW",
         "secret": "rotated",
@@ -245,18 +295,25 @@ def test_bucket_update_full_and_partial(api):
     after = api.ok(api.http.get("/bucket"))["buckets"][0]
     assert (after["name"], after["storageType"], after["key"]) == ("media-2", "BLOB", "AKIANEW")
     assert after["secret"] != before["secret"]
-    api.fail(api.http.put(f"/bucket/{bucket_id}", json={"workspaceId": api.workspace()}), 400)
-    api.fail(api.http.put(f"/bucket/{bucket_id}", json={"storageType": "NFS"}), 400)
-    api.fail(api.http.put(f"/bucket/{uuid.uuid4()}", json={"region": "x"}), 404)
+    other = {**full, "workspaceId": api.workspace()}
+    assert (
+        "workspaceId" in api.fail(api.http.put(f"/bucket/{bucket_id}", json=other), 400)["message"]
+    )
+    nfs = api.fail(api.http.put(f"/bucket/{bucket_id}", json={**full, "storageType": "NFS"}), 400)
+    assert 'body.storageType: is "NFS"' in nfs["message"]
+    api.fail(api.http.put(f"/bucket/{uuid.uuid4()}", json=full), 404)
 
 
 def test_bucket_switches_to_a_provider_key(api):
     workspace_id = api.workspace()
     bucket_id = api.bucket(workspace_id)
     key_id = api.provider_key(workspace_id)
-    api.ok(api.http.put(f"/bucket/{bucket_id}", json={"apiKeyUuid": key_id}))
+    before = api.ok(api.http.get("/bucket"))["buckets"][0]
+    body = {field: before[field] for field in ("name", "bucket", "storageType", "workspaceId")}
+    api.ok(api.http.put(f"/bucket/{bucket_id}", json={**body, "apiKeyUuid": key_id}))
     bucket = api.ok(api.http.get("/bucket"))["buckets"][0]
-    assert bucket["apiKeyId"] == key_id and bucket["key"] is None and bucket["secret"] is None
+    assert bucket["apiKeyId"] == key_id
+    assert "key" not in bucket and "secret" not in bucket  # dropped, absent rather than null
 
 
 def test_bucket_delete_is_soft_and_refused_while_attached(api):
@@ -292,16 +349,18 @@ def test_bucket_validate_status_and_node_stats(api):
     api.store.set_node(
         "s3-us-east-1-aws", "http://127.0.0.1:9001", "us-east-1", "aws", 12.5, "ONLINE"
     )
-    bucket_id = api.bucket(api.workspace())
-    validated = api.ok(api.http.post(f"/bucket/{bucket_id}/validate"))
+    bucket_id = api.bucket(api.workspace(), name="media")
+    check = {"bucket": "real-media"}  # the body [C] sends; [D]'s bodiless call is refused
+    validated = api.ok(api.http.post(f"/bucket/{bucket_id}/validate", json=check))
     assert validated["status"] == "ONLINE" and validated["latency_ms"] == 12.5
-    with_body = api.http.post(f"/bucket/{bucket_id}/validate", json={"bucket": "real"})
-    api.ok(with_body)
+    bodiless = api.fail(api.http.post(f"/bucket/{bucket_id}/validate"), 400)
+    assert bodiless["message"] == "Invalid request: body: a JSON body is required"
 
     status = api.ok(api.http.get(f"/bucket/{bucket_id}/status"))
     assert status["bucketId"] == bucket_id and "success" not in status
     (node,) = status["nodeStatus"]
-    assert node["ip"] == "127.0.0.1" and node["latencyMs"] == node["latency_ms"] == 12.5
+    assert node["ip"] == "127.0.0.1" and node["latencyMs"] == 12.5
+    assert "latency_ms" not in node  # [C]'s spelling only
     assert {"region", "version", "status", "lastUpdated"} <= set(node)
 
     stats = api.ok(api.http.post(f"/bucket/{bucket_id}/stats", json={"day": "2026-05-01"}))
@@ -316,23 +375,28 @@ def test_bucket_validate_status_and_node_stats(api):
         "last_updated",
         "last_latency_ms",
     }
-    assert expected <= set(row)
-    api.fail(api.http.post(f"/bucket/{bucket_id}/stats", json={}), 400)
-    api.fail(api.http.post(f"/bucket/{bucket_id}/stats", json={"day": "yesterday"}), 400)
+    assert set(row) == expected
+    missing = api.fail(api.http.post(f"/bucket/{bucket_id}/stats", json={}), 400)
+    assert missing["message"] == "Invalid request: body.day: is required"
+    assert (
+        "day"
+        in api.fail(api.http.post(f"/bucket/{bucket_id}/stats", json={"day": "yesterday"}), 400)[
+            "message"
+        ]
+    )
     api.fail(api.http.get(f"/bucket/{uuid.uuid4()}/status"), 404)
 
     api.store.update_node("s3-us-east-1-aws", status="OFFLINE")
-    api.fail(api.http.post(f"/bucket/{bucket_id}/validate"), 400)
+    api.fail(api.http.post(f"/bucket/{bucket_id}/validate", json=check), 400)
 
 
 def test_bucket_quota_answers_429(api):
     workspace_id = api.workspace()
     api.ok(api.http.put("/_emulator/quotas", json={"buckets": 1}))
     first = api.bucket(workspace_id)
-    body = {"name": "b2", "bucket": "real-b2", "storageType": "S3", "workspaceId": workspace_id}
-    response = api.http.post("/bucket", json={**body, "key": "k", "secret": "s"})
-    refused = api.fail(response, 429)
+    body = bucket_body(workspace_id, "b2")
+    refused = api.fail(api.http.post("/bucket", json=body), 429)
     assert refused["bucketId"] is None and refused["error_code"] == "QUOTA_EXCEEDED"
     assert refused["message"]
     api.ok(api.http.delete(f"/bucket/{first}"))
-    api.ok(api.http.post("/bucket", json={**body, "key": "k", "secret": "s"}))
+    api.ok(api.http.post("/bucket", json=body))

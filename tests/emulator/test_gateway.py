@@ -84,7 +84,10 @@ def setup(api: httpx.Client) -> Setup:
         llm_id=llm,
         ai_key=call(api, "POST", f"/repo/{repo}/ai/apikey", ai_body),
         storage_key=call(
-            api, "POST", f"/repo/{repo}/apikey", {"name": "rw", "accessType": "WRITE"}
+            api,
+            "POST",
+            f"/repo/{repo}/apikey",
+            {"repoId": repo, "name": "rw", "accessType": "WRITE"},
         ),
         bare_ai_key=call(api, "POST", f"/repo/{bare}/ai/apikey", ai_body),
     )

@@ -45,24 +45,34 @@ def test_start_emulator_serves_every_service(tmp_path: Path):
                 "storageType": "S3",
                 "key": "k",
                 "secret": "s",
+                "region": "us-east-1",
             }
             bucket_id = http.post(
                 "/bucket", json={**bucket, "workspaceId": workspace["id"]}
             ).json()["bucketId"]
-            repo = {"name": "app", "storageType": "S3", "mode": "NORMAL"}
             attachments = [{"bucketId": bucket_id, "folder": "data", "master": True}]
-            repo_id = http.post(
-                "/repo", json={**repo, "workspaceId": workspace["id"], "repoBuckets": attachments}
-            ).json()["repoId"]
-            key = http.post(f"/repo/{repo_id}/apikey", json={"name": "rw", "accessType": "WRITE"})
+            repo = {
+                "name": "app",
+                "storageType": "S3",
+                "mode": "NORMAL",
+                "workspaceId": workspace["id"],
+                "repoBuckets": attachments,
+            }
+            repo_id = http.post("/repo", json=repo).json()["repoId"]
+            key_body = {"repoId": repo_id, "name": "rw", "accessType": "WRITE"}
+            key = http.post(f"/repo/{repo_id}/apikey", json=key_body)
             llm = {
                 "name": "local",
                 "aiType": "OPENAI",
+                "endpoint": "https://api.openai.com/v1",
                 "secret": "sk-up",
                 "workspaceId": workspace["id"],
             }
             llm_id = http.post("/ai/llm", json=llm).json()["aiLlmId"]
-            http.put(f"/repo/{repo_id}", json={**repo, "repoAiLlms": [{"aiLlmId": llm_id}]})
+            attach = http.put(
+                f"/repo/{repo_id}", json={**repo, "repoAiLlms": [{"aiLlmId": llm_id}]}
+            )
+            assert attach.status_code == 200, attach.text
             ai_key = http.post(
                 f"/repo/{repo_id}/ai/apikey", json={"name": "ai", "aiType": "OPENAI"}
             )
