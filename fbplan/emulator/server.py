@@ -43,8 +43,8 @@ class PortUnavailable(OSError):
 
     def __init__(self, service: str, host: str, port: int, error: OSError) -> None:
         # socket.create_server's strerror repeats the address; errno's text does not
-        known = isinstance(error.errno, int) and error.errno > 0  # not a resolver's errno
-        reason = os.strerror(error.errno) if known else error.strerror or str(error)
+        code = error.errno or 0  # a resolver's errno is negative
+        reason = os.strerror(code) if code > 0 else error.strerror or str(error)
         super().__init__(error.errno, reason)
         self.service, self.host, self.port = service, host, port
 
@@ -237,7 +237,7 @@ def _url(server: BaseWSGIServer) -> str:
         host = "127.0.0.1"
     if ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{server.server_address[1]}"
+    return f"http://{host}:{server.port}"  # werkzeug's: the port bound, also when asked for 0
 
 
 def _node_config(node: Mapping[str, Any]) -> dict[str, Any]:
