@@ -266,8 +266,10 @@ class BackendClient:
                 body = response.json()
         code, message = _details(body)
         # Every Flashback failure body is a JSON object with "success": a 4xx without one
-        # came from something else, most likely a wrong FB_BACKEND_URL.
-        foreign = response.is_client_error and not (isinstance(body, dict) and "success" in body)
+        # came from something else, most likely a wrong FB_BACKEND_URL (a 429 may well come
+        # from a proxy in front of the right one).
+        flashback = isinstance(body, dict) and "success" in body
+        foreign = response.is_client_error and response.status_code != 429 and not flashback
         message = message or response.reason_phrase
         return self._error(method, path, response, code, message, foreign=foreign)
 

@@ -289,12 +289,22 @@ def test_an_answer_unlike_the_api_points_at_the_backend_url(
     )
 
 
-def test_an_api_error_body_gets_no_backend_url_hint(h: Harness) -> None:
-    h.router.get("/workspace/w9").mock(return_value=fail(404, message="Workspace not found"))
+@pytest.mark.parametrize(
+    ("answer", "sentence"),
+    [
+        (fail(404, message="Workspace not found"), "HTTP 404 (Workspace not found)."),
+        (httpx.Response(429, text="<html>slow down</html>"), "HTTP 429 (Too Many Requests)."),
+        (httpx.Response(502, text="<html>bad gateway</html>"), "HTTP 502 (Bad Gateway)."),
+    ],
+)
+def test_api_errors_and_proxy_answers_get_no_backend_url_hint(
+    h: Harness, answer: httpx.Response, sentence: str
+) -> None:
+    h.router.get("/workspace/w9").mock(return_value=answer)
     with pytest.raises(ApiError) as info:
         h.client.get("/workspace/w9")
     assert not info.value.foreign
-    assert str(info.value) == "GET /workspace/w9 failed with HTTP 404 (Workspace not found)."
+    assert str(info.value) == f"GET /workspace/w9 failed with {sentence}"
 
 
 def _resolver_failure(code: int, calls: list[int]) -> httpx.MockTransport:
