@@ -64,7 +64,8 @@ class ApiError(FbplanError):
     Carries the method, the path (never the query string's secrets, never headers),
     the HTTP status and the API's own error code and message. `ambiguous` is true when a
     non-idempotent request (a create) failed after it may have reached the server: the
-    caller must re-read by name before any retry.
+    caller must re-read by name before any retry. `foreign` is true when the answer does not
+    look like the Flashback API's (a wrong backend URL, most likely).
     """
 
     def __init__(
@@ -77,6 +78,7 @@ class ApiError(FbplanError):
         url: str | None = None,
         *,
         ambiguous: bool = False,
+        foreign: bool = False,
     ) -> None:
         self.method = method
         self.path = path
@@ -85,6 +87,7 @@ class ApiError(FbplanError):
         self.api_message = message
         self.url = url
         self.ambiguous = ambiguous
+        self.foreign = foreign
         super().__init__(self._sentence())
 
     def _sentence(self) -> str:
@@ -92,7 +95,12 @@ class ApiError(FbplanError):
         detail = ": ".join(part for part in (self.code, self.api_message) if part)
         tail = f" ({detail})" if detail else ""
         hint = ""
-        if self.status == 401:
+        if self.foreign:
+            hint = (
+                f" The answer from {self.url or 'the backend'} does not look like the Flashback "
+                "API: check FB_BACKEND_URL."
+            )
+        elif self.status == 401:
             where = f" at {self.origin}" if self.origin else ""
             hint = f" Check FB_JWT: the backend{where} did not accept the token."
         return f"{self.method} {self.path} failed with {status}{tail}.{hint}"

@@ -16,6 +16,7 @@ import contextlib
 import json as jsonlib
 import math
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -55,6 +56,11 @@ _REASONS: tuple[tuple[type[Exception], str], ...] = (
     (httpx.ReadError, "the connection dropped while reading the response"),
     (httpx.WriteError, "the connection dropped while sending the request"),
     (httpx.RemoteProtocolError, "the server closed the connection without a valid response"),
+)
+
+# Resolver answers that a name does not exist; EAI_AGAIN ("try again") is retried.
+_NO_SUCH_HOST = frozenset(
+    code for code in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None)) if code is not None
 )
 
 EventKind = Literal["request", "retry", "error"]
@@ -207,6 +213,9 @@ class BackendClient:
         self, request: httpx.Request, path: str, exc: httpx.TransportError
     ) -> Exception:
         unsent = isinstance(exc, _UNSENT)
+        if unsent and (dns := _dns_failure(exc)):  # no retry fixes a name that does not exist
+            reason = f"the host name {request.url.host} does not resolve ({dns})"
+            return TransportError(request.method, _bare(path), reason, _safe_url(request.url))
         retryable = isinstance(exc, _RETRYABLE)
         ambiguous = retryable and not unsent and request.method not in IDEMPOTENT_METHODS
         error = TransportError(
@@ -241,6 +250,7 @@ class BackendClient:
                 None,
                 "the response body is not valid JSON",
                 ambiguous=method not in IDEMPOTENT_METHODS,
+                foreign=True,
             ) from None
         if isinstance(body, dict) and body.get("success") is False:
             code, message = _details(body)
@@ -268,11 +278,18 @@ class BackendClient:
             )
 
     def _api_error(self, method: str, path: str, response: httpx.Response) -> ApiError:
-        code, message = None, None
+        body = None
         if "json" in response.headers.get("content-type", "").lower():
             with contextlib.suppress(ValueError):
-                code, message = _details(response.json())
-        return self._error(method, path, response, code, message or response.reason_phrase)
+                body = response.json()
+        code, message = _details(body)
+        # Every Flashback failure body is a JSON object with "success": a 4xx without one
+        # came from something else, most likely a wrong FB_BACKEND_URL (a 429 may well come
+        # from a proxy in front of the right one).
+        flashback = isinstance(body, dict) and "success" in body
+        foreign = response.is_client_error and response.status_code != 429 and not flashback
+        message = message or response.reason_phrase
+        return self._error(method, path, response, code, message, foreign=foreign)
 
     def _error(
         self,
@@ -283,6 +300,7 @@ class BackendClient:
         message: str | None,
         *,
         ambiguous: bool = False,
+        foreign: bool = False,
     ) -> ApiError:
         return ApiError(
             method,
@@ -292,6 +310,7 @@ class BackendClient:
             _clean(message),
             _safe_url(response.request.url),
             ambiguous=ambiguous,
+            foreign=foreign,
         )
 
     def _retry_after(self, response: httpx.Response) -> float | None:
@@ -383,6 +402,18 @@ def _reason(exc: httpx.TransportError) -> str:
     phrase = next((p for kind, p in _REASONS if isinstance(exc, kind)), type(exc).__name__)
     detail = _clean(str(exc))
     return f"{phrase} ({detail})" if detail and detail != phrase else phrase
+
+
+def _dns_failure(exc: BaseException) -> str | None:
+    """The resolver's message when `exc` was caused by a host name that does not exist."""
+    cause: BaseException | None = exc
+    for _ in range(5):  # httpx -> httpcore -> socket.gaierror
+        if cause is None:
+            return None
+        if isinstance(cause, socket.gaierror):
+            return cause.strerror or str(cause) if cause.errno in _NO_SUCH_HOST else None
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def _bare(path: str) -> str:

@@ -94,7 +94,7 @@ def smoke_after_apply(prepared: Prepared, connection: Connection) -> None:
     if not prepared.spec.data.get("smoke"):
         return
     err("Running smoke checks...")
-    report = run_smoke(prepared.spec, connection, on_step=smoke_progress)
+    report = run_smoke(prepared.spec, connection, on_step=smoke_progress())
     out(render_smoke(report, "text"))
     exit_for(report)
 

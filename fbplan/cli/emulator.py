@@ -35,9 +35,45 @@ def fault_rules(value: str) -> tuple[list[Any], int | None]:
         raise ConfigError(f"--faults: invalid fault rules ({detail})") from None
 
 
+MAX_PORT = 65535 - 2  # the AI gateway and the Bridge Node take the next two ports
+THREE_PORTS = "the backend on --port, the AI gateway on --port + 1, the Bridge Node on --port + 2"
+
+
+def check_port(ctx: click.Context, param: click.Parameter, port: int) -> int:
+    """0 (ephemeral ports) or a port whose next two are valid ports too."""
+    if not 0 <= port <= MAX_PORT:
+        raise click.BadParameter(
+            f"{port} is not a usable port: give 1-{MAX_PORT} (the emulator listens on three "
+            f"ports: {THREE_PORTS}) or 0 for any free ports"
+        )
+    return port
+
+
+def port_error(error: OSError, host: str, port: int) -> ConfigError:
+    """Which port could not be taken, and that the emulator needs three."""
+    from fbplan.emulator.server import PortUnavailable
+
+    reason = error.strerror or str(error)
+    if not isinstance(error, PortUnavailable) or not port:
+        return ConfigError(f"the emulator cannot listen on {host}: {reason}")
+    taken = f"{error.host}:{error.port}"
+    return ConfigError(
+        f"the emulator cannot listen on {taken} for its {error.service} ({reason}); it needs "
+        f"three free ports, {port}-{port + 2} ({THREE_PORTS}): free {taken} or choose another "
+        "--port"
+    )
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option("--port", default=8787, show_default=True, type=int, help="Backend API port.")
+@click.option(
+    "--port",
+    default=8787,
+    show_default=True,
+    type=int,
+    callback=check_port,
+    help="Backend API port; the AI gateway and the Bridge Node take the next two.",
+)
 @click.option(
     "--data",
     "data_path",
@@ -65,11 +101,7 @@ def emulator(
                 data_path, token, host=host, port=port, faults=rules, seed=seed or rules_seed
             )
         except OSError as error:
-            ports = f"{port}-{port + 2}" if port else "ephemeral ports"
-            raise ConfigError(
-                f"the emulator cannot listen on {host} ({ports}: the backend on --port, the "
-                f"AI gateway on --port + 1, the Bridge Node on --port + 2): {error.strerror}"
-            ) from None
+            raise port_error(error, host, port) from None
         out(f"Backend API:   {running.backend_url}")
         for url in running.bridge_urls:
             out(f"Bridge Node:   {url}")

@@ -1,6 +1,6 @@
-"""`fbplan`: the command group. Exit codes, the same for every command:
-0 success (and no changes), 1 error, 2 changes or drift pending, 3 blocked by a safety
-rule, 4 apply succeeded but a smoke check failed."""
+"""`fbplan`: the command group. Exit codes, the same for every command (README.md):
+0 success (a plain `plan` too when it shows changes), 1 error, 2 changes or drift pending,
+3 blocked by a safety rule, 4 apply succeeded but a smoke check failed."""
 
 from __future__ import annotations
 
@@ -42,8 +42,9 @@ def cli() -> None:
     """Declarative provisioning for the Flashback platform.
 
     \b
-    Exit codes: 0 success (no changes), 1 error, 2 changes or drift pending,
-    3 blocked by a safety rule, 4 apply succeeded but a smoke check failed.
+    Exit codes: 0 success (a plain plan also exits 0 when it shows changes),
+    1 error, 2 changes or drift pending (plan --detailed-exitcode, drift),
+    3 blocked by a safety rule, 4 a smoke check failed.
     Start with: fbplan apply --local --yes examples/quickstart.yaml
     """
 

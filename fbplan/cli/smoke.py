@@ -14,7 +14,7 @@ from fbplan.cli.options import (
 )
 from fbplan.errors import ConfigError
 from fbplan.smoke import SmokeReport, SmokeStep, TargetResult, render_json, render_text
-from fbplan.smoke.runner import run_smoke
+from fbplan.smoke.runner import StepCallback, run_smoke
 from fbplan.spec import Spec, load_spec
 from fbplan.stats import collect_stats
 from fbplan.stats import render_json as stats_json
@@ -22,10 +22,15 @@ from fbplan.stats import render_text as stats_text
 from fbplan.workflow import connect
 
 
-def smoke_progress(target: TargetResult, step: SmokeStep) -> None:
-    """One line per step on stderr, as the checks run."""
+def _step_line(target: TargetResult, step: SmokeStep) -> None:
     status = "ok" if step.ok else "FAILED"
     err(f"{target.name}: {step.name} {status} ({step.seconds:.2f} s): {step.message}")
+
+
+def smoke_progress() -> StepCallback | None:
+    """One line per step on stderr as the checks run, for a report that goes to a file or
+    a pipe; none when stdout is a terminal, where the report shows every step right after."""
+    return None if sys.stdout.isatty() else _step_line
 
 
 def render_smoke(report: SmokeReport, output_format: str) -> str:
@@ -63,7 +68,7 @@ def smoke(
         loaded = load_spec(spec, cli_vars=parse_vars(variables), require_env=False)
         _require_smoke_values(loaded)
         with connect(local=local, on_event=request_logger(verbose)) as connection:
-            report = run_smoke(loaded, connection, on_step=smoke_progress)
+            report = run_smoke(loaded, connection, on_step=smoke_progress())
         out(render_smoke(report, output_format))
     exit_for(report)
 

@@ -15,6 +15,8 @@ caller decides what to show.
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +35,18 @@ POLL_INTERVAL = 0.1  # seconds; bounds how long stop() waits for each server loo
 DEFAULT_BRIDGE_NODES: tuple[dict[str, Any], ...] = (
     {"id": "s3-us-east-1-aws", "region": "us-east-1", "provider": "aws", "latency_ms": 0},
 )
+
+
+class PortUnavailable(OSError):
+    """One service's port could not be bound; `service` names it, `port` is the one asked
+    for (0: an ephemeral port)."""
+
+    def __init__(self, service: str, host: str, port: int, error: OSError) -> None:
+        # socket.create_server's strerror repeats the address; errno's text does not
+        code = error.errno or 0  # a resolver's errno is negative
+        reason = os.strerror(code) if code > 0 else error.strerror or str(error)
+        super().__init__(error.errno, reason)
+        self.service, self.host, self.port = service, host, port
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -109,11 +123,12 @@ def start_emulator(
     recorder = RequestRecorder()
     servers: list[BaseWSGIServer] = []
     try:
-        backend = _serve(host, port, create_backend_app(store, token, injector, recorder), servers)
-        gateway = _serve(host, port + 1 if port else 0, None, servers)
+        app = create_backend_app(store, token, injector, recorder)
+        backend = _serve(host, port, app, servers, "backend API")
+        gateway = _serve(host, port + 1 if port else 0, None, servers, "AI gateway")
         nodes = [_node_config(n) for n in (bridge_nodes or DEFAULT_BRIDGE_NODES)]
         for index, node in enumerate(nodes):
-            server = _serve(host, port + 2 + index if port else 0, None, servers)
+            server = _serve(host, port + 2 + index if port else 0, None, servers, "Bridge Node")
             advertised = store.set_node(
                 node["id"],
                 _url(server),
@@ -198,8 +213,20 @@ def run_forever(
     return emulator
 
 
-def _serve(host: str, port: int, app: Any, servers: list[BaseWSGIServer]) -> BaseWSGIServer:
-    server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
+def _serve(
+    host: str, port: int, app: Any, servers: list[BaseWSGIServer], service: str
+) -> BaseWSGIServer:
+    """A threaded server for `app` on a socket bound here: werkzeug, left to bind, prints
+    its own message and exits when the port is taken; `PortUnavailable` says which one."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        listening = socket.create_server((host, port), family=family, backlog=128)
+    except OSError as error:
+        raise PortUnavailable(service, host, port, error) from None
+    with listening:  # werkzeug serves a duplicate of it
+        server = make_server(
+            host, port, app, threaded=True, request_handler=_QuietHandler, fd=listening.fileno()
+        )
     servers.append(server)
     return server
 
@@ -210,7 +237,7 @@ def _url(server: BaseWSGIServer) -> str:
         host = "127.0.0.1"
     if ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{server.server_port}"
+    return f"http://{host}:{server.port}"  # werkzeug's: the port bound, also when asked for 0
 
 
 def _node_config(node: Mapping[str, Any]) -> dict[str, Any]:

@@ -312,8 +312,12 @@ def _nodes_for(run: _Run, api: str, repo: Mapping[str, Any]) -> list[Node]:
     patterns = pattern_candidates(repo.get("storage_type"), placements(run.spec.data, repo))
     emulator = getattr(run.connection, "emulator", None)
     extra = list(getattr(emulator, "bridge_urls", None) or []) if emulator else []
-    if emulator is not None:
+    own = _emulator_urls(run)
+    if own is not None:
         patterns = []  # an embedded emulator never sends smoke traffic to the internet
+        # Another --local run in this folder shares the store and may advertise its nodes,
+        # which stop when that run ends: use only this run's.
+        advertised = [node for node in advertised if normalize_url(node.url) in own]
     return candidates_for(api, patterns, advertised, extra)
 
 

@@ -148,7 +148,7 @@ class _Resolver:
     def secret(self, value: Any, path: PathKey) -> tuple[Any, Any]:
         match = _SECRET_REFERENCE.fullmatch(value) if isinstance(value, str) else None
         if match is None:
-            self.problem(path, SECRET_RULE)
+            self.problem(path, _secret_problem(value))
             return None, value
         kind, argument = match.groups()
         self.out.tainted.add(path)
@@ -174,8 +174,7 @@ class _Resolver:
             return ""
         reference = _REFERENCE.fullmatch(inner)
         if reference is None:
-            shown = inner if len(inner) <= 40 else inner[:37] + "..."
-            self.problem(path, f"unknown reference '${{{shown}}}'; {_HINT}")
+            self.problem(path, f"{_unknown(inner)}; {_HINT}")
             return ""
         kind, argument = reference.groups()
         if kind != "var":
@@ -217,6 +216,21 @@ class _Resolver:
             self.problem(path, f"file '{name}' is not UTF-8 text")
             return None
         return _strip_newline(text)
+
+
+def _unknown(inner: str) -> str:
+    shown = inner if len(inner) <= 40 else inner[:37] + "..."
+    return f"unknown reference '${{{shown}}}'"
+
+
+def _secret_problem(value: Any) -> str:
+    """An unknown reference source (`${nope:X}`) is named as such; anything else breaks the
+    secret rule."""
+    for token in _TOKEN.finditer(value) if isinstance(value, str) else ():
+        inner = token.group(1)
+        if inner is not None and not _REFERENCE.fullmatch(inner):
+            return f"{_unknown(inner)}; secret fields take ${{env:NAME}} or ${{file:PATH}}"
+    return SECRET_RULE
 
 
 def _strip_newline(text: str) -> str:

@@ -485,7 +485,7 @@ def _merge_named(
 ) -> list[SpecProblem]:
     name = path[-1]
     if name in target:
-        return _clash(owners[path], source, path, "duplicate name")
+        return _clash(owners[path], source, path, f"duplicate name '{name}'")
     target[name] = item
     marks.take(source, path)
     owners[path] = source

@@ -323,10 +323,11 @@ def _provider_bucket_rules(spec: dict[str, Any], ctx: _Context) -> Iterator[Spec
         if not isinstance(bucket, str) or not bucket or path in ctx.skip:
             continue
         if bucket in first:
+            other = ("buckets", first[bucket], "bucket")
             yield ctx.problem(
                 path,
                 f"the provider bucket {ctx.show(path, bucket)} is already declared by "
-                f"buckets.{first[bucket]}",
+                f"buckets.{first[bucket]} at {ctx.marks.locate(other)}",
             )
         first.setdefault(bucket, name)
 

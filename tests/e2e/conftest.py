@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import io
 import os
+import pty
+import re
+import select
 import shutil
 import subprocess
 import sys
+import tarfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @dataclass
@@ -23,7 +30,8 @@ class Run:
 
 @dataclass
 class User:
-    """A scratch folder holding a copy of examples/, and a way to run fbplan in it."""
+    """A scratch folder holding a copy of the committed examples/, and ways to run fbplan in
+    it."""
 
     cwd: Path
     env: dict[str, str]
@@ -40,10 +48,67 @@ class User:
         )
         return Run(done.returncode, done.stdout, done.stderr)
 
+    def terminal(self, *args: str, timeout: float = 120) -> Run:
+        """fbplan with stdin, stdout and stderr on one pseudo-terminal, as in a shell: `stdout`
+        is everything the user sees, in order, without colours."""
+        main, child = pty.openpty()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "fbplan", *args],
+            cwd=self.cwd,
+            env=self.env,
+            stdin=child,
+            stdout=child,
+            stderr=child,
+        )
+        os.close(child)
+        try:
+            seen = _read_until_closed(main, time.monotonic() + timeout)
+            code = process.wait(timeout=timeout)
+        finally:
+            os.close(main)
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        text = seen.decode("utf-8", errors="replace").replace("\r\n", "\n")
+        return Run(code, _ANSI.sub("", text), "")
+
+
+def _read_until_closed(fd: int, deadline: float) -> bytes:
+    """Everything written to a pseudo-terminal until its last writer closed it."""
+    chunks: list[bytes] = []
+    while (left := deadline - time.monotonic()) > 0:
+        if not select.select([fd], [], [], left)[0]:
+            continue
+        try:
+            data = os.read(fd, 65536)
+        except OSError:  # EIO: the child side is closed
+            break
+        if not data:
+            break
+        chunks.append(data)
+    else:
+        raise TimeoutError("fbplan did not finish on the terminal in time")
+    return b"".join(chunks)
+
+
+def committed_examples(target: Path) -> None:
+    """The examples as committed (git HEAD), so that a working copy edited by hand (as the
+    README's tour once told readers to) cannot change what the tests run; outside a git
+    checkout, the files as they are."""
+    command = ["git", "-C", str(REPO), "archive", "--format=tar", "HEAD", "examples"]
+    try:
+        archive = subprocess.run(command, capture_output=True, timeout=60, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        shutil.copytree(REPO / "examples", target / "examples")
+        return
+    safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(target, **safe)  # type: ignore[arg-type]
+
 
 @pytest.fixture
 def user(tmp_path: Path) -> User:
-    shutil.copytree(REPO / "examples", tmp_path / "examples")
+    committed_examples(tmp_path)
     shutil.copytree(REPO / "fbplan" / "schemas", tmp_path / "schemas")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FB_", "AWS_", "OPENAI_"))}
     env["PYTHONPATH"] = str(REPO)

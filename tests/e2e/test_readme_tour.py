@@ -4,16 +4,95 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import stat
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
 
 import jsonschema
 import pytest
 
 from fbplan.spec import load_schema  # noqa: F401  (the spec schema is packaged)
+from tests.e2e.conftest import REPO
 
 pytestmark = pytest.mark.e2e
 
 QUICKSTART = "examples/quickstart.yaml"
+
+# What differs from run to run: ports, durations, object names, key ids.
+_VOLATILE = (
+    (re.compile(r"127\.0\.0\.1:\d+"), "127.0.0.1:PORT"),
+    (re.compile(r"\b\d+\.\d+ ?s\b"), "N s"),
+    (re.compile(r"\b[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}\b"), "UUID"),
+    (re.compile(r"\bFBK[0-9A-Z]+\b"), "KEY-ID"),
+)
+_EDIT = re.compile(r"\*\*\d+\. Edit\*\* `([^`]+)` \(`([^`]+)` → `([^`]+)`\)")
+_CONSOLE = re.compile(r"```console\n(.*?)```", re.DOTALL)
+
+
+def tour_steps() -> Iterator[tuple[str, object]]:
+    """The README's tour in order: ("edit", (file, old, new)) for an edit it asks for in
+    words, ("run", (command, expected output lines)) for each `$ command` of its console
+    blocks."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    tour = readme.split("## A short tour", 1)[1].split("\n## ", 1)[0]
+    steps: list[tuple[int, str, object]] = []
+    for edit in _EDIT.finditer(tour):
+        steps.append((edit.start(), "edit", edit.groups()))
+    for block in _CONSOLE.finditer(tour):
+        for i, chunk in enumerate(("\n" + block.group(1)).split("\n$ ")[1:]):
+            command, *output = chunk.rstrip("\n").split("\n")
+            steps.append((block.start() + i, "run", (command, output)))
+    for _, kind, step in sorted(steps, key=lambda s: s[0]):
+        yield kind, step
+
+
+def _steady(line: str) -> str:
+    for pattern, replacement in _VOLATILE:
+        line = pattern.sub(replacement, line)
+    return line.rstrip()
+
+
+def _matches(expected: list[str], actual: list[str]) -> bool:
+    """Line by line, where a README line `...` stands for any number of lines."""
+    if not expected:
+        return not actual
+    if expected[0] == "...":
+        return any(_matches(expected[1:], actual[i:]) for i in range(len(actual) + 1))
+    return bool(actual) and expected[0] == actual[0] and _matches(expected[1:], actual[1:])
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_the_tour_prints_what_the_readme_shows_and_leaves_the_examples_alone(user):
+    examples = _snapshot(user.cwd / "examples")
+    code = None
+    for kind, step in tour_steps():
+        if kind == "edit":
+            name, old, new = step  # type: ignore[misc]
+            spec = user.cwd / name
+            assert old in spec.read_text(), f"the tour edits {name}: {old!r} is not in it"
+            spec.write_text(spec.read_text().replace(old, new))
+            continue
+        command, expected = step  # type: ignore[misc]
+        if command.startswith("fbplan "):
+            run = user.terminal(*shlex.split(command)[1:])
+            code, shown = run.code, run.stdout.splitlines()
+        elif command == "echo $?":
+            shown = [str(code)]
+        else:  # cp, sed: run by the shell, as the reader would
+            done = subprocess.run(command, shell=True, cwd=user.cwd, timeout=60, check=True)
+            shown = [] if done.returncode == 0 else ["failed"]
+        steady = [_steady(line) for line in shown]
+        assert _matches([_steady(line) for line in expected], steady), f"$ {command}\n" + "\n".join(
+            steady
+        )
+    assert _snapshot(user.cwd / "examples") == examples
+    assert {p.name for p in user.cwd.iterdir()} == {"examples", "schemas", "tour", ".fbplan"}
 
 
 def test_validate_then_apply_then_plan_shows_no_changes(user):

@@ -18,6 +18,7 @@ from fbplan.smoke.runner import run_smoke
 from fbplan.stats import collect_stats
 from fbplan.stats import render_json as stats_json
 from fbplan.stats import render_text as stats_text
+from fbplan.workflow import ApplyRequest, PlanRequest, apply_prepared, connect, prepare
 from tests.integration import conftest_smoke as helpers
 
 world = helpers.world  # the fixture: a started emulator, closed after the test
@@ -62,6 +63,26 @@ def test_apply_then_smoke_passes_and_the_bytes_show_in_the_statistics(world: Any
     helpers.assert_no_secret(
         world, render_text(report), render_json(report), stats_text(stats), stats_json(stats)
     )
+
+
+def test_two_local_runs_in_one_folder_each_smoke_through_their_own_bridge_node(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bucket.secret").write_text(helpers.BUCKET_SECRET)
+    (tmp_path / "llm.secret").write_text(helpers.LLM_SECRET)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(helpers.spec_text(RW_SMOKE))
+    with connect(local=True) as first:
+        prepared = prepare(PlanRequest(spec), first)
+        assert apply_prepared(prepared, first, ApplyRequest()).ok
+        # A second --local run starts here (advertising its Bridge Node in the shared
+        # store) and ends (its node stops) while the first is about to run its smoke.
+        with connect(local=True) as second:
+            assert second.emulator.bridge_urls != first.emulator.bridge_urls
+        report = run_smoke(prepared.spec, first, env={})
+    assert report.ok, render_text(report)
+    assert report.targets[0].endpoint == first.emulator.bridge_urls[0]
 
 
 def test_a_read_only_key_fails_at_put_with_a_clear_message(world: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -285,6 +286,81 @@ def test_non_json_error_body_gives_the_reason_phrase(h: Harness) -> None:
     with pytest.raises(ApiError) as info:
         h.client.get("/repo")
     assert (info.value.code, info.value.api_message) == (None, "Forbidden")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(404, text="<h1>Not Found</h1>", headers={"content-type": "text/html"}),
+        httpx.Response(400, json={"error": {"message": "unknown route"}}),
+        httpx.Response(200, text="<html>a web site</html>"),
+    ],
+)
+def test_an_answer_unlike_the_api_points_at_the_backend_url(
+    h: Harness, answer: httpx.Response
+) -> None:
+    h.router.get("/workspace").mock(return_value=answer)
+    with pytest.raises(ApiError) as info:
+        h.client.get("/workspace")
+    assert info.value.foreign
+    assert str(info.value).endswith(
+        f"The answer from {BASE}/workspace does not look like the Flashback API: "
+        "check FB_BACKEND_URL."
+    )
+
+
+@pytest.mark.parametrize(
+    ("answer", "sentence"),
+    [
+        (fail(404, message="Workspace not found"), "HTTP 404 (Workspace not found)."),
+        (httpx.Response(429, text="<html>slow down</html>"), "HTTP 429 (Too Many Requests)."),
+        (httpx.Response(502, text="<html>bad gateway</html>"), "HTTP 502 (Bad Gateway)."),
+    ],
+)
+def test_api_errors_and_proxy_answers_get_no_backend_url_hint(
+    h: Harness, answer: httpx.Response, sentence: str
+) -> None:
+    h.router.get("/workspace/w9").mock(return_value=answer)
+    with pytest.raises(ApiError) as info:
+        h.client.get("/workspace/w9")
+    assert not info.value.foreign
+    assert str(info.value) == f"GET /workspace/w9 failed with {sentence}"
+
+
+def _resolver_failure(code: int, calls: list[int]) -> httpx.MockTransport:
+    """A transport failing as httpx does when the resolver answers `code` (respx would
+    replace the exception's cause), then answering 200."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        if len(calls) == 1:
+            error = socket.gaierror(code, "Name or service not known")
+            raise httpx.ConnectError(f"[Errno {code}] {error.strerror}") from error
+        return ok(data=[])
+
+    return httpx.MockTransport(handle)
+
+
+def test_a_host_name_that_does_not_resolve_fails_at_once() -> None:
+    calls: list[int] = []
+    waits: list[float] = []
+    transport = _resolver_failure(socket.EAI_NONAME, calls)
+    client = BackendClient(BASE, TOKEN, transport=transport, sleep=waits.append)
+    with client, pytest.raises(TransportError) as info:
+        client.get("/workspace")
+    assert calls == [1] and waits == []
+    assert str(info.value) == (
+        f"GET /workspace got no response from {BASE} (FB_BACKEND_URL): the host name "
+        "backend.test does not resolve (Name or service not known)."
+    )
+
+
+def test_a_temporary_resolver_failure_is_retried() -> None:
+    calls: list[int] = []
+    transport = _resolver_failure(socket.EAI_AGAIN, calls)
+    with BackendClient(BASE, TOKEN, transport=transport, sleep=lambda _: None) as client:
+        assert client.get("/workspace") == {"success": True, "data": []}
+    assert calls == [1, 1]
 
 
 def test_error_messages_never_carry_token_secret_or_query(h: Harness) -> None:

@@ -167,6 +167,19 @@ def test_secret_fields_reject_literals_vars_and_mixtures(fixtures: Path, problem
     ]
 
 
+@pytest.mark.parametrize("value", ["${nope:X}", "sk-${nope:X}", "${env:A}${nope:X}"])
+def test_an_unknown_reference_source_in_a_secret_field_is_named(
+    write_spec, messages, value: str
+) -> None:
+    path = write_spec(
+        f'buckets:\n  b: {{bucket: x, storage_type: S3, key: k, secret: "{value}"}}\n'
+    )
+    assert messages(path, env={"A": "a"}) == [
+        "buckets.b.secret: unknown reference '${nope:X}'; secret fields take ${env:NAME} "
+        "or ${file:PATH}"
+    ]
+
+
 @pytest.mark.parametrize(
     "path",
     [

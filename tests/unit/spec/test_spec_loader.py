@@ -79,10 +79,10 @@ def test_folder_reports_duplicate_names_and_clashes_at_both_places(
     b = fixtures / "duplicate-names-folder" / "b.yaml"
     assert problems(fixtures / "duplicate-names-folder") == [
         f"{a}:1:1: version: differs between files; every file must agree; also declared at {b}:1:1",
-        f"{a}:4:3: buckets.media: duplicate name; also declared at {b}:4:3",
+        f"{a}:4:3: buckets.media: duplicate name 'media'; also declared at {b}:4:3",
         f"{a}:5:1: smoke: declared in more than one file; also declared at {b}:5:1",
         f"{b}:1:1: version: differs between files; every file must agree; also declared at {a}:1:1",
-        f"{b}:4:3: buckets.media: duplicate name; also declared at {a}:4:3",
+        f"{b}:4:3: buckets.media: duplicate name 'media'; also declared at {a}:4:3",
         f"{b}:5:1: smoke: declared in more than one file; also declared at {a}:5:1",
     ]
 

@@ -359,7 +359,19 @@ def test_a_provider_bucket_declared_twice_is_refused_at_the_second_entry(
     )
     assert problems(path, env=ENV) == [
         f"{path}:6:20: buckets.backup.bucket: the provider bucket 'acme-data' is already "
-        "declared by buckets.media"
+        f"declared by buckets.media at {path}:4:19"
+    ]
+
+
+def test_a_provider_bucket_declared_in_two_files_of_a_folder_names_both_places(
+    tmp_path, problems
+) -> None:
+    (tmp_path / "main.yaml").write_text("version: 1\nworkspace: w\n")
+    (tmp_path / "a.yaml").write_text("buckets:\n  media: {bucket: acme-data, storage_type: S3}\n")
+    (tmp_path / "b.yaml").write_text("buckets:\n  backup: {bucket: acme-data, storage_type: S3}\n")
+    assert problems(tmp_path) == [
+        f"{tmp_path / 'b.yaml'}:2:20: buckets.backup.bucket: the provider bucket 'acme-data' is "
+        f"already declared by buckets.media at {tmp_path / 'a.yaml'}:2:19"
     ]
 
 
@@ -373,7 +385,7 @@ def test_a_duplicate_provider_bucket_from_the_environment_is_not_shown(
     )
     assert messages(path, env={**ENV, "B": "private-bucket-name"}) == [
         "buckets.backup.bucket: the provider bucket (a value from the environment or a file) "
-        "is already declared by buckets.media"
+        f"is already declared by buckets.media at {path}:4:19"
     ]
 
 
