@@ -16,7 +16,7 @@ from typing import Any
 from fbplan.apply.executor import ApplyReport, ExecuteOptions, execute
 from fbplan.apply.fingerprints import FILE_NAME, FingerprintStore
 from fbplan.apply.sinks import SecretSink, missing_key_secrets, sink_from_spec
-from fbplan.backend.client import BackendClient, ClientEvent
+from fbplan.backend.client import BackendClient, ClientEvent, request_limits
 from fbplan.backend.conflicts import name_conflicts
 from fbplan.backend.live import live_digest, read_live
 from fbplan.errors import ConfigError, SafetyError, SpecError
@@ -73,7 +73,7 @@ def connect(
     # Not emulator.db: that is where a standalone `fbplan emulator` keeps its state by
     # default, and two emulators must never share one file.
     emulator = start_emulator(local_dir / "local-emulator.db", token)
-    api = BackendClient(emulator.backend_url, token, on_event=on_event)
+    api = BackendClient(emulator.backend_url, token, on_event=on_event, **request_limits(env))
     return Connection(api, emulator, local_dir / "local.fingerprints.json")
 
 

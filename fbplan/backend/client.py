@@ -8,6 +8,13 @@ that sees httpx exceptions.
 A non-idempotent request (POST, PATCH) is retried only when the server cannot have acted on
 it: a connect error or connect/pool timeout (never sent) or a 429 (refused). Any other failure
 is raised at once with `ambiguous=True`, so the caller re-reads by name before retrying.
+
+Every attempt is bounded in time and size. httpx's timeouts bound each phase (connect, each
+write, each read), but a server that drips one byte at a time never trips a read timeout, so
+the answer is streamed and the client also enforces a total deadline (`deadline`, from the
+moment the request is sent to the last byte of the answer) and a size cap
+(`max_response_bytes`, counted on the decoded body, so a compressed answer cannot inflate
+past it). Neither is retried: a server that broke one would break it again.
 """
 
 from __future__ import annotations
@@ -40,6 +47,10 @@ from fbplan.secret import redact, register
 
 DEFAULT_BACKEND_URL = "https://backend.flashback.tech"
 QUOTA_EXCEEDED = "QUOTA_EXCEEDED"
+DEFAULT_DEADLINE = 60.0  # seconds for one attempt: connect, send, the whole answer
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+DEADLINE_ENV = "FB_REQUEST_DEADLINE"
+MAX_BYTES_ENV = "FB_RESPONSE_MAX_BYTES"
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _MAX_MESSAGE = 300
 
@@ -88,6 +99,15 @@ class _Retryable(Exception):
         self.retry_after = retry_after
 
 
+class _Overlong(Exception):
+    """Internal: an answer broke the deadline or the size cap (carries the sentence, and
+    the status when the answer had started: a size cap)."""
+
+    def __init__(self, reason: str, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
 class BackendClient:
     """JSON client for the Flashback management API, with retries and error translation."""
 
@@ -98,6 +118,8 @@ class BackendClient:
         *,
         transport: httpx.BaseTransport | None = None,
         timeout: float = 30.0,
+        deadline: float = DEFAULT_DEADLINE,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_attempts: int = 5,
         backoff_base: float = 0.5,
         backoff_max: float = 20.0,
@@ -107,7 +129,11 @@ class BackendClient:
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
+        if deadline <= 0 or max_response_bytes < 1:
+            raise ValueError("deadline and max_response_bytes must be positive")
         register(token)
+        self._deadline = deadline
+        self._max_bytes = max_response_bytes
         self.base_url = _check_base_url(base_url)
         self.request_count = 0
         self._count_lock = threading.Lock()
@@ -120,7 +146,7 @@ class BackendClient:
             base_url=self.base_url,
             headers=_headers(token),
             transport=transport,
-            timeout=timeout,
+            timeout=min(timeout, deadline),
         )
 
     @classmethod
@@ -132,7 +158,7 @@ class BackendClient:
                 "FB_JWT is not set: export a Flashback access token (JWT) to talk to the backend."
             )
         base_url = env.get("FB_BACKEND_URL", "").strip() or DEFAULT_BACKEND_URL
-        return cls(base_url, token, **kw)
+        return cls(base_url, token, **{**request_limits(env), **kw})
 
     def __enter__(self) -> BackendClient:
         return self
@@ -202,12 +228,45 @@ class BackendClient:
             self.request_count += 1
         started = time.perf_counter()
         try:
-            response = self._http.send(request)
+            response = self._receive(request, started)
         except httpx.TransportError as exc:
             self._emit("request", request.method, path, None, attempt, started=started)
             raise self._transport_failure(request, path, exc) from None
+        except _Overlong as exc:
+            self._emit("request", request.method, path, exc.status, attempt, started=started)
+            raise _overlong_error(request, path, exc) from None
         self._emit("request", request.method, path, response.status_code, attempt, started=started)
         return self._interpret(request.method, path, response)
+
+    def _receive(self, request: httpx.Request, started: float) -> httpx.Response:
+        """Send `request` and read its whole answer within the deadline and the size cap."""
+        response = self._http.send(request, stream=True)
+        try:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self._max_bytes:
+                raise _Overlong(self._too_large(), response.status_code)
+            body = self._bounded_body(response, started)
+        finally:
+            response.close()
+        return _loaded(response, body)
+
+    def _bounded_body(self, response: httpx.Response, started: float) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > self._max_bytes:
+                raise _Overlong(self._too_large(), response.status_code)
+            if time.perf_counter() - started > self._deadline:
+                raise _Overlong(
+                    f"the answer did not arrive in full within the {self._deadline:g} s "
+                    f"deadline ({DEADLINE_ENV})"
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _too_large(self) -> str:
+        return f"the answer is larger than the {self._max_bytes:,}-byte limit ({MAX_BYTES_ENV})"
 
     def _transport_failure(
         self, request: httpx.Request, path: str, exc: httpx.TransportError
@@ -349,6 +408,50 @@ class BackendClient:
             return
         duration = None if started is None else (time.perf_counter() - started) * 1000.0
         self._on_event(ClientEvent(kind, method, _bare(path), status, attempt, wait, duration))
+
+
+def request_limits(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """The deadline and size cap set by FB_REQUEST_DEADLINE (seconds) and
+    FB_RESPONSE_MAX_BYTES, as keyword arguments of `BackendClient` (empty when unset)."""
+    limits: dict[str, Any] = {}
+    for name, key, kind in (
+        (DEADLINE_ENV, "deadline", float),
+        (MAX_BYTES_ENV, "max_response_bytes", int),
+    ):
+        text = env.get(name, "").strip()
+        if not text:
+            continue
+        try:
+            value = kind(text)
+        except ValueError:
+            value = 0
+        if not (value > 0 and math.isfinite(value)):
+            raise ConfigError(f"{name} must be a positive number, got {text[:40]!r}.")
+        limits[key] = value
+    return limits
+
+
+def _overlong_error(request: httpx.Request, path: str, exc: _Overlong) -> ApiError:
+    """A broken deadline is no usable answer; a broken size cap is an answer refused."""
+    method, url = request.method, _safe_url(request.url)
+    ambiguous = method not in IDEMPOTENT_METHODS
+    if exc.status is None:
+        return TransportError(method, _bare(path), str(exc), url, ambiguous=ambiguous)
+    return ApiError(method, _bare(path), exc.status, None, str(exc), url, ambiguous=ambiguous)
+
+
+def _loaded(response: httpx.Response, body: bytes) -> httpx.Response:
+    """A fully read copy of a streamed `response` holding the decoded `body`."""
+    dropped = (b"content-encoding", b"content-length", b"transfer-encoding")
+    headers = [(k, v) for k, v in response.headers.raw if k.lower() not in dropped]
+    extensions = {k: v for k, v in response.extensions.items() if k == "reason_phrase"}
+    return httpx.Response(
+        response.status_code,
+        headers=headers,
+        content=body,
+        request=response.request,
+        extensions=extensions,
+    )
 
 
 def _check_base_url(base_url: str) -> str:
