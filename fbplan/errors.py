@@ -19,11 +19,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from fbplan.printable import printable
+
 
 class FbplanError(Exception):
     """Root of every error fbplan reports to a user."""
 
     exit_code = 1
+
+
+_MAX_FIELD = 200
 
 
 @dataclass(frozen=True)
@@ -37,10 +42,12 @@ class SpecProblem:
     message: str
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}:{self.column}"
-        return (
-            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
-        )
+        """One line, whatever the spec's names hold (control characters escaped, an
+        overlong field path shortened)."""
+        where = printable(f"{self.file}:{self.line}:{self.column}")
+        field = self.field if len(self.field) <= _MAX_FIELD else self.field[: _MAX_FIELD - 1] + "…"
+        message = printable(self.message)
+        return f"{where}: {printable(field)}: {message}" if field else f"{where}: {message}"
 
 
 class SpecError(FbplanError):

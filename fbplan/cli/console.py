@@ -1,5 +1,6 @@
 """What reaches the terminal: the plan or report on stdout, progress and errors on stderr,
-every line passed through secret redaction on the way out."""
+every line passed through secret redaction on the way out (and stderr's control characters,
+which no progress line or error sentence needs, escaped)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import click
 
 from fbplan.backend.client import ClientEvent
 from fbplan.errors import FbplanError, SpecError
+from fbplan.printable import printable
 from fbplan.secret import redact
 
 
@@ -25,7 +27,7 @@ def out(text: str) -> None:
 
 def err(text: str) -> None:
     """Progress, warnings and errors, on stderr."""
-    click.echo(redact(text), err=True)
+    click.echo(printable(redact(text), keep="\n"), err=True)
 
 
 class RedactingFilter(logging.Filter):

@@ -2,7 +2,8 @@
 
 - `${env:NAME}`  the environment variable NAME
 - `${file:PATH}` the content of PATH (relative to the spec's folder), one trailing newline
-                 stripped
+                 stripped; a regular file of at most `MAX_REFERENCED_BYTES` (a FIFO, a
+                 device or a larger file is refused, see `fbplan.spec.files`)
 - `${var:NAME}`  the spec's `variables.NAME`, overridden by `--var NAME=VALUE`
 - `$${`          a literal `${`
 
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from fbplan.errors import SpecProblem
 from fbplan.secret import Secret
+from fbplan.spec.files import MAX_REFERENCED_BYTES, FileRefused, read_bounded
 
 if TYPE_CHECKING:
     from fbplan.spec.loader import Marks, PathKey
@@ -208,9 +210,10 @@ class _Resolver:
         target = Path(name).expanduser()
         target = target if target.is_absolute() else self.root / target
         try:
-            text = target.read_bytes().decode("utf-8-sig")
-        except OSError as err:
-            self.missing(path, f"cannot read file '{name}': {err.strerror or type(err).__name__}")
+            text = read_bounded(target, MAX_REFERENCED_BYTES).decode("utf-8-sig")
+        except FileRefused as err:
+            report = self.missing if err.missing else self.problem
+            report(path, f"cannot read file '{name}': {err}")
             return None
         except UnicodeDecodeError:
             self.problem(path, f"file '{name}' is not UTF-8 text")

@@ -24,6 +24,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from fbplan.errors import SpecError, SpecProblem
 from fbplan.kinds.workspace import workspace_name, workspace_protected
+from fbplan.spec.files import MAX_SPEC_BYTES, FileRefused, read_bounded
 from fbplan.spec.interpolate import interpolate
 from fbplan.spec.validate import validate
 
@@ -48,6 +49,9 @@ _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _MAX_NODES = 100_000  # guards against alias bombs ("billion laughs")
+#: Nodes a spec file may hold as written; counted with the fast parser before composing.
+MAX_SPEC_NODES = 50_000
+_EventCounter = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def prune_sections(data: Mapping[str, Any]) -> frozenset[str]:
@@ -222,14 +226,17 @@ def _fail(path: Path, message: str) -> SpecError:
 
 
 def _discover(path: Path) -> tuple[list[Path], Path]:
-    """The spec files at `path` (sorted) and the folder they live in."""
+    """The spec files at `path` (sorted) and the folder they live in.
+
+    Every non-hidden `*.yaml`/`*.yml` entry of a folder is a spec file: one that cannot be
+    read (a dangling or looping link, a FIFO) is reported, never skipped, as skipping it
+    would silently drop its resources (and with `prune`, plan them as deletes).
+    """
     if path.is_dir():
         files = sorted(
             entry
             for entry in path.iterdir()
-            if entry.suffix in (".yaml", ".yml")
-            and entry.is_file()
-            and not entry.name.startswith(".")
+            if entry.suffix in (".yaml", ".yml") and not entry.name.startswith(".")
         )
         if not files:
             raise _fail(path, "no *.yaml or *.yml files in this folder")
@@ -254,12 +261,14 @@ class _Document:
 def _parse_file(path: Path) -> _Document:
     doc = _Document(path, marks=Marks(Location(str(path), 1, 1)))
     try:
-        doc.raw = path.read_bytes()
+        doc.raw = read_bounded(path, MAX_SPEC_BYTES)
         text = doc.raw.decode("utf-8-sig")
-    except OSError as err:
-        return _with_problem(doc, f"cannot read the file: {err.strerror or err}")
+    except FileRefused as err:
+        return _with_problem(doc, f"cannot read the file: {err}")
     except UnicodeDecodeError:
         return _with_problem(doc, "the file is not UTF-8 text")
+    if _too_many_nodes(text):
+        return _with_problem(doc, f"the file holds more than {MAX_SPEC_NODES:,} YAML nodes")
     try:
         node = _compose(text)
     except yaml.MarkedYAMLError as err:
@@ -274,6 +283,25 @@ def _parse_file(path: Path) -> _Document:
 def _with_problem(doc: _Document, message: str, where: tuple[int, int] = (1, 1)) -> _Document:
     doc.problems.append(SpecProblem(str(doc.file), where[0], where[1], "", message))
     return doc
+
+
+def _too_many_nodes(text: str) -> bool:
+    """Whether `text` holds more than `MAX_SPEC_NODES` nodes, counted with the fast (C)
+    parser when there is one, before the slow composition that keeps every mark. A syntax
+    error is left for the composition to report with its place."""
+    count = 0
+    parser = _EventCounter(text)
+    try:
+        while parser.check_event():
+            if isinstance(parser.get_event(), yaml.NodeEvent):
+                count += 1
+                if count > MAX_SPEC_NODES:
+                    return True
+    except yaml.YAMLError:
+        return False
+    finally:
+        parser.dispose()
+    return False
 
 
 def _compose(text: str) -> Node | None:

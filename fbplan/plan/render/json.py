@@ -3,7 +3,9 @@
 The structure is described by `schemas/plan.schema.json` and `docs/plan-format.md`.
 Additive changes keep `format_version`; a breaking change bumps it. Keys come in a fixed
 order (the nested `before`/`after` objects sorted), with a 2-space indent and a trailing
-newline. Every string is redacted before encoding and the encoded text once more.
+newline. Every string is redacted before encoding and the encoded text once more. Control
+characters are escaped (`json.dumps` escapes C0; DEL, C1 and bidi controls are escaped
+after), so the document is safe to print.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from fbplan.plan.model import PLAN_FORMAT_VERSION, Action, Blocker, Change, FieldChange, Plan
 from fbplan.plan.model import Unmanaged as UnmanagedItem
 from fbplan.plan.render.rows import drift_counts, drift_status, scrub
+from fbplan.printable import json_safe
 from fbplan.secret import MASK, redact
 
 
@@ -22,7 +25,7 @@ def render_json(plan: Plan, *, drift: bool = False) -> str:
 
 
 def dumps(document: dict[str, Any]) -> str:
-    return redact(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    return json_safe(redact(json.dumps(document, indent=2, ensure_ascii=False) + "\n"))
 
 
 def to_document(plan: Plan, *, drift: bool = False) -> dict[str, Any]:

@@ -1,6 +1,8 @@
 """The row model every human-readable renderer shares.
 
-`build_rows` turns a Plan into plain rows of already formatted, already redacted strings:
+`build_rows` turns a Plan into plain rows of already formatted, already redacted strings,
+with control characters escaped (a name or value can never forge a line or drive the
+terminal):
 one `ChangeRow` per actionable change (marker, phrase, field lines, comments), the
 unmanaged objects, notes, blockers, counts and the summary line. The text and markdown
 renderers only lay these rows out, so both always say the same thing.
@@ -18,7 +20,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from fbplan.plan.model import Action, Blocker, Change, FieldChange, Plan, Unmanaged
-from fbplan.secret import MASK, Secret, redact
+from fbplan.printable import printable
+from fbplan.secret import MASK, Secret
+from fbplan.secret import redact as _redact
 
 FieldOp = Literal["+", "-", "~"]
 DriftStatus = Literal["changed", "missing", "unmanaged", "none"]
@@ -120,6 +124,11 @@ class Rows:
     summary: str
 
 
+def redact(text: str) -> str:
+    """Redacted, then printable: every string a row holds goes through here."""
+    return printable(_redact(text))
+
+
 def build_rows(plan: Plan, *, drift: bool = False) -> Rows:
     return Rows(
         drift=drift,
@@ -129,7 +138,7 @@ def build_rows(plan: Plan, *, drift: bool = False) -> Rows:
         notes=tuple(redact(n) for n in plan.notes),
         blockers=() if drift else tuple(_blocker_line(b) for b in plan.blockers),
         counts=drift_counts(plan) if drift else plan_counts(plan),
-        summary=drift_summary(plan) if drift else plan.summary(),
+        summary=redact(drift_summary(plan) if drift else plan.summary()),
     )
 
 
@@ -256,7 +265,8 @@ def format_value(value: Any) -> str:
     """A value as one compact, JSON-like line; a masked or Secret value shows as the mask."""
     if _is_masked(value):
         return MASK
-    return json.dumps(scrub(value), ensure_ascii=False, separators=(", ", ": "), default=_default)
+    text = json.dumps(scrub(value), ensure_ascii=False, separators=(", ", ": "), default=_default)
+    return printable(text)
 
 
 def scrub(value: Any) -> Any:
@@ -265,9 +275,9 @@ def scrub(value: Any) -> Any:
     if isinstance(value, Secret):
         return MASK
     if isinstance(value, str):
-        return redact(value)
+        return _redact(value)
     if isinstance(value, Mapping):
-        return {redact(str(k)): scrub(v) for k, v in sorted(value.items(), key=_key)}
+        return {_redact(str(k)): scrub(v) for k, v in sorted(value.items(), key=_key)}
     if isinstance(value, list | tuple):
         return [scrub(v) for v in value]
     if isinstance(value, set | frozenset):
@@ -284,4 +294,4 @@ def _is_masked(value: Any) -> bool:
 
 
 def _default(value: Any) -> str:
-    return redact(str(value))
+    return _redact(str(value))
