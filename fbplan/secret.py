@@ -5,12 +5,17 @@ secret put into a message, a log record or a plan by mistake shows up as `(sensi
 Every secret value created in this process is also registered with `redact`, which
 every output path (CLI renderers, logging, error messages, plan files) applies as a
 last line of defence: even a value that escaped its wrapper is masked on the way out.
+A value is masked in the forms it takes when a server echoes it back or a URL carries it:
+as written, JSON-escaped (`"` as `\\"`, non-ASCII as `\\uXXXX`) and URL-encoded (`%22`,
+`+` for a space).
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 MASK = "(sensitive)"
 _MIN_REDACTED_LENGTH = 4
@@ -52,10 +57,22 @@ class Secret:
 
 
 def register(value: str) -> None:
-    """Remember a sensitive value so that `redact` masks it in any text."""
+    """Remember a sensitive value so that `redact` masks it in any text, in each form."""
     if value and len(value) >= _MIN_REDACTED_LENGTH:
         with _known_lock:
-            _known.add(value)
+            _known.update(_forms(value))
+
+
+def _forms(value: str) -> set[str]:
+    """`value` as written and as JSON and URLs encode it."""
+    return {
+        value,
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        quote(value, safe=""),
+        quote(value),
+        quote_plus(value),
+    }
 
 
 def redact(text: str) -> str:

@@ -2,15 +2,17 @@
 
 A sink is written before apply reports a key as created. Dotenv and JSON files are
 written 0600 and merged atomically (existing entries are kept; the file is replaced in
-one rename); a file that cannot be read or written (a folder, no permission) is a
-`ConfigError` naming the file and the OS reason. AWS Secrets Manager stores one secret per
-key address; its client is made at the first read or write, so a plan never needs AWS, and
-every AWS failure is a `ConfigError` naming the sink and the secret. No sink stores an
-empty secret.
+one rename; a path that is a symbolic link is written through to its target, and one
+whose link dangles or loops is refused); a file that cannot be read or written (a folder,
+no permission) is a `ConfigError` naming the file and the OS reason. AWS Secrets Manager
+stores one secret per key address; its client is made at the first read or write, so a
+plan never needs AWS, and every AWS failure is a `ConfigError` naming the sink and the
+secret. No sink stores an empty secret.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -60,6 +62,26 @@ def _require_secret(address: str, values: Mapping[str, str]) -> None:
         raise ValueError(f"the secret of {address} is empty; the sink refuses to store it")
 
 
+def _through_links(path: Path, description: str) -> Path:
+    """The file a sink path names: a symbolic link is followed to its target (made if it
+    does not exist yet, as a shell redirection would), so that the target is written and
+    the link is never replaced by a regular file; a link that loops or points into a
+    missing folder is refused."""
+    if not path.is_symlink():
+        return path
+    try:
+        return Path(os.path.realpath(path, strict=True))
+    except OSError as error:
+        target = Path(os.path.realpath(path))
+        if error.errno != errno.ELOOP and target.parent.is_dir():
+            return target
+        why = "loops" if error.errno == errno.ELOOP else "points into a folder that does not exist"
+        raise ConfigError(
+            f"the secret sink, the {description}, is a symbolic link that {why}; point "
+            "secrets.sink.path at a file, or the link at one"
+        ) from None
+
+
 def _write_private(path: Path, text: str) -> None:
     """Replace `path` with `text` atomically; the file is 0600 from its first byte."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -105,6 +127,7 @@ def _variable(line: str) -> str | None:
 def _check_writable(path: Path, description: str) -> None:
     """Whether a file sink can be written, checked before any key is created: a key whose
     secret cannot be kept must not be made."""
+    path = _through_links(path, description)
     existing = path if path.exists() else next(p for p in path.parents if p.exists())
     problem = None
     if path.is_dir():
@@ -159,7 +182,7 @@ class DotenvSink:
             kept = [line for line in (text or "").splitlines() if _variable(line) not in names]
             new = "".join(f"{line}\n" for line in kept)
             new += "".join(f'{name}="{value}"\n' for name, value in ours.items())
-            _write_private(self.path, new)
+            _write_private(_through_links(self.path, self.description), new)
 
     def check_writable(self) -> None:
         _check_writable(self.path, self.description)
@@ -200,14 +223,18 @@ class JsonSink:
         with self._lock, _file_errors(self.path, self.description, "write"):
             entries = self._entries()
             entries[address] = dict(values)
-            _write_private(self.path, json.dumps(entries, indent=2, sort_keys=True) + "\n")
+            self._save(entries)
+
+    def _save(self, entries: Mapping[str, Any]) -> None:
+        text = json.dumps(entries, indent=2, sort_keys=True) + "\n"
+        _write_private(_through_links(self.path, self.description), text)
 
     def remove(self, address: str) -> None:
         """Drop the entry of a key that was deleted for good."""
         with self._lock, _file_errors(self.path, self.description, "write"):
             entries = self._entries()
             if entries.pop(address, None) is not None:
-                _write_private(self.path, json.dumps(entries, indent=2, sort_keys=True) + "\n")
+                self._save(entries)
 
     def check_writable(self) -> None:
         _check_writable(self.path, self.description)

@@ -14,7 +14,9 @@ with them; repo AI key secrets are stored as a SHA-256 digest (the gateway only 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import os
 import secrets
 import sqlite3
 import threading
@@ -150,13 +152,24 @@ def new_envelope() -> str:
     return json.dumps({**envelope, "message": b64(48)})
 
 
+def _private_database(path: Path) -> None:
+    """Make the database file (it holds key secrets in clear) readable by its owner only,
+    before SQLite opens it: SQLite gives its WAL and shared-memory files the database
+    file's mode, so they are private too. Files left by an older run are tightened."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(file, 0o600)
+
+
 class StoreBase:
     """Connection, transactions, the fixed org and user, and quotas."""
 
     def __init__(self, path: str | Path = ":memory:") -> None:
         self.path = str(path)
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            _private_database(Path(self.path))
         self._lock = threading.RLock()
         self._depth = 0
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
