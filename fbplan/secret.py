@@ -56,6 +56,47 @@ class Secret:
         raise TypeError("a Secret cannot be pickled or serialized")
 
 
+class Sourced(str):
+    """Text that came, whole or in part, from `${env:NAME}` or `${file:PATH}`.
+
+    It is the resolved text wherever fbplan compares it or sends it to the API (it is a
+    `str`), and its `written` form (the spec's own text, e.g. `${env:AWS_ACCESS_KEY_ID}`)
+    wherever fbplan shows it: a plan says which reference a value comes from, never the
+    value. The resolved values are registered for redaction too, so a copy that lost this
+    type (upper-cased by a kind, echoed by the backend) is still masked on the way out.
+    """
+
+    written: str
+
+    def __new__(cls, value: str, written: str) -> Sourced:
+        text = super().__new__(cls, value)
+        text.written = written
+        return text
+
+    def __getnewargs__(self) -> tuple[str, str]:  # type: ignore[override]
+        return (str(self), self.written)
+
+    def __repr__(self) -> str:
+        return repr(self.written)
+
+
+def shown(value: Any) -> Any:
+    """What a plan shows for `value`: the written form of a `Sourced` text, else `value`."""
+    return value.written if isinstance(value, Sourced) else value
+
+
+def carries_source(value: Any) -> bool:
+    """Whether `value` is, or holds (in a list or mapping), text from the environment or a
+    file: such a value is shown by its reference, and the value it replaces is not shown."""
+    if isinstance(value, Sourced):
+        return True
+    if isinstance(value, dict):
+        return any(carries_source(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(carries_source(v) for v in value)
+    return False
+
+
 def register(value: str) -> None:
     """Remember a sensitive value so that `redact` masks it in any text, in each form."""
     if value and len(value) >= _MIN_REDACTED_LENGTH:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from fbplan.kinds import REGISTRY, Kind
 from fbplan.model import WORKSPACE_ADDRESS, Resource, State
 from fbplan.plan.model import Action, Change, FieldChange, Plan, Unmanaged
-from fbplan.secret import MASK, Secret
+from fbplan.secret import MASK, Secret, carries_source
 
 SecretStatus = Literal["unchanged", "changed", "untracked"]
 SecretStatusFn = Callable[[str, str, Secret], SecretStatus]
@@ -92,7 +92,7 @@ def _compare(want: Resource, have: Resource, settings: DiffSettings, notes: list
     changed = sorted(
         f for f in set(want.attrs) | set(have.attrs) if want.attrs.get(f) != have.attrs.get(f)
     )
-    fields = [FieldChange(f, have.attrs.get(f), want.attrs.get(f)) for f in changed]
+    fields = [_field_change(f, have.attrs.get(f), want.attrs.get(f)) for f in changed]
     fields += _secret_changes(want, settings, notes)
     reasons = kind.replace_reasons(have.attrs, want.attrs, changed)
     rotating = want.address in settings.rotate
@@ -108,7 +108,7 @@ def _compare(want: Resource, have: Resource, settings: DiffSettings, notes: list
         want.address,
         want.kind,
         action,
-        before={**have.attrs, **{s: MASK for s in want.secrets}},
+        before={**have.attrs, **_unshown(want), **{s: MASK for s in want.secrets}},
         after=shown(want),
         fields=tuple(fields),
         reasons=tuple(reasons),
@@ -116,6 +116,18 @@ def _compare(want: Resource, have: Resource, settings: DiffSettings, notes: list
         protect=want.protect,
         live_id=have.id,
     )
+
+
+def _field_change(name: str, before: Any, after: Any) -> FieldChange:
+    """A changed field; when the spec's value comes from the environment or a file, the
+    live value it replaces is not shown either (it is most likely the previous value)."""
+    return FieldChange(name, MASK if carries_source(after) else before, after)
+
+
+def _unshown(want: Resource) -> dict[str, str]:
+    """The live fields a plan must not show: those whose spec value comes from the
+    environment or a file."""
+    return {name: MASK for name, value in want.attrs.items() if carries_source(value)}
 
 
 def _secret_changes(want: Resource, settings: DiffSettings, notes: list[str]) -> list[FieldChange]:

@@ -9,7 +9,11 @@
 
 Values under `variables:` are plain text and are not interpolated. The secret fields
 (`SECRET_FIELDS`) must be exactly one `${env:NAME}` or `${file:PATH}` and become
-`Secret(value, origin="env:NAME" | "file:PATH")`. No message ever holds a resolved value.
+`Secret(value, origin="env:NAME" | "file:PATH")`. Any other text that holds an `${env:}` or
+`${file:}` reference becomes `Sourced(value, written)`: plans show it as written, and each
+value read from the environment or a file is registered for redaction, so that it is never
+printed, even in a field that is not secret (use `${var:}` for values that may be shown).
+No message ever holds a resolved value.
 
 With `require_env=False` (`fbplan validate` in CI without secrets), an unset env var or an
 unreadable file is a warning, not a problem: the reference resolves to an empty string
@@ -25,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fbplan.errors import SpecProblem
-from fbplan.secret import Secret
+from fbplan.secret import Secret, Sourced, register
 from fbplan.spec.files import MAX_REFERENCED_BYTES, FileRefused, read_bounded
 
 if TYPE_CHECKING:
@@ -165,7 +169,8 @@ class _Resolver:
             position = token.end()
             parts.append(self.token(token, path))
         parts.append(value[position:])
-        return "".join(parts)
+        text = "".join(parts)
+        return Sourced(text, value) if path in self.out.tainted else text
 
     def token(self, token: re.Match[str], path: PathKey) -> str:
         if token.group(0) == "$${":
@@ -179,9 +184,11 @@ class _Resolver:
             self.problem(path, f"{_unknown(inner)}; {_HINT}")
             return ""
         kind, argument = reference.groups()
+        resolved = self.resolve(kind, argument, path) or ""
         if kind != "var":
             self.out.tainted.add(path)
-        return self.resolve(kind, argument, path) or ""
+            register(resolved)
+        return resolved
 
     def resolve(self, kind: str, argument: str, path: PathKey) -> str | None:
         if kind == "env":

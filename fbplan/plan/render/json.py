@@ -17,7 +17,7 @@ from fbplan.plan.model import PLAN_FORMAT_VERSION, Action, Blocker, Change, Fiel
 from fbplan.plan.model import Unmanaged as UnmanagedItem
 from fbplan.plan.render.rows import drift_counts, drift_status, scrub
 from fbplan.printable import json_safe
-from fbplan.secret import MASK, redact
+from fbplan.secret import MASK, redact, shown
 
 
 def render_json(plan: Plan, *, drift: bool = False) -> str:
@@ -32,7 +32,7 @@ def to_document(plan: Plan, *, drift: bool = False) -> dict[str, Any]:
     document: dict[str, Any] = {
         "format_version": PLAN_FORMAT_VERSION,
         "kind": "drift" if drift else "plan",
-        "workspace": redact(plan.workspace),
+        "workspace": redact(shown(plan.workspace)),
         "spec_path": redact(plan.spec_path),
         "spec_digest": plan.spec_digest,
         "live_digest": plan.live_digest,

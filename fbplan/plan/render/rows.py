@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from fbplan.plan.model import Action, Blocker, Change, FieldChange, Plan, Unmanaged
 from fbplan.printable import printable
-from fbplan.secret import MASK, Secret
+from fbplan.secret import MASK, Secret, Sourced, shown
 from fbplan.secret import redact as _redact
 
 FieldOp = Literal["+", "-", "~"]
@@ -132,7 +132,7 @@ def redact(text: str) -> str:
 def build_rows(plan: Plan, *, drift: bool = False) -> Rows:
     return Rows(
         drift=drift,
-        workspace=redact(plan.workspace),
+        workspace=redact(shown(plan.workspace)),
         changes=tuple(_change_row(c, drift) for c in plan.actionable),
         unmanaged=tuple(_unmanaged_row(u) for u in plan.unmanaged),
         notes=tuple(redact(n) for n in plan.notes),
@@ -226,7 +226,9 @@ def _listed(values: Mapping[str, Any], op: FieldOp) -> tuple[FieldRow, ...]:
 
 
 def _changed(field: FieldChange) -> FieldRow:
-    sensitive = field.sensitive or _is_masked(field.before) or _is_masked(field.after)
+    """A changed field; a masked before (a value the spec takes from the environment or a
+    file replaced it) still shows the after: the reference, as written."""
+    sensitive = field.sensitive or _is_masked(field.after)
     if sensitive:
         return FieldRow(redact(field.field), "~", sensitive=True)
     return FieldRow(redact(field.field), "~", format_value(field.before), format_value(field.after))
@@ -274,6 +276,8 @@ def scrub(value: Any) -> Any:
     secret is masked before any escaping (JSON, HTML) could hide it from `redact`."""
     if isinstance(value, Secret):
         return MASK
+    if isinstance(value, Sourced):
+        return _redact(value.written)
     if isinstance(value, str):
         return _redact(value)
     if isinstance(value, Mapping):
