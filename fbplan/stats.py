@@ -27,6 +27,7 @@ from typing import Any
 from fbplan.backend.live import read_live
 from fbplan.kinds import KINDS
 from fbplan.model import State
+from fbplan.printable import printable
 from fbplan.secret import redact
 from fbplan.smoke.endpoints import fetch_rows, fetch_telemetry, latency, node_telemetry
 from fbplan.spec import Spec
@@ -293,7 +294,7 @@ def render_text(report: StatsReport) -> str:
         lines.extend(section or ["  (none)"])
         lines.append("")
     lines.extend(f"note: {note}" for note in report.notes)
-    return redact("\n".join(lines).rstrip("\n")) + "\n"
+    return redact("\n".join(printable(line) for line in lines).rstrip("\n")) + "\n"
 
 
 def _sections(report: StatsReport) -> list[tuple[str, list[str]]]:

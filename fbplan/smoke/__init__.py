@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from fbplan.errors import SmokeError
+from fbplan.printable import printable
 from fbplan.secret import redact
 
 Outcome = Literal["passed", "failed", "blocked"]
@@ -182,4 +183,4 @@ def render_text(report: SmokeReport) -> str:
         if not target.ok:
             lines.append(f"  -> {target.problem()}")
     lines.append(report.summary())
-    return redact("\n".join(lines)) + "\n"
+    return redact("\n".join(printable(line) for line in lines)) + "\n"

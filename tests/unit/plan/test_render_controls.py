@@ -61,3 +61,14 @@ def test_json_escapes_every_control_character_and_keeps_the_values() -> None:
     assert not RAW.search(text)
     document = json.loads(text)
     assert document["changes"][0]["after"]["content"] == HOSTILE  # escaped, not altered
+
+
+def test_the_smoke_report_escapes_what_a_server_answered() -> None:
+    from fbplan.smoke import SmokeReport, SmokeStep, TargetResult
+    from fbplan.smoke import render_text as render_smoke
+
+    step = SmokeStep("put", False, 0.1, "http://node", f"the node answered {HOSTILE}")
+    report = SmokeReport([TargetResult("storage", "app", "rw", "repo.app.api_key.rw", [step])])
+    text = render_smoke(report)
+    assert not RAW.search(text)
+    assert not any(line.startswith(FORGED) for line in text.splitlines())
