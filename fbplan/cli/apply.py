@@ -144,7 +144,10 @@ def apply(
         request = PlanRequest(spec, cli_vars, rotate, targets, force)
         loaded = load(request)
         if saved and loaded[0].digest != saved.spec_digest:
-            raise SafetyError(f"the spec {spec} changed since the plan was saved; plan again")
+            raise SafetyError(
+                f"the spec {spec}, or a value it reads with ${{env:}} or ${{file:}}, changed "
+                "since the plan was saved; plan again"
+            )
         with connect(local=local, on_event=request_logger(verbose)) as connection:
             with workspace_lock(loaded[1].workspace, "apply", break_lock=break_lock):
                 prepared = prepare(request, connection, loaded=loaded)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
-from fbplan.kinds import KINDS, Kind
+from fbplan.kinds import KINDS, REGISTRY, Kind
 from fbplan.kinds.workspace import workspace_name
-from fbplan.model import State
+from fbplan.model import Resource, State
+from fbplan.secret import Sourced
 from fbplan.spec.loader import prune_sections
 
 
@@ -15,8 +17,36 @@ def build_desired(data: Mapping[str, Any], kinds: Sequence[Kind] = KINDS) -> Sta
     state = State(workspace_name(data))
     for kind in kinds:
         for resource in kind.desired(data):
-            state.add(resource)
+            state.add(_keep_references(resource, _body(data, kind, resource)))
     return state
+
+
+def _body(data: Mapping[str, Any], kind: Kind, resource: Resource) -> Mapping[str, Any]:
+    """The spec entry a resource was built from (empty for the workspace)."""
+    holder: Any = data
+    if kind.parent_kind and resource.parent:
+        parent = REGISTRY[kind.parent_kind]
+        holder = _entry(data.get(parent.section), resource.parent.rsplit(".", 1)[-1])
+    return _entry(holder.get(kind.section), resource.name) if isinstance(holder, Mapping) else {}
+
+
+def _entry(section: Any, name: str) -> Mapping[str, Any]:
+    entry = section.get(name) if isinstance(section, Mapping) else None
+    return entry if isinstance(entry, Mapping) else {}
+
+
+def _keep_references(resource: Resource, body: Mapping[str, Any]) -> Resource:
+    """A kind may normalize a field (upper-case an enum) and so lose the `Sourced` type of a
+    value the spec takes from the environment or a file: give it back, so that the plan
+    still shows the reference, not the (normalized) value."""
+    lost = {
+        name: Sourced(value, body[name].written)
+        for name, value in resource.attrs.items()
+        if isinstance(body.get(name), Sourced)
+        and isinstance(value, str)
+        and not isinstance(value, Sourced)
+    }
+    return replace(resource, attrs={**resource.attrs, **lost}) if lost else resource
 
 
 def kinds_to_read(data: Mapping[str, Any], kinds: Sequence[Kind] = KINDS) -> list[Kind]:

@@ -65,7 +65,9 @@ class Interpolated:
     `data` has Secrets in the secret fields; `view` is the same data for validation, with
     the secret fields left as written (`${env:NAME}`). `tainted` lists the paths whose
     value came from the environment or a file: messages must never show those values.
-    `failed` lists paths that already have a problem.
+    `failed` lists paths that already have a problem. `sources` holds each value read from
+    the environment or a file, with its reference: it goes into the spec's digest (slowly
+    hashed), never into an output.
     """
 
     data: dict[str, Any]
@@ -76,6 +78,7 @@ class Interpolated:
     unresolved: set[PathKey] = field(default_factory=set)
     tainted: set[PathKey] = field(default_factory=set)
     failed: set[PathKey] = field(default_factory=set)
+    sources: list[tuple[str, str]] = field(default_factory=list, repr=False)
 
 
 def interpolate(
@@ -159,6 +162,7 @@ class _Resolver:
         kind, argument = match.groups()
         self.out.tainted.add(path)
         text = self.resolve(kind, argument, path)
+        self.out.sources.append((value, text or ""))
         return Secret(text or "", origin=f"{kind}:{argument}"), value
 
     def string(self, value: str, path: PathKey) -> str:
@@ -187,6 +191,7 @@ class _Resolver:
         resolved = self.resolve(kind, argument, path) or ""
         if kind != "var":
             self.out.tainted.add(path)
+            self.out.sources.append((token.group(0), resolved))
             register(resolved)
         return resolved
 

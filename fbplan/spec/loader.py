@@ -51,6 +51,7 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 _MAX_NODES = 100_000  # guards against alias bombs ("billion laughs")
 #: Nodes a spec file may hold as written; counted with the fast parser before composing.
 MAX_SPEC_NODES = 50_000
+_SOURCES_SCRYPT = {"n": 2**12, "r": 8, "p": 1, "dklen": 32}
 _EventCounter = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -128,7 +129,8 @@ class Spec:
 
     `data` is the merged plain data (defaults not filled in), with the secret fields as
     `fbplan.secret.Secret` objects. `digest` identifies the spec for a plan file: a sha256
-    over the files' bytes and the resolved variables, never over a secret value.
+    over the files' bytes, the resolved variables and a scrypt hash of the values read
+    from the environment and files (see `_digest`).
     `variables` are the resolved variables: the spec's, overridden by `cli_vars`.
     `unresolved` lists the paths left empty because an env var or file was missing
     (only with `require_env=False`, each with a matching entry in `warnings`).
@@ -203,7 +205,7 @@ def load_spec(
         files=files,
         root=root,
         warnings=sorted(set(result.warnings), key=_problem_order),
-        digest=_digest(documents, result.variables),
+        digest=_digest(documents, result.variables, result.sources),
         variables=result.variables,
         unresolved=frozenset(result.unresolved),
         marks=marks,
@@ -532,11 +534,20 @@ def _clash(first: Marks, second: Marks, path: PathKey, message: str) -> list[Spe
 # --- digest ---------------------------------------------------------------------------
 
 
-def _digest(documents: list[_Document], variables: Mapping[str, str]) -> str:
-    """sha256 over each file's bytes (length-prefixed, in order) and the resolved variables."""
+def _digest(
+    documents: list[_Document], variables: Mapping[str, str], sources: list[tuple[str, str]]
+) -> str:
+    """sha256 over each file's bytes (length-prefixed, in order), the resolved variables and
+    a slow salted hash (scrypt) of the values read from the environment and files: a saved
+    plan, which shows only their references, still notices that one changed, and the
+    digest it holds cannot be turned back into a secret."""
     digest = hashlib.sha256()
     for doc in documents:
         digest.update(f"{len(doc.raw)}\n".encode())
         digest.update(doc.raw)
     digest.update(json.dumps(dict(variables), sort_keys=True).encode())
+    if sources:
+        salt = digest.digest()
+        values = json.dumps(sources, ensure_ascii=False).encode()
+        digest.update(hashlib.scrypt(values, salt=salt, **_SOURCES_SCRYPT))
     return digest.hexdigest()

@@ -18,6 +18,7 @@ from fbplan import secret
 from fbplan.cli.main import cli
 from fbplan.plan.planfile import load_plan
 from fbplan.plan.render import render_text
+from fbplan.spec import load_spec
 
 pytestmark = pytest.mark.usefixtures("fast_fingerprints")
 
@@ -33,7 +34,7 @@ version: 1
 workspace: sourced
 provider_keys:
   aws:
-    provider: AWS
+    provider: "${env:PROVIDER}"
     key: "${env:AWS_SECRET_ACCESS_KEY}"
     secret: "${env:AWS_ACCESS_KEY_ID}"
     region: "${env:REGION}"
@@ -48,6 +49,7 @@ def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", REAL_SECRET)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY_ID)
     monkeypatch.setenv("REGION", REGION)
+    monkeypatch.setenv("PROVIDER", "AWS")  # normalized by the kind: still shown as written
     (tmp_path / "endpoint.txt").write_text(FILE_VALUE + "\n")
     (tmp_path / "spec.yaml").write_text(SPEC)
     yield tmp_path
@@ -79,6 +81,7 @@ def test_a_create_shows_each_reference_and_no_value(folder: Path) -> None:
     text = results["plan"].stdout
     assert 'key:      "${env:AWS_SECRET_ACCESS_KEY}"' in text
     assert 'region:   "${env:REGION}"' in text
+    assert 'provider: "${env:PROVIDER}"' in text
     assert 'endpoint: "https://${file:endpoint.txt}"' in text
     assert "secret:   (sensitive)" in text
     after = json.loads(results["json"].stdout)["changes"][1]["after"]
@@ -128,3 +131,13 @@ def test_an_unchanged_value_is_no_change(folder: Path) -> None:
     again = run("plan", "--local", "--detailed-exitcode", "spec.yaml")
     assert again.exit_code == 0, again.output
     assert "No changes." in again.stdout
+
+
+def test_the_spec_digest_notices_a_changed_value_without_holding_it(folder: Path) -> None:
+    def digest(region: str) -> str:
+        env = {"AWS_SECRET_ACCESS_KEY": REAL_SECRET, "AWS_ACCESS_KEY_ID": KEY_ID}
+        env |= {"PROVIDER": "AWS", "REGION": region}
+        return load_spec(folder / "spec.yaml", env=env).digest
+
+    assert digest(REGION) == digest(REGION)
+    assert digest(REGION) != digest(REGION_2)
