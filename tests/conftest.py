@@ -19,3 +19,13 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(SECRET_ENV_PREFIXES):
             monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def own_redaction_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a test registers for redaction (every value a spec reads from the environment
+    or a file is) stays in that test, as it would stay in one fbplan process: a region
+    read by one test's spec must not be masked in the next test's plan."""
+    from fbplan import secret
+
+    monkeypatch.setattr(secret, "_known", set(secret._known))

@@ -66,8 +66,10 @@ class Interpolated:
     the secret fields left as written (`${env:NAME}`). `tainted` lists the paths whose
     value came from the environment or a file: messages must never show those values.
     `failed` lists paths that already have a problem. `sources` holds each value read from
-    the environment or a file, with its reference: it goes into the spec's digest (slowly
-    hashed), never into an output.
+    the environment or a file into a field that is not secret, with its reference: plans
+    show only the reference, so the value goes into the spec's digest (slowly hashed) for
+    a saved plan to notice a change; never into an output. (Secret fields are left out, as
+    before: their changes show through their fingerprints.)
     """
 
     data: dict[str, Any]
@@ -162,7 +164,6 @@ class _Resolver:
         kind, argument = match.groups()
         self.out.tainted.add(path)
         text = self.resolve(kind, argument, path)
-        self.out.sources.append((value, text or ""))
         return Secret(text or "", origin=f"{kind}:{argument}"), value
 
     def string(self, value: str, path: PathKey) -> str:

@@ -130,7 +130,8 @@ class Spec:
     `data` is the merged plain data (defaults not filled in), with the secret fields as
     `fbplan.secret.Secret` objects. `digest` identifies the spec for a plan file: a sha256
     over the files' bytes, the resolved variables and a scrypt hash of the values read
-    from the environment and files (see `_digest`).
+    from the environment and files into fields that are not secret (see `_digest`); never
+    over a secret field's value.
     `variables` are the resolved variables: the spec's, overridden by `cli_vars`.
     `unresolved` lists the paths left empty because an env var or file was missing
     (only with `require_env=False`, each with a matching entry in `warnings`).
@@ -538,9 +539,9 @@ def _digest(
     documents: list[_Document], variables: Mapping[str, str], sources: list[tuple[str, str]]
 ) -> str:
     """sha256 over each file's bytes (length-prefixed, in order), the resolved variables and
-    a slow salted hash (scrypt) of the values read from the environment and files: a saved
-    plan, which shows only their references, still notices that one changed, and the
-    digest it holds cannot be turned back into a secret."""
+    a slow salted hash (scrypt) of the values read from the environment and files into
+    fields that are not secret: a saved plan, which shows only their references, still
+    notices that one changed, and its digest cannot cheaply be turned back into a value."""
     digest = hashlib.sha256()
     for doc in documents:
         digest.update(f"{len(doc.raw)}\n".encode())

@@ -73,8 +73,9 @@ def serve(answer: Callable[[socket.socket, Sent], None]) -> Iterator[tuple[str, 
 
 def drip(total: int, pause: float = 0.05) -> Callable[[socket.socket, Sent], None]:
     """Headers at once, then a JSON body of `total` bytes one byte per `pause`."""
-    frame = json.dumps({"success": True, "pad": ""})
-    body = json.dumps({"success": True, "pad": "x" * max(total - len(frame), 0)}).encode()
+    frame = json.dumps({"success": True, "workspaces": [], "pad": ""})
+    pad = "x" * max(total - len(frame), 0)
+    body = json.dumps({"success": True, "workspaces": [], "pad": pad}).encode()
 
     def answer(conn: socket.socket, sent: Sent) -> None:
         conn.sendall(

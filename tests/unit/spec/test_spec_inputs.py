@@ -181,9 +181,9 @@ def test_a_name_from_a_variable_is_checked_once_resolved(tmp_path: Path) -> None
 
 def test_a_problem_never_prints_a_control_character(tmp_path: Path) -> None:
     spec = tmp_path / "spec.yaml"
-    spec.write_text(HEADER + 'buckets:\n  "bad\\nkey\\e[31m": {bucket: b, storage_type: S3}\n')
+    spec.write_text(HEADER + 'variables:\n  "bad\\nname\\e[31m": x\n')
     found = problems_of(lambda: load_spec(spec))
     assert found == [
-        f"{spec}:4:3: buckets.bad\\nkey\\x1b[31m: invalid name: names are 1 to 63 letters, "
-        "digits, '_' or '-', starting with a letter or digit (no dots)"
+        f"{spec}:4:3: variables.bad\\nname\\x1b[31m: invalid variable name: letters, digits, "
+        "'_', '.' or '-', starting with a letter or '_'"
     ]
