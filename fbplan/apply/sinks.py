@@ -26,6 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 
 from fbplan.envnames import env_prefix
 from fbplan.errors import ConfigError
+from fbplan.files import MAX_SINK_BYTES, FileRefused, read_bounded
 from fbplan.kinds import REGISTRY
 from fbplan.model import State
 from fbplan.plan.model import Action, Plan
@@ -98,8 +99,18 @@ def _write_private(path: Path, text: str) -> None:
 
 def _read_text(path: Path) -> str | None:
     """The text of `path`, or None when nothing is there yet (the write says why it cannot
-    make the file, if it cannot)."""
-    return path.read_text() if path.exists() else None
+    make the file, if it cannot). Only a regular file of at most `MAX_SINK_BYTES` is read:
+    a FIFO or a device in its place is refused, never waited on."""
+    if not path.exists():
+        return None
+    if path.is_dir():  # reported by `_file_errors`, with what to do about it
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    try:
+        return read_bounded(path, MAX_SINK_BYTES).decode("utf-8")
+    except FileRefused as refused:
+        raise ConfigError(f"cannot read the secret sink {path}: {refused}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"the secret sink {path} is not UTF-8 text") from None
 
 
 @contextmanager

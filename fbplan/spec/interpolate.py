@@ -3,7 +3,7 @@
 - `${env:NAME}`  the environment variable NAME
 - `${file:PATH}` the content of PATH (relative to the spec's folder), one trailing newline
                  stripped; a regular file of at most `MAX_REFERENCED_BYTES` (a FIFO, a
-                 device or a larger file is refused, see `fbplan.spec.files`)
+                 device or a larger file is refused, see `fbplan.files`)
 - `${var:NAME}`  the spec's `variables.NAME`, overridden by `--var NAME=VALUE`
 - `$${`          a literal `${`
 
@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fbplan.errors import SpecProblem
+from fbplan.files import MAX_REFERENCED_BYTES, FileRefused, read_bounded
 from fbplan.secret import Secret, Sourced, register
-from fbplan.spec.files import MAX_REFERENCED_BYTES, FileRefused, read_bounded
 
 if TYPE_CHECKING:
     from fbplan.spec.loader import Marks, PathKey

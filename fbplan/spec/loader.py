@@ -23,8 +23,8 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from fbplan.errors import SpecError, SpecProblem
+from fbplan.files import MAX_SPEC_BYTES, FileRefused, read_bounded
 from fbplan.kinds.workspace import workspace_name, workspace_protected
-from fbplan.spec.files import MAX_SPEC_BYTES, FileRefused, read_bounded
 from fbplan.spec.interpolate import interpolate
 from fbplan.spec.validate import validate
 

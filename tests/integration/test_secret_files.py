@@ -117,3 +117,13 @@ def test_a_broken_symlinked_sink_is_refused_with_a_sentence(tmp_path: Path, make
     with pytest.raises(ConfigError, match=expected):
         sink.write("repo.app.api_key.rw", {"key": "KID", "secret": "sekret-value"})
     assert link.is_symlink()  # never replaced by a regular file
+
+
+def test_a_sink_that_is_a_fifo_is_refused_not_waited_on(tmp_path: Path) -> None:
+    path = tmp_path / "secrets.json"
+    os.mkfifo(path)
+    with pytest.raises(ConfigError) as caught:
+        JsonSink(path).read("repo.app.api_key.rw")
+    assert str(caught.value) == (
+        f"cannot read the secret sink {path}: it is a named pipe (FIFO), not a regular file"
+    )

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from fbplan.errors import SpecError
+from fbplan.files import MAX_REFERENCED_BYTES, MAX_SPEC_BYTES
 from fbplan.spec import load_spec
-from fbplan.spec.files import MAX_REFERENCED_BYTES, MAX_SPEC_BYTES
 from fbplan.spec.loader import MAX_SPEC_NODES
 
 HEADER = "version: 1\nworkspace: acme\n"

@@ -1,9 +1,9 @@
-"""Reading the files a spec names, bounded: regular files only, never more than a cap.
+"""Reading local files bounded: regular files only, never more than a cap.
 
-A spec file and a `${file:}` reference are both opened without blocking (a FIFO with no
-writer would otherwise hang the open) and checked to be a regular file before a byte is
-read: a FIFO, a device such as `/dev/zero`, a socket or a folder is refused, and so is a
-file larger than the cap (its size is checked first, and the read never takes more than
+A spec file, a `${file:}` reference and a secret sink file are opened without blocking (a
+FIFO with no writer would otherwise hang the open) and checked to be a regular file before
+a byte is read: a FIFO, a device such as `/dev/zero`, a socket or a folder is refused, and
+so is a file larger than the cap (its size is checked first, and the read never takes more than
 the cap plus one byte, in case it grows meanwhile).
 """
 
@@ -18,6 +18,8 @@ from pathlib import Path
 MAX_SPEC_BYTES = 1024 * 1024
 #: A `${file:}` value (a key, a token, a certificate) larger than this is refused.
 MAX_REFERENCED_BYTES = 64 * 1024
+#: A dotenv or JSON secret sink larger than this is refused (thousands of keys fit).
+MAX_SINK_BYTES = 4 * 1024 * 1024
 
 
 class FileRefused(Exception):
