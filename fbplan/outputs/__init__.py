@@ -102,6 +102,11 @@ def resolve(spec: Spec, connection: Any, names: Sequence[str] = ()) -> Outputs:
     return Outputs(tuple(resolver.one(name, body) for name, body in chosen.items()))
 
 
+def smoke_pins(spec: Spec, connection: Any) -> runner.Pins | None:
+    """The values smoke checks share with the application (None without outputs)."""
+    return resolve(spec, connection).pins() if declared(spec) else None
+
+
 def _kinds(bodies: Iterable[Mapping[str, Any]]) -> list[Any]:
     wanted = set(_ALWAYS)
     for body in bodies:
