@@ -127,17 +127,19 @@ class _Resolver:
         source = next(s for s in SOURCES if s in body)
         argument = str(body[source])
         repo = str(body["repo"]) if body.get("repo") else None
+        found: tuple[str | Secret | None, str, str]
         match source:
             case "key_id":
-                value, origin, problem = self.key_id(argument)
+                found = self.key_id(argument)
             case "secret":
-                value, origin, problem = self.secret(argument)
+                found = self.secret(argument)
             case "id":
-                value, origin, problem = self.backend_id(argument)
+                found = self.backend_id(argument)
             case "bridge_endpoint" | "ai_base_url":
-                value, origin, problem = self.endpoint(source, argument, repo or "")
+                found = self.endpoint(source, argument, repo or "")
             case _:
-                value, origin, problem = argument, f"the spec's {source}", ""
+                found = argument, f"the spec's {source}", ""
+        value, origin, problem = found
         return OutputValue(name, source, value, origin, repo, problem)
 
     def _missing(self, address: str) -> tuple[None, str, str]:
