@@ -38,7 +38,8 @@ def publish_outputs(spec: Spec, connection: Connection) -> Pins | None:
         count = len(outputs.values)
         plural = "s" if count != 1 else ""
         out(f"Outputs: {count} value{plural} written to {', '.join(done) or 'no target'}.")
-        if connection.emulator is not None:
+        endpoints = any(v.source in ("bridge_endpoint", "ai_base_url") for v in outputs.values)
+        if connection.emulator is not None and endpoints:
             err(
                 "Outputs: with --local, endpoints point at the embedded emulator, which stops "
                 "with this command; run `fbplan emulator` for one that stays up."
