@@ -6,8 +6,10 @@
 - `github_env` and `github_output`: lines appended to the files GitHub Actions names in
   `GITHUB_ENV` (environment of the next steps) and `GITHUB_OUTPUT` (step outputs). Each
   secret is announced with `::add-mask::` on stdout before it is written, so the runner
-  masks it in every later log line. Outside GitHub Actions (the variable unset) the target
-  is skipped, and the report says so. `github_output` never takes a secret.
+  masks it in every later log line (so keep `apply`'s stdout in the log: do not save it to
+  a file). Outside GitHub Actions (`GITHUB_ACTIONS` is not `true`, or the variable is
+  unset) the target is skipped, and the report says so. `github_output` never takes a
+  secret.
 - `aws_secretsmanager`: one secret holding the values as a JSON object, through the
   secret sink's AWS code.
 
@@ -120,8 +122,10 @@ def _write(
     plain = {v.name: v.plain() for v in values}
     if target.type in GITHUB_FILES:
         variable = GITHUB_FILES[target.type]
+        if env.get("GITHUB_ACTIONS") != "true":  # ::add-mask:: lines mean nothing elsewhere
+            return Written(target.name, where, 0, "not running in GitHub Actions")
         if not env.get(variable):
-            return Written(target.name, where, 0, f"{variable} is not set (not in GitHub Actions)")
+            return Written(target.name, where, 0, f"{variable} is not set")
         if target.type == "github_output" and any(v.sensitive for v in values):
             raise ConfigError(f"outputs target {target.name}: {variable} never takes a secret")
         for value in values:

@@ -120,7 +120,11 @@ def test_github_targets_mask_each_secret_before_writing_it_and_keep_secrets_from
         written_when_masked.append(github_env.read_text())
         assert value == stored(harness)["secret"]
 
-    env = {"GITHUB_ENV": str(github_env), "GITHUB_OUTPUT": str(github_output)}
+    env = {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_ENV": str(github_env),
+        "GITHUB_OUTPUT": str(github_output),
+    }
     write_targets(loaded, resolve(loaded, harness.connection), env=env, mask=mask)
     assert written_when_masked == ["EARLIER=1\n"]  # masked once, before the file had it
     assert github_env.read_text().splitlines() == [
@@ -137,12 +141,18 @@ def test_github_targets_mask_each_secret_before_writing_it_and_keep_secrets_from
 
 def test_github_targets_are_skipped_outside_github_actions(harness: Any, spec: Path) -> None:
     loaded = load_spec(spec)
-    written = write_targets(loaded, resolve(loaded, harness.connection), env={}, mask=print)
+    outputs = resolve(loaded, harness.connection)
+    masked: list[str] = []
+    written = write_targets(loaded, outputs, env={}, mask=masked.append)
     skipped = {w.target: w.skipped for w in written if w.skipped}
     assert skipped == {
-        "ci": "GITHUB_ENV is not set (not in GitHub Actions)",
-        "ci-steps": "GITHUB_OUTPUT is not set (not in GitHub Actions)",
+        "ci": "not running in GitHub Actions",
+        "ci-steps": "not running in GitHub Actions",
     }
+    runner = {"GITHUB_ACTIONS": "true", "GITHUB_ENV": str(harness.root / "github_env")}
+    written = write_targets(loaded, outputs, env=runner, mask=masked.append)
+    assert [w.skipped for w in written if w.skipped] == ["GITHUB_OUTPUT is not set"]
+    assert masked == [stored(harness)["secret"]]  # only where the runner reads it
 
 
 def test_aws_secrets_manager_target_holds_one_json_object(
