@@ -228,11 +228,13 @@ class AwsSecretsManagerSink:
     a sink never needs a region or credentials.
     """
 
-    def __init__(self, prefix: str, region: str | None = None, client: Any = None) -> None:
+    def __init__(
+        self, prefix: str, region: str | None = None, client: Any = None, description: str = ""
+    ) -> None:
         self.prefix = prefix.rstrip("/")
         self.region = region
         self.local = False
-        self.description = f"AWS Secrets Manager under {self.prefix}/"
+        self.description = description or f"AWS Secrets Manager under {self.prefix}/"
         self._client = client
         self._lock = threading.Lock()
 
@@ -249,8 +251,11 @@ class AwsSecretsManagerSink:
 
     def write(self, address: str, values: Mapping[str, str]) -> None:
         _require_secret(address, values)
+        self.put(self._name(address), values)
+
+    def put(self, name: str, values: Mapping[str, str]) -> None:
+        """Store `values` as one JSON object in the secret `name`, made if it is missing."""
         body = json.dumps(dict(values))
-        name = self._name(address)
         with self._aws_errors("store", name):
             client = self._api()
             try:

@@ -25,12 +25,13 @@ from fbplan.cli.options import (
     spec_argument,
     spec_run_options,
 )
+from fbplan.cli.output import publish_outputs
 from fbplan.cli.plan import render
 from fbplan.cli.smoke import exit_for, render_smoke, smoke_progress
 from fbplan.errors import ConfigError, SafetyError
 from fbplan.plan.graph import Step
 from fbplan.plan.planfile import load_plan
-from fbplan.smoke.runner import run_smoke
+from fbplan.smoke.runner import Pins, run_smoke
 from fbplan.workflow import (
     ApplyRequest,
     Connection,
@@ -89,12 +90,13 @@ def run_apply(
     report_and_exit(apply_prepared(prepared, connection, request, on_step=progress))
 
 
-def smoke_after_apply(prepared: Prepared, connection: Connection) -> None:
-    """The spec's smoke checks, after a successful apply: exit 4 if one fails."""
+def smoke_after_apply(prepared: Prepared, connection: Connection, pins: Pins | None) -> None:
+    """The spec's smoke checks, after a successful apply, with the values the outputs gave
+    the application: exit 4 if one fails."""
     if not prepared.spec.data.get("smoke"):
         return
     err("Running smoke checks...")
-    report = run_smoke(prepared.spec, connection, on_step=smoke_progress())
+    report = run_smoke(prepared.spec, connection, on_step=smoke_progress(), pins=pins)
     out(render_smoke(report, "text"))
     exit_for(report)
 
@@ -150,8 +152,9 @@ def apply(
                 prepared = prepare(request, connection, loaded=loaded)
                 apply_request = ApplyRequest(allow_delete, parallelism, saved)
                 run_apply(prepared, connection, apply_request, yes)
+                pins = publish_outputs(prepared.spec, connection)
             if not no_smoke:
-                smoke_after_apply(prepared, connection)
+                smoke_after_apply(prepared, connection, pins)
 
 
 @click.command()
