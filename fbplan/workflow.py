@@ -15,7 +15,13 @@ from typing import Any
 
 from fbplan.apply.executor import ApplyReport, ExecuteOptions, execute
 from fbplan.apply.fingerprints import FILE_NAME, FingerprintStore
-from fbplan.apply.sinks import SecretSink, missing_key_secrets, sink_from_spec
+from fbplan.apply.sinks import (
+    Owner,
+    SecretSink,
+    foreign_entries,
+    holds_secret_of,
+    sink_from_spec,
+)
 from fbplan.backend.client import BackendClient, ClientEvent
 from fbplan.backend.conflicts import name_conflicts
 from fbplan.backend.live import live_digest, read_live
@@ -42,6 +48,12 @@ class Connection:
     api: BackendClient
     emulator: Any = None
     fingerprint_path: Path | None = None
+
+    @property
+    def backend(self) -> str:
+        """Which backend this is, as plan files and sink entries record it: `local` for the
+        embedded emulator (its port changes at every run), else the backend's URL."""
+        return "local" if self.emulator is not None else str(self.api.base_url)
 
     def close(self) -> None:
         self.api.close()
@@ -134,16 +146,17 @@ def prepare(
     store = FingerprintStore(
         connection.fingerprint_path or spec.root / FILE_NAME, desired.workspace
     )
-    options = _plan_options(request, spec, store)
-    plan = destroy_plan(desired, live, options) if destroy else make_plan(desired, live, options)
-    sink = sink_from_spec((spec.data.get("secrets") or {}).get("sink"), spec.root)
+    owner = Owner(connection.backend, desired.workspace)
+    sink = sink_from_spec((spec.data.get("secrets") or {}).get("sink"), spec.root, owner)
     apply_checks = not (destroy or drift)
+    options = _plan_options(request, spec, store, sink if apply_checks else None)
+    plan = destroy_plan(desired, live, options) if destroy else make_plan(desired, live, options)
     conflicts = name_conflicts(connection.api, plan, desired, live) if apply_checks else []
     if apply_checks and sink is None:
         plan.blockers += _sinkless_keys(plan)
-    plan.notes += (
-        conflicts + missing_key_secrets(plan, live, sink) + _hidden_namesakes(live, desired)
-    )
+    elif apply_checks and sink is not None and sink.local:
+        plan.blockers += _foreign_sink_entries(plan, sink)
+    plan.notes += conflicts + _hidden_namesakes(live, desired)
     return Prepared(spec, desired, live, plan, store, sink, conflicts)
 
 
@@ -165,6 +178,13 @@ def _sinkless_keys(plan: Plan) -> list[Blocker]:
         "spec configures no secrets.sink; add one so no secret is lost"
     )
     return [Blocker("secret-sink", message, keys)]
+
+
+def _foreign_sink_entries(plan: Plan, sink: SecretSink) -> list[Blocker]:
+    """New keys whose sink entry belongs to another backend or workspace: writing theirs
+    would lose that environment's secret."""
+    keys = _new_keys(plan)
+    return [Blocker("secret-sink", message, keys) for message in foreign_entries(sink, keys)]
 
 
 def spec_warnings(spec: Spec, desired: State) -> list[str]:
@@ -189,13 +209,16 @@ def _hidden_namesakes(live: State, desired: State) -> list[str]:
     ]
 
 
-def _plan_options(request: PlanRequest, spec: Spec, store: FingerprintStore) -> PlanOptions:
+def _plan_options(
+    request: PlanRequest, spec: Spec, store: FingerprintStore, sink: SecretSink | None
+) -> PlanOptions:
     return PlanOptions(
         prune=prune_sections(spec.data),
         rotate=frozenset(request.rotate),
         targets=tuple(request.targets),
         force=request.force,
         secret_status=store.status,
+        secret_held=holds_secret_of(sink),
         spec_digest=spec.digest,
         spec_path=str(request.spec_path),
         variables=dict(request.cli_vars),
@@ -259,6 +282,9 @@ def check_before_apply(prepared: Prepared, request: ApplyRequest) -> None:
         raise SafetyError(f"blocked: {blocker.message}")
     if prepared.sink is not None and _new_keys(plan):
         prepared.sink.check_writable()  # before a key whose secret could not be kept exists
+        if not prepared.sink.local:  # a local sink was checked by the plan
+            for problem in foreign_entries(prepared.sink, _new_keys(plan)):
+                raise SafetyError(f"blocked (secret-sink): {problem}")
 
 
 def apply_prepared(

@@ -189,13 +189,15 @@ class _StepRunner:
         deleted key's secret in the sink (no application can use it any more)."""
         if self.options.fingerprints:
             self.options.fingerprints.forget(address)
+            self.options.fingerprints.save()
         have = self.live.resources[address]
         if self.options.sink and REGISTRY[have.kind].issues_credentials:
             self.options.sink.remove(address)
 
     def _delete(self, have: Resource) -> None:
         """A 404 means the object is gone: the goal of a delete (it may have been deleted by
-        an earlier attempt whose answer was lost)."""
+        an earlier attempt whose answer was lost). Every delete of an apply goes through
+        here: a planned one, and the removal of a key whose secret was lost."""
         try:
             REGISTRY[have.kind].delete(self.ctx, have)
         except ApiError as error:
@@ -237,7 +239,7 @@ class _StepRunner:
 
     def _remove_orphan_key(self, want: Resource, found: Resource) -> None:
         try:
-            REGISTRY[want.kind].delete(self.ctx, found)
+            self._delete(found)
         except FbplanError as error:
             raise StepFailed(
                 f"the key was created (id {found.id}) but its secret was lost in an unanswered "
@@ -259,6 +261,8 @@ class _StepRunner:
             ) from None
 
     def _record_fingerprints(self, want: Resource) -> None:
-        if self.options.fingerprints:
+        """Record, and save at once: a run killed later keeps what this step wrote."""
+        if self.options.fingerprints and want.secrets:
             for name, value in want.secrets.items():
                 self.options.fingerprints.record(want.address, name, value)
+            self.options.fingerprints.save()
