@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from fbplan.apply.executor import ApplyReport
-from fbplan.apply.lock import workspace_lock
+from fbplan.apply.lock import LockWait, workspace_lock
 from fbplan.cli.console import (
     confirm,
     err,
@@ -20,6 +21,7 @@ from fbplan.cli.console import (
 )
 from fbplan.cli.options import (
     break_lock_option,
+    lock_timeout_option,
     parallelism_option,
     planning_options,
     spec_argument,
@@ -89,6 +91,18 @@ def run_apply(
     report_and_exit(apply_prepared(prepared, connection, request, on_step=progress))
 
 
+def lock(workspace: str, command: str, break_lock: bool, timeout: float) -> Any:
+    """The workspace lock, waiting up to `timeout` for a live holder; a dead holder's lock
+    is taken over with a note on stderr."""
+    return workspace_lock(
+        workspace,
+        command,
+        break_lock=break_lock,
+        wait=LockWait(timeout),
+        on_note=lambda note: err(f"note: {note}"),
+    )
+
+
 def smoke_after_apply(prepared: Prepared, connection: Connection) -> None:
     """The spec's smoke checks, after a successful apply: exit 4 if one fails."""
     if not prepared.spec.data.get("smoke"):
@@ -108,6 +122,7 @@ def smoke_after_apply(prepared: Prepared, connection: Connection) -> None:
 @parallelism_option
 @click.option("--no-smoke", is_flag=True, help="Skip the smoke checks after apply.")
 @break_lock_option
+@lock_timeout_option
 def apply(
     spec: str | None,
     plan_path: str | None,
@@ -122,6 +137,7 @@ def apply(
     parallelism: int,
     no_smoke: bool,
     break_lock: bool,
+    lock_timeout: float,
 ) -> None:
     """Make the live workspace match SPEC (or carry out a saved plan)."""
     setup_logging(verbose)
@@ -146,7 +162,7 @@ def apply(
         if saved and loaded[0].digest != saved.spec_digest:
             raise SafetyError(f"the spec {spec} changed since the plan was saved; plan again")
         with connect(local=local, on_event=request_logger(verbose)) as connection:
-            with workspace_lock(loaded[1].workspace, "apply", break_lock=break_lock):
+            with lock(loaded[1].workspace, "apply", break_lock, lock_timeout):
                 prepared = prepare(request, connection, loaded=loaded)
                 apply_request = ApplyRequest(allow_delete, parallelism, saved)
                 run_apply(prepared, connection, apply_request, yes)
@@ -160,6 +176,7 @@ def apply(
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @parallelism_option
 @break_lock_option
+@lock_timeout_option
 def destroy(
     spec: str,
     local: bool,
@@ -168,6 +185,7 @@ def destroy(
     yes: bool,
     parallelism: int,
     break_lock: bool,
+    lock_timeout: float,
 ) -> None:
     """Delete everything SPEC declares, in reverse dependency order (honours protect)."""
     setup_logging(verbose)
@@ -176,7 +194,7 @@ def destroy(
         loaded = load(request)
         with (
             connect(local=local, on_event=request_logger(verbose)) as connection,
-            workspace_lock(loaded[1].workspace, "destroy", break_lock=break_lock),
+            lock(loaded[1].workspace, "destroy", break_lock, lock_timeout),
         ):
             prepared = prepare(request, connection, destroy=True, loaded=loaded)
             run_apply(prepared, connection, ApplyRequest(True, parallelism), yes, "destroy plan")
