@@ -18,13 +18,14 @@ from fbplan.apply.fingerprints import FILE_NAME, FingerprintStore
 from fbplan.apply.sinks import (
     Owner,
     SecretSink,
+    backend_name,
     foreign_entries,
     holds_secret_of,
     sink_from_spec,
 )
 from fbplan.backend.client import BackendClient, ClientEvent
 from fbplan.backend.conflicts import name_conflicts
-from fbplan.backend.live import live_digest, read_live
+from fbplan.backend.live import live_digest, read_live, read_org_id
 from fbplan.errors import ConfigError, SafetyError, SpecError
 from fbplan.kinds import KINDS, REGISTRY
 from fbplan.kinds.base import ApplyContext
@@ -157,7 +158,16 @@ def prepare(
     elif apply_checks and sink is not None and sink.local:
         plan.blockers += _foreign_sink_entries(plan, sink)
     plan.notes += conflicts + _hidden_namesakes(live, desired)
+    plan.backend, plan.org_id = connection.backend, _org_id(connection, live)
     return Prepared(spec, desired, live, plan, store, sink, conflicts)
+
+
+def _org_id(connection: Connection, live: State) -> str:
+    """The organization of the token: known from the live read when the workspace exists
+    (or policies were read), else asked for (a plan that creates the workspace)."""
+    workspace = live.get("workspace")
+    known = live.org_id or (workspace.extra.get("org_id") if workspace else None)
+    return str(known or read_org_id(connection.api) or "")
 
 
 def _new_keys(plan: Plan) -> tuple[str, ...]:
@@ -183,8 +193,8 @@ def _sinkless_keys(plan: Plan) -> list[Blocker]:
 def _foreign_sink_entries(plan: Plan, sink: SecretSink) -> list[Blocker]:
     """New keys whose sink entry belongs to another backend or workspace: writing theirs
     would lose that environment's secret."""
-    keys = _new_keys(plan)
-    return [Blocker("secret-sink", message, keys) for message in foreign_entries(sink, keys)]
+    foreign = foreign_entries(sink, _new_keys(plan))
+    return [Blocker("secret-sink", message, (key,)) for key, message in foreign.items()]
 
 
 def spec_warnings(spec: Spec, desired: State) -> list[str]:
@@ -254,6 +264,13 @@ def check_fresh(prepared: Prepared, request: ApplyRequest) -> None:
     saved = request.saved_plan
     if saved is None:
         return
+    here = (prepared.plan.backend, prepared.plan.org_id)
+    if saved.backend and (saved.backend, saved.org_id) != here:
+        raise SafetyError(
+            f"the plan was made against {backend_name(saved.backend)} (organization "
+            f"{saved.org_id}), and this run is against {backend_name(here[0])} (organization "
+            f"{here[1]}); make a new plan against this backend"
+        )
     if saved.live_digest != live_digest(prepared.live):
         raise SafetyError("the live workspace changed since the plan was saved; make a new plan")
     now, then = (to_document(p)["changes"] for p in (prepared.plan, saved))
@@ -283,7 +300,7 @@ def check_before_apply(prepared: Prepared, request: ApplyRequest) -> None:
     if prepared.sink is not None and _new_keys(plan):
         prepared.sink.check_writable()  # before a key whose secret could not be kept exists
         if not prepared.sink.local:  # a local sink was checked by the plan
-            for problem in foreign_entries(prepared.sink, _new_keys(plan)):
+            for problem in foreign_entries(prepared.sink, _new_keys(plan)).values():
                 raise SafetyError(f"blocked (secret-sink): {problem}")
 
 

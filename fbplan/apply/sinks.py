@@ -46,8 +46,12 @@ class Owner:
         return {"backend": self.backend, "workspace": self.workspace}
 
     def describe(self) -> str:
-        where = "the embedded emulator (--local)" if self.backend == "local" else self.backend
-        return f"workspace {self.workspace} on {where}"
+        return f"workspace {self.workspace} on {backend_name(self.backend)}"
+
+
+def backend_name(backend: str) -> str:
+    """How messages name a backend: its URL, or the embedded emulator of --local."""
+    return "the embedded emulator (--local)" if backend == "local" else backend
 
 
 def owner_of(entry: Mapping[str, str]) -> Owner | None:
@@ -425,16 +429,16 @@ def holds_secret_of(sink: SecretSink | None) -> Callable[[Resource], bool] | Non
     return holds
 
 
-def foreign_entries(sink: SecretSink, addresses: Iterable[str]) -> list[str]:
-    """One sentence per entry of `addresses` that belongs to another backend or workspace
+def foreign_entries(sink: SecretSink, addresses: Iterable[str]) -> dict[str, str]:
+    """A sentence per entry of `addresses` that belongs to another backend or workspace
     than the sink's owner: writing a new secret there would lose that one."""
-    problems = []
+    problems = {}
     for address in addresses:
         entry = sink.read(address)
         owner = owner_of(entry) if entry else None
         if owner is None or sink.owner is None or owner == sink.owner:
             continue
-        problems.append(
+        problems[address] = (
             f"the {sink.description} holds the secret of {address} for {owner.describe()}, and "
             f"this run, for {sink.owner.describe()}, would overwrite it; give each environment "
             "its own sink path (e.g. secrets.sink.path: .fbplan/${var:env}-secrets.env, with "

@@ -1,24 +1,32 @@
 """What survives a crash and a race, against the emulator: a key whose secret the sink does
 not hold is planned as a replace, fingerprints are saved step by step, a delete answered 404
-is done, and a workspace name is never bound ambiguously."""
+is done, a workspace name is never bound ambiguously, and saved plans and sink entries are
+bound to the backend they were made for."""
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner, Result
 
+from fbplan.backend.client import BackendClient
 from fbplan.cli.main import cli
+from fbplan.emulator.api import create_backend_app
+from fbplan.emulator.store import Store
 from fbplan.errors import ConfigError, SafetyError
 from fbplan.plan.diff import SECRET_NOT_IN_SINK
 from fbplan.plan.graph import Step
 from fbplan.plan.model import Action
+from fbplan.plan.planfile import load_plan, save_plan
 from fbplan.plan.render import render_markdown, render_text
-from fbplan.workflow import ApplyRequest, apply_prepared
+from fbplan.workflow import ApplyRequest, Connection, PlanRequest, apply_prepared, prepare
+from tests.integration.conftest import TOKEN
 
 pytestmark = pytest.mark.usefixtures("fast_fingerprints")
 
@@ -229,3 +237,54 @@ def test_two_applies_creating_one_workspace_at_once_report_the_race(harness: Any
     assert len(ids) == 2 and all(i in failed[0] for i in ids)
     with pytest.raises(ConfigError, match="2 workspaces are named lifecycle"):
         harness.plan(path)
+
+
+# -- 9. saved plans and sink entries are bound to a backend ---------------------------------------
+
+
+@pytest.fixture
+def elsewhere(harness: Any) -> Iterator[Connection]:
+    """Another backend (its own emulator and organization) for the same spec folder."""
+    store = Store(str(harness.root / "other.db"))
+    transport = httpx.WSGITransport(app=create_backend_app(store, TOKEN))
+    client = BackendClient("http://other.test", TOKEN, transport=transport, sleep=lambda _: None)
+    yield Connection(client, None, harness.root / "fingerprints.json")
+    client.close()
+
+
+def test_a_saved_plan_records_its_backend_and_is_refused_by_another(
+    harness: Any, elsewhere: Connection
+) -> None:
+    path = harness.write(SPEC)
+    plan_file = harness.root / "plan.json"
+    save_plan(harness.plan(path), plan_file)
+    saved = load_plan(plan_file)
+    org = harness.api().get("/user/profile")["data"]["orgId"]
+    assert (saved.backend, saved.org_id) == ("http://emulator.test", org)
+    prepared = prepare(PlanRequest(path), elsewhere)
+    with pytest.raises(SafetyError) as caught:
+        apply_prepared(prepared, elsewhere, ApplyRequest(saved_plan=saved))
+    assert str(caught.value).startswith(
+        f"the plan was made against http://emulator.test (organization {org}), and this run is "
+        "against http://other.test (organization "
+    )
+    assert elsewhere.api.get("/workspace")["workspaces"] == []
+    same = prepare(PlanRequest(path), harness.connection)
+    assert apply_prepared(same, harness.connection, ApplyRequest(saved_plan=saved)).ok
+
+
+def test_a_sink_entry_of_another_backend_is_never_overwritten(
+    harness: Any, applied: Path, elsewhere: Connection
+) -> None:
+    before = (harness.root / "secrets.json").read_text()
+    assert sink(harness)[KEY]["backend"] == "http://emulator.test"
+    assert sink(harness)[KEY]["workspace"] == "lifecycle"
+    prepared = prepare(PlanRequest(applied), elsewhere)
+    blockers = {b.addresses: b for b in prepared.plan.blockers}
+    assert set(blockers) == {(KEY,), (AI_KEY,)}
+    assert blockers[(KEY,)].rule == "secret-sink"
+    assert "give each environment its own sink path" in blockers[(KEY,)].message
+    with pytest.raises(SafetyError, match=f"holds the secret of {KEY} for workspace lifecycle on"):
+        apply_prepared(prepared, elsewhere, ApplyRequest())
+    assert elsewhere.api.get("/workspace")["workspaces"] == []
+    assert (harness.root / "secrets.json").read_text() == before

@@ -222,19 +222,20 @@ def test_overwriting_another_backends_entry_is_named_with_the_way_out(
     sink_from_spec(config, tmp_path, PROD).write(KEY, VALUES)  # type: ignore[union-attr]
     local = sink_from_spec(config, tmp_path, LOCAL)
     assert local is not None
-    [problem] = foreign_entries(local, [KEY, "repo.app.api_key.unknown"])
+    [(address, problem)] = foreign_entries(local, [KEY, "repo.app.api_key.unknown"]).items()
+    assert address == KEY
     assert f"holds the secret of {KEY} for workspace acme on https://backend.flashback.tech" in (
         problem
     )
     assert "for workspace acme on the embedded emulator (--local)" in problem
     assert "give each environment its own sink path" in problem
-    assert foreign_entries(sink_from_spec(config, tmp_path, PROD), [KEY]) == []  # type: ignore[arg-type]
+    assert foreign_entries(sink_from_spec(config, tmp_path, PROD), [KEY]) == {}  # type: ignore[arg-type]
 
 
 def test_an_entry_written_before_owners_were_recorded_belongs_to_anyone(tmp_path: Path) -> None:
     JsonSink(tmp_path / "s.json").write(KEY, VALUES)
     sink = JsonSink(tmp_path / "s.json", LOCAL)
-    assert foreign_entries(sink, [KEY]) == []
+    assert foreign_entries(sink, [KEY]) == {}
     live = Resource("repo_api_key", KEY, "app-rw", extra={"key_id": "FBKEYID123"})
     assert holds_secret_of(sink)(live)  # type: ignore[misc]
 
