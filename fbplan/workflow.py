@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -309,7 +310,9 @@ def apply_prepared(
     connection: Connection,
     request: ApplyRequest,
     on_step: Callable[..., None] | None = None,
+    stop: threading.Event | None = None,
 ) -> ApplyReport:
+    """Carry out the plan; once `stop` is set no further step starts."""
     check_fresh(prepared, request)
     check_before_apply(prepared, request)
     ctx = ApplyContext(connection.api, prepared.live.org_id, prepared.live.ids())
@@ -318,6 +321,7 @@ def apply_prepared(
         sink=prepared.sink,
         fingerprints=prepared.fingerprints,
         on_step=on_step,
+        stop=stop,
     )
     try:
         return execute(prepared.plan, prepared.desired, prepared.live, ctx, options)

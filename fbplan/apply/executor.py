@@ -9,10 +9,16 @@ Creates whose outcome is unknown (a timeout or 5xx after the request was sent) a
 up by name before any retry, so a retry never makes a duplicate. A key whose one-time
 secret was lost that way is deleted and created again, since a key nobody holds the
 secret of is useless. One-time secrets go to the sink before the step counts as done.
+
+When `stop` is set (the first Ctrl-C), no step starts any more: the running ones finish,
+write their secrets and fingerprints, and the report lists what was not started. An
+exception in the walk itself (the second Ctrl-C) leaves at once, without waiting for the
+running steps.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -45,17 +51,19 @@ class StepResult:
 @dataclass
 class ApplyReport:
     results: list[StepResult] = field(default_factory=list)
+    not_started: list[Step] = field(default_factory=list)  # left when apply was stopped
 
     def of(self, status: Status) -> list[StepResult]:
         return [r for r in self.results if r.status == status]
 
     @property
     def ok(self) -> bool:
-        return not self.of("failed") and not self.of("skipped")
+        return not self.of("failed") and not self.of("skipped") and not self.not_started
 
     def summary(self) -> str:
         done, failed, skipped = (len(self.of(s)) for s in ("done", "failed", "skipped"))
-        return f"Apply: {done} done, {failed} failed, {skipped} skipped."
+        stopped = f", {len(self.not_started)} not started" if self.not_started else ""
+        return f"Apply: {done} done, {failed} failed, {skipped} skipped{stopped}."
 
 
 @dataclass
@@ -66,6 +74,7 @@ class ExecuteOptions:
     quota_waits: Sequence[float] = (2.0, 5.0, 10.0)
     sleep: Callable[[float], None] = time.sleep
     on_step: Callable[[Step, str, str], None] | None = None  # (step, "start"|status, message)
+    stop: threading.Event | None = None  # set: start no more steps (Ctrl-C)
 
 
 def execute(
@@ -80,12 +89,16 @@ def execute(
     for step, deps in graph.items():
         for dep in deps:
             dependents[dep].add(step)
-    with ThreadPoolExecutor(max_workers=max(1, options.parallelism)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, options.parallelism))
+    try:
         running: dict[Future[StepResult], Step] = {}
         while waiting or running:
-            for step in sorted(s for s, deps in waiting.items() if not deps):
+            stopping = options.stop is not None and options.stop.is_set()
+            for step in sorted(s for s, deps in waiting.items() if not deps and not stopping):
                 del waiting[step]
                 running[pool.submit(runner.run, step)] = step
+            for future in [f for f in running if stopping and f.cancel()]:
+                waiting[running.pop(future)] = set()  # queued, never started
             if not running:
                 break
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -100,6 +113,11 @@ def execute(
                         waiting.get(dependent, set()).discard(step)
                 else:
                     _skip_dependents(step, dependents, waiting, report, options)
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)  # stopped at once: do not wait
+        raise
+    pool.shutdown()
+    report.not_started = sorted(waiting)
     report.results.sort(key=lambda r: (r.step.address, r.step.op))
     return report
 
