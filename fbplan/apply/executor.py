@@ -91,20 +91,21 @@ def execute(
             dependents[dep].add(step)
     pool = ThreadPoolExecutor(max_workers=max(1, options.parallelism))
     try:
-        running: dict[Future[StepResult], Step] = {}
+        running: dict[Future[StepResult | None], Step] = {}
         while waiting or running:
             stopping = options.stop is not None and options.stop.is_set()
             for step in sorted(s for s, deps in waiting.items() if not deps and not stopping):
                 del waiting[step]
                 running[pool.submit(runner.run, step)] = step
-            for future in [f for f in running if stopping and f.cancel()]:
-                waiting[running.pop(future)] = set()  # queued, never started
             if not running:
                 break
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
                 step = running.pop(future)
                 result = future.result()
+                if result is None:  # stopped before it started
+                    waiting[step] = set()
+                    continue
                 report.results.append(result)
                 detail = f"{result.seconds:.1f}s" if result.status == "done" else result.message
                 _notify(options, step, result.status, detail)
@@ -161,7 +162,11 @@ class _StepRunner:
         self.desired, self.live, self.ctx, self.options = desired, live, ctx, options
         self.recreated: set[str] = set()  # deleted, then created again (replaces)
 
-    def run(self, step: Step) -> StepResult:
+    def run(self, step: Step) -> StepResult | None:
+        """The step's result; None if apply was stopped before the step started (it may
+        have waited in the pool's queue)."""
+        if self.options.stop is not None and self.options.stop.is_set():
+            return None
         _notify(self.options, step, "start", "")
         started = time.monotonic()
         try:
