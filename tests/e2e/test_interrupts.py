@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from fbplan.emulator.server import RunningEmulator, start_emulator
 from tests.e2e.conftest import Run, User
@@ -239,3 +241,105 @@ def test_a_plan_saved_with_local_is_refused_against_another_backend(
     assert "the plan was made against the embedded emulator (--local)" in refused.stderr
     assert f"this run is against {operator.env['FB_BACKEND_URL']}" in refused.stderr
     assert admin.get("/workspace").json()["workspaces"] == []
+
+
+# -- a property: random faults, then a kill at a random write ----------------------------------------
+
+
+@settings(
+    max_examples=4,  # each example runs fbplan four times in a subprocess
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    buckets=st.integers(1, 3),
+    keys=st.integers(1, 3),
+    kill_at=st.integers(1, 9),
+    seed=st.integers(0, 10_000),
+)
+def test_after_faults_and_a_kill_no_duplicate_no_unplanned_lost_secret_no_leak(
+    operator: User, admin: httpx.Client, buckets: int, keys: int, kill_at: int, seed: int
+) -> None:
+    fresh(operator, admin)
+    spec = spec_text(buckets).replace(
+        "    api_keys: {app-rw: {access: WRITE}}",
+        "    api_keys: {" + ", ".join(f"k{i}: {{access: WRITE}}" for i in range(keys)) + "}",
+    )
+    (operator.cwd / "spec.yaml").write_text(spec)
+    hold = {"action": "commit_then_delay", "method": "POST", "path": "/*", "delay_ms": 60_000}
+    flaky = {"action": "commit_then_fail", "method": "POST", "path": "/*", "probability": 0.3}
+    admin.put(
+        "/_emulator/faults",
+        json={"rules": [{**hold, "skip": kill_at - 1, "count": 1}, flaky], "seed": seed},
+    ).raise_for_status()
+    process = start(operator, "apply", "--yes", "--no-smoke", "spec.yaml")
+    try:
+        wait_for_the_held_write(admin, process)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        killed = finish(process, [])
+    admin.delete("/_emulator/faults").raise_for_status()
+
+    planned = operator.fbplan("plan", "--format", "json", "spec.yaml")
+    assert planned.code == 0, planned.stderr
+    changes = {c["address"]: c for c in json.loads(planned.stdout)["changes"]}
+    sink = sink_entries(operator)
+    for repo, name, key_id in live_key_triples(admin):
+        address = f"repo.{repo}.api_key.{name}"
+        if sink.get(address, {}).get("key") != key_id:  # a key whose secret is not kept...
+            assert changes[address]["action"] == "replace", address  # ...is planned as new
+            assert "secret not in the sink: new credentials" in changes[address]["reasons"]
+    applied = operator.fbplan("apply", "--yes", "--no-smoke", "--allow-delete", "spec.yaml")
+    assert applied.code == 0, applied.stderr
+    again = operator.fbplan("plan", "--detailed-exitcode", "spec.yaml")
+    assert again.code == 0, again.stdout
+    assert_converged_without_duplicates(admin, operator, buckets, keys)
+    assert_no_secret(killed, planned, applied, again)
+    leaked = [s["secret"] for s in sink_entries(operator).values()]
+    for run in (killed, planned, applied, again):
+        assert not any(secret in run.stdout + run.stderr for secret in leaked)
+
+
+def fresh(user: User, admin: httpx.Client) -> None:
+    admin.post("/_emulator/reset").raise_for_status()
+    for name in ("secrets.json", "fbplan.fingerprints.json"):
+        (user.cwd / name).unlink(missing_ok=True)
+    for lock in (user.cwd / ".fbplan" / "locks").glob("*"):
+        lock.unlink()
+
+
+def wait_for_the_held_write(admin: httpx.Client, process: subprocess.Popen[str]) -> None:
+    """Until the emulator holds the answer of the chosen write (it is committed by then), or
+    the apply ended before making that many writes."""
+    for _ in range(1200):  # a hang guard
+        rules = admin.get("/_emulator/faults").json()["rules"]
+        if rules[0]["fired"] or process.poll() is not None:
+            time.sleep(0.2)  # the held request commits right after it is chosen
+            return
+        time.sleep(0.05)
+    raise AssertionError("the apply neither reached the chosen write nor ended")
+
+
+def sink_entries(user: User) -> dict[str, dict[str, str]]:
+    path = user.cwd / "secrets.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def live_key_triples(admin: httpx.Client) -> list[tuple[str, str, str]]:
+    repos = admin.get("/repo").json()["repos"]
+    return [(repo["name"], key["name"], key["key"]) for repo in repos for key in repo["apiKeys"]]
+
+
+def assert_converged_without_duplicates(
+    admin: httpx.Client, user: User, buckets: int, keys: int
+) -> None:
+    workspaces = [w for w in admin.get("/workspace").json()["workspaces"]]
+    assert [w["name"] for w in workspaces] == ["interrupted"]
+    params = {"workspaceId": workspaces[0]["id"]}
+    names = sorted(b["name"] for b in admin.get("/bucket", params=params).json()["buckets"])
+    assert names == [f"b{i}" for i in range(buckets)]
+    triples = live_key_triples(admin)
+    assert sorted(name for _, name, _ in triples) == [f"k{i}" for i in range(keys)]
+    sink = sink_entries(user)
+    for repo, name, key_id in triples:
+        assert sink[f"repo.{repo}.api_key.{name}"]["key"] == key_id
