@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,10 +16,17 @@ from typing import Any
 
 from fbplan.apply.executor import ApplyReport, ExecuteOptions, execute
 from fbplan.apply.fingerprints import FILE_NAME, FingerprintStore
-from fbplan.apply.sinks import SecretSink, missing_key_secrets, sink_from_spec
+from fbplan.apply.sinks import (
+    Owner,
+    SecretSink,
+    backend_name,
+    foreign_entries,
+    holds_secret_of,
+    sink_from_spec,
+)
 from fbplan.backend.client import BackendClient, ClientEvent, request_limits
 from fbplan.backend.conflicts import name_conflicts
-from fbplan.backend.live import live_digest, read_live
+from fbplan.backend.live import live_digest, read_live, read_org_id
 from fbplan.errors import ConfigError, SafetyError, SpecError
 from fbplan.kinds import KINDS, REGISTRY
 from fbplan.kinds.base import ApplyContext
@@ -42,6 +50,12 @@ class Connection:
     api: BackendClient
     emulator: Any = None
     fingerprint_path: Path | None = None
+
+    @property
+    def backend(self) -> str:
+        """Which backend this is, as plan files and sink entries record it: `local` for the
+        embedded emulator (its port changes at every run), else the backend's URL."""
+        return "local" if self.emulator is not None else str(self.api.base_url)
 
     def close(self) -> None:
         self.api.close()
@@ -134,17 +148,27 @@ def prepare(
     store = FingerprintStore(
         connection.fingerprint_path or spec.root / FILE_NAME, desired.workspace
     )
-    options = _plan_options(request, spec, store)
-    plan = destroy_plan(desired, live, options) if destroy else make_plan(desired, live, options)
-    sink = sink_from_spec((spec.data.get("secrets") or {}).get("sink"), spec.root)
+    owner = Owner(connection.backend, desired.workspace)
+    sink = sink_from_spec((spec.data.get("secrets") or {}).get("sink"), spec.root, owner)
     apply_checks = not (destroy or drift)
+    options = _plan_options(request, spec, store, sink if apply_checks else None)
+    plan = destroy_plan(desired, live, options) if destroy else make_plan(desired, live, options)
     conflicts = name_conflicts(connection.api, plan, desired, live) if apply_checks else []
     if apply_checks and sink is None:
         plan.blockers += _sinkless_keys(plan)
-    plan.notes += (
-        conflicts + missing_key_secrets(plan, live, sink) + _hidden_namesakes(live, desired)
-    )
+    elif apply_checks and sink is not None and sink.local:
+        plan.blockers += _foreign_sink_entries(plan, sink)
+    plan.notes += conflicts + _hidden_namesakes(live, desired)
+    plan.backend, plan.org_id = connection.backend, _org_id(connection, live)
     return Prepared(spec, desired, live, plan, store, sink, conflicts)
+
+
+def _org_id(connection: Connection, live: State) -> str:
+    """The organization of the token: known from the live read when the workspace exists
+    (or policies were read), else asked for (a plan that creates the workspace)."""
+    workspace = live.get("workspace")
+    known = live.org_id or (workspace.extra.get("org_id") if workspace else None)
+    return str(known or read_org_id(connection.api) or "")
 
 
 def _new_keys(plan: Plan) -> tuple[str, ...]:
@@ -165,6 +189,13 @@ def _sinkless_keys(plan: Plan) -> list[Blocker]:
         "spec configures no secrets.sink; add one so no secret is lost"
     )
     return [Blocker("secret-sink", message, keys)]
+
+
+def _foreign_sink_entries(plan: Plan, sink: SecretSink) -> list[Blocker]:
+    """New keys whose sink entry belongs to another backend or workspace: writing theirs
+    would lose that environment's secret."""
+    foreign = foreign_entries(sink, _new_keys(plan))
+    return [Blocker("secret-sink", message, (key,)) for key, message in foreign.items()]
 
 
 def spec_warnings(spec: Spec, desired: State) -> list[str]:
@@ -189,13 +220,16 @@ def _hidden_namesakes(live: State, desired: State) -> list[str]:
     ]
 
 
-def _plan_options(request: PlanRequest, spec: Spec, store: FingerprintStore) -> PlanOptions:
+def _plan_options(
+    request: PlanRequest, spec: Spec, store: FingerprintStore, sink: SecretSink | None
+) -> PlanOptions:
     return PlanOptions(
         prune=prune_sections(spec.data),
         rotate=frozenset(request.rotate),
         targets=tuple(request.targets),
         force=request.force,
         secret_status=store.status,
+        secret_held=holds_secret_of(sink),
         spec_digest=spec.digest,
         spec_path=str(request.spec_path),
         variables=dict(request.cli_vars),
@@ -231,6 +265,13 @@ def check_fresh(prepared: Prepared, request: ApplyRequest) -> None:
     saved = request.saved_plan
     if saved is None:
         return
+    here = (prepared.plan.backend, prepared.plan.org_id)
+    if saved.backend and (saved.backend, saved.org_id) != here:
+        raise SafetyError(
+            f"the plan was made against {backend_name(saved.backend)} (organization "
+            f"{saved.org_id}), and this run is against {backend_name(here[0])} (organization "
+            f"{here[1]}); make a new plan against this backend"
+        )
     if saved.live_digest != live_digest(prepared.live):
         raise SafetyError("the live workspace changed since the plan was saved; make a new plan")
     now, then = (to_document(p)["changes"] for p in (prepared.plan, saved))
@@ -259,6 +300,9 @@ def check_before_apply(prepared: Prepared, request: ApplyRequest) -> None:
         raise SafetyError(f"blocked: {blocker.message}")
     if prepared.sink is not None and _new_keys(plan):
         prepared.sink.check_writable()  # before a key whose secret could not be kept exists
+        if not prepared.sink.local:  # a local sink was checked by the plan
+            for problem in foreign_entries(prepared.sink, _new_keys(plan)).values():
+                raise SafetyError(f"blocked (secret-sink): {problem}")
 
 
 def apply_prepared(
@@ -266,7 +310,9 @@ def apply_prepared(
     connection: Connection,
     request: ApplyRequest,
     on_step: Callable[..., None] | None = None,
+    stop: threading.Event | None = None,
 ) -> ApplyReport:
+    """Carry out the plan; once `stop` is set no further step starts."""
     check_fresh(prepared, request)
     check_before_apply(prepared, request)
     ctx = ApplyContext(connection.api, prepared.live.org_id, prepared.live.ids())
@@ -275,6 +321,7 @@ def apply_prepared(
         sink=prepared.sink,
         fingerprints=prepared.fingerprints,
         on_step=on_step,
+        stop=stop,
     )
     try:
         return execute(prepared.plan, prepared.desired, prepared.live, ctx, options)

@@ -9,10 +9,16 @@ Creates whose outcome is unknown (a timeout or 5xx after the request was sent) a
 up by name before any retry, so a retry never makes a duplicate. A key whose one-time
 secret was lost that way is deleted and created again, since a key nobody holds the
 secret of is useless. One-time secrets go to the sink before the step counts as done.
+
+When `stop` is set (the first Ctrl-C), no step starts any more: the running ones finish,
+write their secrets and fingerprints, and the report lists what was not started. An
+exception in the walk itself (the second Ctrl-C) leaves at once, without waiting for the
+running steps.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -45,17 +51,19 @@ class StepResult:
 @dataclass
 class ApplyReport:
     results: list[StepResult] = field(default_factory=list)
+    not_started: list[Step] = field(default_factory=list)  # left when apply was stopped
 
     def of(self, status: Status) -> list[StepResult]:
         return [r for r in self.results if r.status == status]
 
     @property
     def ok(self) -> bool:
-        return not self.of("failed") and not self.of("skipped")
+        return not self.of("failed") and not self.of("skipped") and not self.not_started
 
     def summary(self) -> str:
         done, failed, skipped = (len(self.of(s)) for s in ("done", "failed", "skipped"))
-        return f"Apply: {done} done, {failed} failed, {skipped} skipped."
+        stopped = f", {len(self.not_started)} not started" if self.not_started else ""
+        return f"Apply: {done} done, {failed} failed, {skipped} skipped{stopped}."
 
 
 @dataclass
@@ -66,6 +74,7 @@ class ExecuteOptions:
     quota_waits: Sequence[float] = (2.0, 5.0, 10.0)
     sleep: Callable[[float], None] = time.sleep
     on_step: Callable[[Step, str, str], None] | None = None  # (step, "start"|status, message)
+    stop: threading.Event | None = None  # set: start no more steps (Ctrl-C)
 
 
 def execute(
@@ -80,10 +89,12 @@ def execute(
     for step, deps in graph.items():
         for dep in deps:
             dependents[dep].add(step)
-    with ThreadPoolExecutor(max_workers=max(1, options.parallelism)) as pool:
-        running: dict[Future[StepResult], Step] = {}
+    pool = ThreadPoolExecutor(max_workers=max(1, options.parallelism))
+    try:
+        running: dict[Future[StepResult | None], Step] = {}
         while waiting or running:
-            for step in sorted(s for s, deps in waiting.items() if not deps):
+            stopping = options.stop is not None and options.stop.is_set()
+            for step in sorted(s for s, deps in waiting.items() if not deps and not stopping):
                 del waiting[step]
                 running[pool.submit(runner.run, step)] = step
             if not running:
@@ -92,6 +103,9 @@ def execute(
             for future in finished:
                 step = running.pop(future)
                 result = future.result()
+                if result is None:  # stopped before it started
+                    waiting[step] = set()
+                    continue
                 report.results.append(result)
                 detail = f"{result.seconds:.1f}s" if result.status == "done" else result.message
                 _notify(options, step, result.status, detail)
@@ -100,6 +114,11 @@ def execute(
                         waiting.get(dependent, set()).discard(step)
                 else:
                     _skip_dependents(step, dependents, waiting, report, options)
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)  # stopped at once: do not wait
+        raise
+    pool.shutdown()
+    report.not_started = sorted(waiting)
     report.results.sort(key=lambda r: (r.step.address, r.step.op))
     return report
 
@@ -143,7 +162,11 @@ class _StepRunner:
         self.desired, self.live, self.ctx, self.options = desired, live, ctx, options
         self.recreated: set[str] = set()  # deleted, then created again (replaces)
 
-    def run(self, step: Step) -> StepResult:
+    def run(self, step: Step) -> StepResult | None:
+        """The step's result; None if apply was stopped before the step started (it may
+        have waited in the pool's queue)."""
+        if self.options.stop is not None and self.options.stop.is_set():
+            return None
         _notify(self.options, step, "start", "")
         started = time.monotonic()
         try:
@@ -189,13 +212,15 @@ class _StepRunner:
         deleted key's secret in the sink (no application can use it any more)."""
         if self.options.fingerprints:
             self.options.fingerprints.forget(address)
+            self.options.fingerprints.save()
         have = self.live.resources[address]
         if self.options.sink and REGISTRY[have.kind].issues_credentials:
             self.options.sink.remove(address)
 
     def _delete(self, have: Resource) -> None:
         """A 404 means the object is gone: the goal of a delete (it may have been deleted by
-        an earlier attempt whose answer was lost)."""
+        an earlier attempt whose answer was lost). Every delete of an apply goes through
+        here: a planned one, and the removal of a key whose secret was lost."""
         try:
             REGISTRY[have.kind].delete(self.ctx, have)
         except ApiError as error:
@@ -237,7 +262,7 @@ class _StepRunner:
 
     def _remove_orphan_key(self, want: Resource, found: Resource) -> None:
         try:
-            REGISTRY[want.kind].delete(self.ctx, found)
+            self._delete(found)
         except FbplanError as error:
             raise StepFailed(
                 f"the key was created (id {found.id}) but its secret was lost in an unanswered "
@@ -259,6 +284,8 @@ class _StepRunner:
             ) from None
 
     def _record_fingerprints(self, want: Resource) -> None:
-        if self.options.fingerprints:
+        """Record, and save at once: a run killed later keeps what this step wrote."""
+        if self.options.fingerprints and want.secrets:
             for name, value in want.secrets.items():
                 self.options.fingerprints.record(want.address, name, value)
+            self.options.fingerprints.save()

@@ -41,6 +41,7 @@ class FingerprintStore:
         # entries are kept per workspace, so one workspace's change never hides another's.
         self.prefix = f"{workspace}/" if workspace else ""
         self._lock = threading.Lock()
+        self._save_lock = threading.Lock()  # one write at a time, each of a newer snapshot
         self._entries: dict[str, dict[str, dict[str, str]]] = self._read()
         # (address, field) -> sha256 of a value found unchanged in this process; lets
         # `record` keep the stored fingerprint instead of paying for a new scrypt hash.
@@ -87,11 +88,14 @@ class FingerprintStore:
                 del self._verified[key]
 
     def save(self) -> None:
-        with self._lock:
-            data = {"format_version": FORMAT_VERSION, "fingerprints": self._entries}
-            text = json.dumps(data, indent=2, sort_keys=True) + "\n"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".fingerprints.")
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, self.path)
+        """Write the file atomically; apply calls this after every step that recorded or
+        forgot a fingerprint, so a killed run loses none of the steps it finished."""
+        with self._save_lock:
+            with self._lock:
+                data = {"format_version": FORMAT_VERSION, "fingerprints": self._entries}
+                text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".fingerprints.")
+            with os.fdopen(fd, "w") as handle:
+                handle.write(text)
+            os.replace(tmp, self.path)

@@ -8,6 +8,11 @@ no permission) is a `ConfigError` naming the file and the OS reason. AWS Secrets
 stores one secret per key address; its client is made at the first read or write, so a
 plan never needs AWS, and every AWS failure is a `ConfigError` naming the sink and the
 secret. No sink stores an empty secret.
+
+Each entry records the backend and workspace it belongs to (its `Owner`): the same spec run
+against two backends must not overwrite one environment's one-time secret with another's,
+so `foreign_entries` finds what a run would overwrite before any key is made. Entries
+written before owners were recorded belong to anyone.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ import json
 import os
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,15 +33,42 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 from fbplan.envnames import env_prefix
 from fbplan.errors import ConfigError
 from fbplan.files import MAX_SINK_BYTES, FileRefused, read_bounded
-from fbplan.kinds import REGISTRY
-from fbplan.model import State
-from fbplan.plan.model import Action, Plan
+from fbplan.model import Resource
 from fbplan.secret import redact, register
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The backend (its URL, or `local` for the embedded emulator) and the workspace a sink
+    entry belongs to."""
+
+    backend: str
+    workspace: str
+
+    def fields(self) -> dict[str, str]:
+        return {"backend": self.backend, "workspace": self.workspace}
+
+    def describe(self) -> str:
+        return f"workspace {self.workspace} on {backend_name(self.backend)}"
+
+
+def backend_name(backend: str) -> str:
+    """How messages name a backend: its URL, or the embedded emulator of --local."""
+    return "the embedded emulator (--local)" if backend == "local" else backend
+
+
+def owner_of(entry: Mapping[str, str]) -> Owner | None:
+    """Who a read entry belongs to; None for an entry that does not say (written before
+    owners were recorded)."""
+    if not entry.get("backend"):
+        return None
+    return Owner(entry["backend"], entry.get("workspace", ""))
 
 
 class SecretSink(Protocol):
     description: str
     local: bool  # a file on this machine: cheap to read at plan time
+    owner: Owner | None  # recorded with every entry written
 
     def write(self, address: str, values: Mapping[str, str]) -> None: ...
 
@@ -50,11 +83,17 @@ __all__ = [
     "AwsSecretsManagerSink",
     "DotenvSink",
     "JsonSink",
+    "Owner",
     "SecretSink",
     "env_prefix",
-    "missing_key_secrets",
+    "foreign_entries",
+    "holds_secret_of",
     "sink_from_spec",
 ]
+
+
+def _with_owner(values: Mapping[str, str], owner: Owner | None) -> dict[str, str]:
+    return {**values, **(owner.fields() if owner else {})}
 
 
 def _require_secret(address: str, values: Mapping[str, str]) -> None:
@@ -152,10 +191,14 @@ def _check_writable(path: Path, description: str) -> None:
 
 
 class DotenvSink:
-    """`KEY=value` lines; each key gives `<PREFIX>_KEY_ID` and `<PREFIX>_SECRET`."""
+    """`KEY=value` lines; each key gives `<PREFIX>_KEY_ID` and `<PREFIX>_SECRET`, and
+    `<PREFIX>_BACKEND` and `<PREFIX>_WORKSPACE` say whose it is."""
 
-    def __init__(self, path: Path) -> None:
+    OWNER_SUFFIXES = ("BACKEND", "WORKSPACE")
+
+    def __init__(self, path: Path, owner: Owner | None = None) -> None:
         self.path = path
+        self.owner = owner
         self.local = True
         self.description = f"dotenv file {path}"
         self._lock = threading.Lock()
@@ -177,6 +220,8 @@ class DotenvSink:
             f"{prefix}_KEY_ID": values.get("key", ""),
             f"{prefix}_SECRET": values.get("secret", ""),
         }
+        for name, value in (self.owner.fields() if self.owner else {}).items():
+            ours[f"{prefix}_{name.upper()}"] = value
         self._rewrite(address, ours)
 
     def remove(self, address: str) -> None:
@@ -185,7 +230,7 @@ class DotenvSink:
 
     def _rewrite(self, address: str, ours: Mapping[str, str]) -> None:
         prefix = env_prefix(address)
-        names = {f"{prefix}_KEY_ID", f"{prefix}_SECRET"}
+        names = {f"{prefix}_{s}" for s in ("KEY_ID", "SECRET", *self.OWNER_SUFFIXES)}
         with self._lock, _file_errors(self.path, self.description, "write"):
             text = _read_text(self.path)
             if text is None and not ours:
@@ -205,14 +250,19 @@ class DotenvSink:
         if f"{prefix}_SECRET" not in entries:
             return None
         register(entries[f"{prefix}_SECRET"])
-        return {"key": entries.get(f"{prefix}_KEY_ID", ""), "secret": entries[f"{prefix}_SECRET"]}
+        entry = {"key": entries.get(f"{prefix}_KEY_ID", ""), "secret": entries[f"{prefix}_SECRET"]}
+        for suffix in self.OWNER_SUFFIXES:
+            if f"{prefix}_{suffix}" in entries:
+                entry[suffix.lower()] = entries[f"{prefix}_{suffix}"]
+        return entry
 
 
 class JsonSink:
-    """One JSON object: address -> {key, secret}."""
+    """One JSON object: address -> {key, secret, backend, workspace}."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, owner: Owner | None = None) -> None:
         self.path = path
+        self.owner = owner
         self.local = True
         self.description = f"JSON file {path}"
         self._lock = threading.Lock()
@@ -233,7 +283,7 @@ class JsonSink:
         _require_secret(address, values)
         with self._lock, _file_errors(self.path, self.description, "write"):
             entries = self._entries()
-            entries[address] = dict(values)
+            entries[address] = _with_owner(values, self.owner)
             self._save(entries)
 
     def _save(self, entries: Mapping[str, Any]) -> None:
@@ -266,11 +316,19 @@ class AwsSecretsManagerSink:
     a sink never needs a region or credentials.
     """
 
-    def __init__(self, prefix: str, region: str | None = None, client: Any = None) -> None:
+    def __init__(
+        self,
+        prefix: str,
+        region: str | None = None,
+        client: Any = None,
+        owner: Owner | None = None,
+        description: str = "",
+    ) -> None:
         self.prefix = prefix.rstrip("/")
+        self.owner = owner
         self.region = region
         self.local = False
-        self.description = f"AWS Secrets Manager under {self.prefix}/"
+        self.description = description or f"AWS Secrets Manager under {self.prefix}/"
         self._client = client
         self._lock = threading.Lock()
 
@@ -287,8 +345,11 @@ class AwsSecretsManagerSink:
 
     def write(self, address: str, values: Mapping[str, str]) -> None:
         _require_secret(address, values)
+        self.put(self._name(address), _with_owner(values, self.owner))
+
+    def put(self, name: str, values: Mapping[str, str]) -> None:
+        """Store `values` as one JSON object in the secret `name`, made if it is missing."""
         body = json.dumps(dict(values))
-        name = self._name(address)
         with self._aws_errors("store", name):
             client = self._api()
             try:
@@ -372,40 +433,57 @@ def _secret_values(text: Any) -> dict[str, str] | None:
     return {str(k): str(v) for k, v in values.items()}
 
 
-def sink_from_spec(config: Mapping[str, Any] | None, root: Path) -> SecretSink | None:
-    """The sink a spec's `secrets.sink` describes; paths are relative to the spec's folder."""
+def sink_from_spec(
+    config: Mapping[str, Any] | None, root: Path, owner: Owner | None = None
+) -> SecretSink | None:
+    """The sink a spec's `secrets.sink` describes; paths are relative to the spec's folder.
+    `owner` is recorded with every entry written (None: the sink only reads)."""
     if not config:
         return None
     kind = config.get("type")
     if kind == "dotenv":
-        return DotenvSink(Path(os.path.normpath(root / config["path"])))
+        return DotenvSink(Path(os.path.normpath(root / config["path"])), owner)
     if kind == "json":
-        return JsonSink(Path(os.path.normpath(root / config["path"])))
+        return JsonSink(Path(os.path.normpath(root / config["path"])), owner)
     if kind == "aws_secretsmanager":
-        return AwsSecretsManagerSink(config["prefix"], config.get("region"))
+        return AwsSecretsManagerSink(config["prefix"], config.get("region"), owner=owner)
     raise ConfigError(f"unknown secret sink type {kind!r}; use dotenv, json or aws_secretsmanager")
 
 
-def missing_key_secrets(plan: Plan, live: State, sink: SecretSink | None) -> list[str]:
-    """Notes for live keys the spec keeps whose secret the (local) sink does not hold.
-
-    Such a key was made elsewhere, or its secret was lost: nobody can hand it to an
-    application, and only a rotation helps. Remote sinks are not read at plan time.
-    """
+def holds_secret_of(sink: SecretSink | None) -> Callable[[Resource], bool] | None:
+    """For a local sink, whether it holds the secret of a live key: an entry of this key
+    (same key id) that belongs to this run's backend and workspace. A key it does not hold
+    was made elsewhere, or its secret was lost: nobody can hand it to an application, so
+    the planner replaces it. Remote sinks are not read at plan time (None)."""
     if sink is None or not sink.local:
-        return []
-    notes = []
-    for change in plan.changes:
-        have = live.get(change.address)
-        if change.action not in (Action.NOOP, Action.UPDATE) or have is None:
+        return None
+
+    def holds(live: Resource) -> bool:
+        entry = sink.read(live.address)
+        if entry is None:
+            return False
+        key_id = live.extra.get("key_id")
+        owner = owner_of(entry)
+        return (not key_id or entry.get("key") == key_id) and (
+            owner is None or sink.owner is None or owner == sink.owner
+        )
+
+    return holds
+
+
+def foreign_entries(sink: SecretSink, addresses: Iterable[str]) -> dict[str, str]:
+    """A sentence per entry of `addresses` that belongs to another backend or workspace
+    than the sink's owner: writing a new secret there would lose that one."""
+    problems = {}
+    for address in addresses:
+        entry = sink.read(address)
+        owner = owner_of(entry) if entry else None
+        if owner is None or sink.owner is None or owner == sink.owner:
             continue
-        if not REGISTRY[change.kind].issues_credentials:
-            continue
-        entry = sink.read(change.address)
-        if entry is None or (have.extra.get("key_id") and entry.get("key") != have.extra["key_id"]):
-            notes.append(
-                f"{change.address}: the {sink.description} holds no secret for this key (it was "
-                f"created elsewhere, or its secret was lost); run apply with "
-                f"--rotate {change.address} --allow-delete to get a new key whose secret is kept"
-            )
-    return notes
+        problems[address] = (
+            f"the {sink.description} holds the secret of {address} for {owner.describe()}, and "
+            f"this run, for {sink.owner.describe()}, would overwrite it; give each environment "
+            "its own sink path (e.g. secrets.sink.path: .fbplan/${var:env}-secrets.env, with "
+            "--var env=...)"
+        )
+    return problems

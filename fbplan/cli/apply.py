@@ -1,14 +1,26 @@
-"""`fbplan apply` and `fbplan destroy`."""
+"""`fbplan apply` and `fbplan destroy`.
+
+Ctrl-C while changes are being made: the first one stops starting steps, lets the running
+ones finish (each is bounded by the client's timeouts and retries), keeps their secrets and
+fingerprints, prints the summary and exits 130. A second one stops at once (exit 130),
+naming the steps that were running and may be left half done.
+"""
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 
 from fbplan.apply.executor import ApplyReport
-from fbplan.apply.lock import workspace_lock
+from fbplan.apply.lock import LockWait, workspace_lock
 from fbplan.cli.console import (
     confirm,
     err,
@@ -20,17 +32,19 @@ from fbplan.cli.console import (
 )
 from fbplan.cli.options import (
     break_lock_option,
+    lock_timeout_option,
     parallelism_option,
     planning_options,
     spec_argument,
     spec_run_options,
 )
+from fbplan.cli.output import publish_outputs
 from fbplan.cli.plan import render
 from fbplan.cli.smoke import exit_for, render_smoke, smoke_progress
 from fbplan.errors import ConfigError, SafetyError
 from fbplan.plan.graph import Step
 from fbplan.plan.planfile import load_plan
-from fbplan.smoke.runner import run_smoke
+from fbplan.smoke.runner import Pins, run_smoke
 from fbplan.workflow import (
     ApplyRequest,
     Connection,
@@ -51,22 +65,90 @@ PROGRESS = {
 }
 
 
-def progress(step: Step, status: str, message: str) -> None:
-    """Terraform-style progress lines on stderr."""
-    started, finished = PROGRESS[step.op]
-    match status:
-        case "start":
-            err(f"{step.address}: {started}")
-        case "done":
-            err(f"{step.address}: {finished} after {message}")
-        case _:
-            err(f"{step.address}: {step.op} {status}: {message}")
+class Progress:
+    """Terraform-style progress lines on stderr; knows which steps are running."""
+
+    def __init__(self) -> None:
+        self.running: set[Step] = set()
+        self._lock = threading.RLock()  # also taken by the SIGINT handler, on the main thread
+
+    def __call__(self, step: Step, status: str, message: str) -> None:
+        started, finished = PROGRESS[step.op]
+        with self._lock:
+            (self.running.add if status == "start" else self.running.discard)(step)
+        match status:
+            case "start":
+                err(f"{step.address}: {started}")
+            case "done":
+                err(f"{step.address}: {finished} after {message}")
+            case _:
+                err(f"{step.address}: {step.op} {status}: {message}")
+
+    def describe_running(self) -> str:
+        with self._lock:
+            return ", ".join(str(step) for step in sorted(self.running)) or "none"
+
+
+class StopNow(KeyboardInterrupt):
+    """The second Ctrl-C: leave at once, naming the steps that were running."""
+
+    def __init__(self, running: str) -> None:
+        super().__init__(running)
+        self.running = running
+
+
+@contextmanager
+def ctrl_c_stops(stop: threading.Event, progress: Progress) -> Iterator[None]:
+    """SIGINT sets `stop` the first time and raises StopNow the second (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise StopNow(progress.describe_running())
+        stop.set()
+        message = (
+            "Interrupted: no new step will start; waiting for the running ones to finish "
+            f"({progress.describe_running()}). Press Ctrl-C again to stop at once."
+        )
+        # Printed from another thread: the main thread may be inside a write to stderr,
+        # which a signal handler must not reenter.
+        threading.Thread(target=err, args=(message,), daemon=True).start()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextmanager
+def stopped_at_once() -> Iterator[None]:
+    """After a second Ctrl-C (outside the lock, so it is released): say what may be left
+    half done and leave without waiting for the running requests."""
+    try:
+        yield
+    except StopNow as stop:
+        err(
+            f"Stopped at once. These steps were running and may be left half done: "
+            f"{stop.running}. Run fbplan plan to see what is left; apply again converges."
+        )
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
 
 
 def report_and_exit(report: ApplyReport) -> None:
     for result in report.of("failed"):
         err(f"Failed: {result.step}: {result.message}")
+    if report.not_started:
+        names = ", ".join(str(step) for step in report.not_started[:10])
+        more = ", ..." if len(report.not_started) > 10 else ""
+        err(f"Not started (Ctrl-C): {names}{more}. Run apply again to finish.")
     out(report.summary())
+    if report.not_started:
+        sys.exit(130)
     if not report.ok:
         sys.exit(1)
 
@@ -86,15 +168,31 @@ def run_apply(
     if not confirm("Do you want to perform these actions? Only 'yes' will be accepted.", yes):
         err("Apply cancelled.")
         sys.exit(1)
-    report_and_exit(apply_prepared(prepared, connection, request, on_step=progress))
+    stop, progress = threading.Event(), Progress()
+    with ctrl_c_stops(stop, progress):
+        report = apply_prepared(prepared, connection, request, on_step=progress, stop=stop)
+    report_and_exit(report)
 
 
-def smoke_after_apply(prepared: Prepared, connection: Connection) -> None:
-    """The spec's smoke checks, after a successful apply: exit 4 if one fails."""
+def lock(workspace: str, command: str, break_lock: bool, timeout: float) -> Any:
+    """The workspace lock, waiting up to `timeout` for a live holder; a dead holder's lock
+    is taken over with a note on stderr."""
+    return workspace_lock(
+        workspace,
+        command,
+        break_lock=break_lock,
+        wait=LockWait(timeout),
+        on_note=lambda note: err(f"note: {note}"),
+    )
+
+
+def smoke_after_apply(prepared: Prepared, connection: Connection, pins: Pins | None) -> None:
+    """The spec's smoke checks, after a successful apply, with the values the outputs gave
+    the application: exit 4 if one fails."""
     if not prepared.spec.data.get("smoke"):
         return
     err("Running smoke checks...")
-    report = run_smoke(prepared.spec, connection, on_step=smoke_progress())
+    report = run_smoke(prepared.spec, connection, on_step=smoke_progress(), pins=pins)
     out(render_smoke(report, "text"))
     exit_for(report)
 
@@ -108,6 +206,7 @@ def smoke_after_apply(prepared: Prepared, connection: Connection) -> None:
 @parallelism_option
 @click.option("--no-smoke", is_flag=True, help="Skip the smoke checks after apply.")
 @break_lock_option
+@lock_timeout_option
 def apply(
     spec: str | None,
     plan_path: str | None,
@@ -122,6 +221,7 @@ def apply(
     parallelism: int,
     no_smoke: bool,
     break_lock: bool,
+    lock_timeout: float,
 ) -> None:
     """Make the live workspace match SPEC (or carry out a saved plan)."""
     setup_logging(verbose)
@@ -149,12 +249,13 @@ def apply(
                 "since the plan was saved; plan again"
             )
         with connect(local=local, on_event=request_logger(verbose)) as connection:
-            with workspace_lock(loaded[1].workspace, "apply", break_lock=break_lock):
+            with stopped_at_once(), lock(loaded[1].workspace, "apply", break_lock, lock_timeout):
                 prepared = prepare(request, connection, loaded=loaded)
                 apply_request = ApplyRequest(allow_delete, parallelism, saved)
                 run_apply(prepared, connection, apply_request, yes)
+                pins = publish_outputs(prepared.spec, connection)
             if not no_smoke:
-                smoke_after_apply(prepared, connection)
+                smoke_after_apply(prepared, connection, pins)
 
 
 @click.command()
@@ -163,6 +264,7 @@ def apply(
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @parallelism_option
 @break_lock_option
+@lock_timeout_option
 def destroy(
     spec: str,
     local: bool,
@@ -171,6 +273,7 @@ def destroy(
     yes: bool,
     parallelism: int,
     break_lock: bool,
+    lock_timeout: float,
 ) -> None:
     """Delete everything SPEC declares, in reverse dependency order (honours protect)."""
     setup_logging(verbose)
@@ -179,7 +282,8 @@ def destroy(
         loaded = load(request)
         with (
             connect(local=local, on_event=request_logger(verbose)) as connection,
-            workspace_lock(loaded[1].workspace, "destroy", break_lock=break_lock),
+            stopped_at_once(),
+            lock(loaded[1].workspace, "destroy", break_lock, lock_timeout),
         ):
             prepared = prepare(request, connection, destroy=True, loaded=loaded)
             run_apply(prepared, connection, ApplyRequest(True, parallelism), yes, "destroy plan")

@@ -12,6 +12,7 @@ import click
 from fbplan import __version__
 from fbplan.cli.apply import apply, destroy
 from fbplan.cli.emulator import emulator
+from fbplan.cli.output import output
 from fbplan.cli.plan import drift, export, plan, validate
 from fbplan.cli.smoke import smoke, stats
 
@@ -49,7 +50,7 @@ def cli() -> None:
     """
 
 
-for command in (validate, plan, apply, destroy, drift, smoke, stats, export, emulator):
+for command in (validate, plan, apply, destroy, drift, smoke, stats, output, export, emulator):
     cli.add_command(command)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -87,4 +88,37 @@ def parallelism_option(f: F) -> F:
 def break_lock_option(f: F) -> F:
     return click.option(
         "--break-lock", is_flag=True, help="Remove a stale workspace lock left by a crashed run."
+    )(f)
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|m|s)")
+_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0}
+
+
+class Duration(click.ParamType):
+    """`90`, `90s`, `5m`, `1h30m`: seconds as a float."""
+
+    name = "DURATION"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, int | float):
+            return float(value)
+        text = str(value).strip().lower()
+        if re.fullmatch(r"\d+(?:\.\d+)?", text):
+            return float(text)
+        parts = _DURATION_PART.findall(text)
+        if not parts or "".join(n + u for n, u in parts) != text:
+            self.fail(f"{value!r} is not a duration (e.g. 90s, 5m, 1h30m)", param, ctx)
+        return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
+
+
+def lock_timeout_option(f: F) -> F:
+    return click.option(
+        "--lock-timeout",
+        type=Duration(),
+        default="0s",
+        metavar="DURATION",
+        help="Wait up to DURATION (e.g. 30s, 5m) for a workspace lock held by a running apply.",
     )(f)

@@ -13,6 +13,7 @@ from fbplan.cli.options import (
     spec_run_options,
 )
 from fbplan.errors import ConfigError
+from fbplan.outputs import smoke_pins
 from fbplan.smoke import SmokeReport, SmokeStep, TargetResult, render_json, render_text
 from fbplan.smoke.runner import StepCallback, run_smoke
 from fbplan.spec import Spec, load_spec
@@ -68,7 +69,8 @@ def smoke(
         loaded = load_spec(spec, cli_vars=parse_vars(variables), require_env=False)
         _require_smoke_values(loaded)
         with connect(local=local, on_event=request_logger(verbose)) as connection:
-            report = run_smoke(loaded, connection, on_step=smoke_progress())
+            pins = smoke_pins(loaded, connection)
+            report = run_smoke(loaded, connection, on_step=smoke_progress(), pins=pins)
         out(render_smoke(report, output_format))
     exit_for(report)
 

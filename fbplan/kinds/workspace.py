@@ -1,10 +1,17 @@
-"""The workspace every other resource lives in (`workspace`). Identity: its name."""
+"""The workspace every other resource lives in (`workspace`). Identity: its name.
+
+The backend lets two workspaces share a name, but fbplan binds a spec to a workspace by
+name alone: two live ones of the spec's name stop every run (naming both ids) rather than
+binding silently to whichever is listed first, and a create reads the name back to report
+a run that created the same workspace at the same time.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from fbplan.errors import ConfigError, StepFailed
 from fbplan.kinds.base import ApplyContext, Created, Kind, LiveContext
 from fbplan.model import WORKSPACE_ADDRESS, Resource
 
@@ -40,10 +47,13 @@ class WorkspaceKind(Kind):
                 yield self._from_api(item)
 
     def find_by_name(self, ctx: LiveContext, name: str) -> Resource | None:
-        for item in ctx.fetch("/workspace").get("workspaces", []):
-            if item.get("name") == name:
-                return self._from_api(item)
-        return None
+        found = _named(ctx.fetch("/workspace").get("workspaces", []), name)
+        if len(found) > 1:
+            raise ConfigError(
+                f"{len(found)} workspaces are named {name} (ids {_ids(found)}); fbplan needs the "
+                "name to be unique: delete or rename all but one, then run again"
+            )
+        return self._from_api(found[0]) if found else None
 
     def _from_api(self, item: Mapping[str, Any]) -> Resource:
         return Resource(
@@ -57,7 +67,15 @@ class WorkspaceKind(Kind):
 
     def create(self, ctx: ApplyContext, desired: Resource) -> Created:
         body = ctx.api.post("/workspace", json={"name": desired.name})
-        return Created(body["workspace"]["id"])
+        created = Created(body["workspace"]["id"])
+        found = _named(ctx.api.get("/workspace").get("workspaces", []), desired.name)
+        if len(found) > 1:
+            raise StepFailed(
+                f"another run created a workspace named {desired.name} at the same time (ids "
+                f"{_ids(found)}; this run made {created.id}); delete the one to drop, then apply "
+                "again"
+            )
+        return created
 
     def update(self, ctx: ApplyContext, desired: Resource, live: Resource) -> None:
         ctx.api.put(f"/workspace/{live.id}", json={"name": desired.name})
@@ -67,3 +85,11 @@ class WorkspaceKind(Kind):
 
     def find(self, ctx: ApplyContext, desired: Resource) -> Resource | None:
         return self.find_by_name(ctx.live_context(), desired.name)
+
+
+def _named(items: Iterable[Mapping[str, Any]], name: str) -> list[Mapping[str, Any]]:
+    return [item for item in items if item.get("name") == name]
+
+
+def _ids(items: Iterable[Mapping[str, Any]]) -> str:
+    return " and ".join(str(item["id"]) for item in items)

@@ -18,17 +18,22 @@ from fbplan.secret import MASK, Secret, carries_source
 
 SecretStatus = Literal["unchanged", "changed", "untracked"]
 SecretStatusFn = Callable[[str, str, Secret], SecretStatus]
+SecretHeldFn = Callable[[Resource], bool]
+SECRET_NOT_IN_SINK = "secret not in the sink: new credentials"
 KIND_ORDER = {name: index for index, name in enumerate(REGISTRY)}
 
 
 @dataclass(frozen=True)
 class DiffSettings:
     """`prune`: the spec sections whose unmanaged objects are planned as deletes.
-    `rotate`: addresses whose credentials or secrets must be renewed."""
+    `rotate`: addresses whose credentials or secrets must be renewed.
+    `secret_held`: whether the secret sink holds a live key's one-time secret (None: not
+    known, e.g. a remote sink); a key it does not hold is replaced."""
 
     prune: frozenset[str] = frozenset()
     rotate: frozenset[str] = frozenset()
     secret_status: SecretStatusFn | None = None
+    secret_held: SecretHeldFn | None = None
     kinds: Mapping[str, Kind] = field(default_factory=lambda: REGISTRY)
 
 
@@ -98,6 +103,8 @@ def _compare(want: Resource, have: Resource, settings: DiffSettings, notes: list
     rotating = want.address in settings.rotate
     if rotating and kind.issues_credentials:
         reasons.append("rotation requested (--rotate)")
+    elif kind.issues_credentials and settings.secret_held and not settings.secret_held(have):
+        reasons.append(SECRET_NOT_IN_SINK)
     if reasons:
         action = Action.REPLACE
     elif fields:

@@ -84,6 +84,8 @@ class Plan:
     targets: list[str] = field(default_factory=list)
     variables: dict[str, str] = field(default_factory=dict)  # --var values (never secrets)
     force: bool = False
+    backend: str = ""  # the backend's URL (`local`: the embedded emulator) it was made against
+    org_id: str = ""  # and the organization; a saved plan is refused anywhere else
     format_version: int = PLAN_FORMAT_VERSION
 
     @property

@@ -157,6 +157,8 @@ def from_document(document: dict[str, Any]) -> Plan:
         targets=list(document.get("targets", [])),
         variables=dict(document.get("variables", {})),
         force=bool(document.get("force", False)),
+        backend=str((document.get("backend") or {}).get("url", "")),
+        org_id=str((document.get("backend") or {}).get("org_id", "")),
         format_version=document["format_version"],
     )
 

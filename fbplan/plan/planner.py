@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from fbplan.backend.live import live_digest
 from fbplan.model import State
-from fbplan.plan.diff import DiffSettings, SecretStatusFn, delete_change, diff
+from fbplan.plan.diff import DiffSettings, SecretHeldFn, SecretStatusFn, delete_change, diff
 from fbplan.plan.model import Plan
 from fbplan.plan.safety import plan_blockers
 
@@ -19,6 +19,7 @@ class PlanOptions:
     targets: tuple[str, ...] = ()
     force: bool = False
     secret_status: SecretStatusFn | None = None
+    secret_held: SecretHeldFn | None = None
     spec_digest: str = ""
     spec_path: str = ""
     variables: dict[str, str] = field(default_factory=dict)
@@ -27,7 +28,10 @@ class PlanOptions:
 
 def make_plan(desired: State, live: State, options: PlanOptions) -> Plan:
     settings = DiffSettings(
-        prune=options.prune, rotate=options.rotate, secret_status=options.secret_status
+        prune=options.prune,
+        rotate=options.rotate,
+        secret_status=options.secret_status,
+        secret_held=options.secret_held,
     )
     plan = diff(desired, live, settings)
     if options.targets:

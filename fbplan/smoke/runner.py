@@ -8,6 +8,11 @@
 
 Only the workspace, its buckets, its repos and their keys are read live.
 
+`Pins` carry the values the spec's `outputs` gave an application (a repo's Bridge Node
+endpoint, AI base URL, model): a target with `endpoint: auto`, no `base_url` or no `model`
+uses them, so a passing check proves the application's configuration works. Outputs find
+their endpoints with `endpoint_context`, `bridge_endpoint` and `ai_base_url`, as the checks do.
+
 Every problem that makes the checks meaningless (a storage key named for AI, an AI key
 that looks like a storage key pair) raises `ConfigError` before any smoke call. A target
 that cannot run or fails is reported with its steps; nothing here prints.
@@ -77,6 +82,15 @@ class Route:
     run: Callable[[], Attempt]
 
 
+@dataclass(frozen=True)
+class Pins:
+    """Per repo: (value, where it came from), e.g. `("http://...", "outputs FB_S3_ENDPOINT")`."""
+
+    endpoints: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    base_urls: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    models: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+
+
 @dataclass
 class _Run:
     """What every target of one run shares."""
@@ -94,6 +108,7 @@ class _Run:
     previous: dict[frozenset[str], str] = field(default_factory=dict)  # `auto` choices
     telemetry: Telemetry | None = None
     gateways: tuple[Choice, str] | None = None  # the advertised AI gateway, and a note
+    pins: Pins = field(default_factory=Pins)
 
     def emit(self, target: TargetResult, step: SmokeStep) -> None:
         target.steps.append(step)
@@ -111,6 +126,7 @@ def run_smoke(
     openai_factory: ai_check.OpenAIFactory | None = None,
     sleep: Callable[[float], None] = time.sleep,
     max_wait_seconds: float = MAX_WAIT_SECONDS,
+    pins: Pins | None = None,
 ) -> SmokeReport:
     """Run every `smoke.storage` and `smoke.ai` target of `spec` against `connection`."""
     smoke = spec.data.get("smoke") or {}
@@ -131,6 +147,7 @@ def run_smoke(
         openai_factory or ai_check.default_openai_client,
         sleep,
         max_wait_seconds,
+        pins=pins or Pins(),
     )
     storage_targets = [_StorageTarget.prepare(run, check) for check in storage]
     ai_targets = [_AiTarget.prepare(run, check, storage_targets) for check in ai]
@@ -216,12 +233,14 @@ class _StorageTarget:
     def _routes(self, run: _Run, result: TargetResult) -> list[storage_check.StorageRoute]:
         started = time.perf_counter()
         repo = (run.spec.data.get("repos") or {}).get(self.repo) or {}
-        explicit, source = _explicit_endpoint(self.endpoint, run.env)
+        explicit, source = _explicit_endpoint(
+            self.endpoint, run.env, run.pins.endpoints.get(self.repo)
+        )
         explicit, note = _local_only(run, explicit, source, "")
         if explicit is not None:
             choice = Choice(explicit, f"explicit endpoint from {source}")
         else:
-            choice, note = self._auto_choice(run, repo, note)
+            choice, note = _auto_choice(run, repo, note)
         reason = choice.reason + (f"; {note}" if note else "")
         seconds = round(time.perf_counter() - started, 4)
         if choice.url is None:
@@ -233,18 +252,19 @@ class _StorageTarget:
         routes = [storage_check.StorageRoute(url) for url in choice.ranked]
         return routes + _bucket_routes(choice.url, repo)
 
-    def _auto_choice(self, run: _Run, repo: Mapping[str, Any], note: str) -> tuple[Choice, str]:
-        """The lowest-latency node; a previous choice among the same nodes in this run
-        stays unless another is more than 20% faster."""
-        api = API_OF_STORAGE_TYPE.get(str(repo.get("storage_type") or "S3").upper(), "s3")
-        nodes = _nodes_for(run, api, repo)
-        telemetry = run.telemetry.note if run.telemetry else ""
-        note = "; ".join(n for n in (telemetry, note) if n)
-        memory = frozenset(n.url for n in nodes)
-        choice = choose_endpoint(nodes, run.previous.get(memory), "the previous choice")
-        if choice.url is not None:
-            run.previous[memory] = choice.url
-        return choice, note
+
+def _auto_choice(run: _Run, repo: Mapping[str, Any], note: str) -> tuple[Choice, str]:
+    """The lowest-latency node; a previous choice among the same nodes in this run
+    stays unless another is more than 20% faster."""
+    api = API_OF_STORAGE_TYPE.get(str(repo.get("storage_type") or "S3").upper(), "s3")
+    nodes = _nodes_for(run, api, repo)
+    telemetry = run.telemetry.note if run.telemetry else ""
+    note = "; ".join(n for n in (telemetry, note) if n)
+    memory = frozenset(n.url for n in nodes)
+    choice = choose_endpoint(nodes, run.previous.get(memory), "the previous choice")
+    if choice.url is not None:
+        run.previous[memory] = choice.url
+    return choice, note
 
 
 def _spec_access(data: Mapping[str, Any], repo: str, key: str) -> str | None:
@@ -253,10 +273,15 @@ def _spec_access(data: Mapping[str, Any], repo: str, key: str) -> str | None:
     return str(access).upper() if access else None
 
 
-def _explicit_endpoint(endpoint: str | None, env: Mapping[str, str]) -> tuple[str | None, str]:
-    """The URL set in the spec (other than `auto`), else in FB_S3_ENDPOINT, and where from."""
+def _explicit_endpoint(
+    endpoint: str | None, env: Mapping[str, str], pinned: tuple[str, str] | None = None
+) -> tuple[str | None, str]:
+    """The URL set in the spec (other than `auto`), else by an output, else in
+    FB_S3_ENDPOINT, and where from."""
     if endpoint and endpoint.strip().lower() != "auto":
         return endpoint.strip(), "the spec"
+    if pinned is not None:
+        return pinned
     from_env = env.get("FB_S3_ENDPOINT", "").strip()
     if from_env:
         return from_env, "FB_S3_ENDPOINT"
@@ -341,7 +366,8 @@ class _AiTarget:
         known = _storage_values(run, storage)
         credentials = ai_credentials(address, run.sink, run.env, storage_values=known)
         base_url, reason = _base_url(run, check)
-        model = str(check.get("model") or run.env.get("FB_MODEL", "")).strip()
+        pinned_model = run.pins.models.get(repo, ("", ""))[0]
+        model = str(check.get("model") or pinned_model or run.env.get("FB_MODEL", "")).strip()
         prompt = str(check.get("prompt") or ai_check.DEFAULT_PROMPT)
         source = getattr(credentials, "source", "")
         call = ai_check.ChatCall(
@@ -414,6 +440,9 @@ _NODE_LIST = "GET /node?nodeServices=2"
 def _given_base_url(run: _Run, check: Mapping[str, Any]) -> tuple[str | None, str]:
     if check.get("base_url"):
         return str(check["base_url"]).strip(), "the spec"
+    pinned = run.pins.base_urls.get(str(check.get("repo")))
+    if pinned is not None:
+        return pinned
     from_env = run.env.get("FB_OPENAI_BASE_URL", "").strip()
     return (from_env, "FB_OPENAI_BASE_URL") if from_env else (None, "")
 
@@ -431,6 +460,39 @@ def _ai_timeout(env: Mapping[str, str]) -> float:
     if millis <= 0:
         raise ConfigError("FB_AI_TIMEOUT_MS must be more than 0")
     return millis / 1000.0
+
+
+# -- for outputs ----------------------------------------------------------------------------
+
+
+def endpoint_context(spec: Spec, connection: Any, live: State) -> _Run:
+    """What `bridge_endpoint` and `ai_base_url` need. No environment variable is read: an
+    output depends on the spec and the live workspace only."""
+    return _Run(
+        spec,
+        connection,
+        live,
+        None,
+        {},
+        None,
+        storage_check.default_s3_client,
+        ai_check.default_openai_client,
+        time.sleep,
+        MAX_WAIT_SECONDS,
+    )
+
+
+def bridge_endpoint(run: _Run, repo_name: str) -> Choice:
+    """The Bridge Node a storage check of `repo_name` with `endpoint: auto` would choose."""
+    repo = (run.spec.data.get("repos") or {}).get(repo_name) or {}
+    choice, note = _auto_choice(run, repo, "")
+    return Choice(choice.url, choice.reason + (f"; {note}" if note else ""), choice.fallbacks)
+
+
+def ai_base_url(run: _Run, repo_name: str) -> tuple[str, str]:
+    """The AI gateway base URL an AI check of `repo_name` without `base_url` would use, and
+    where it came from."""
+    return _base_url(run, {"repo": repo_name})
 
 
 # -- shared ---------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ Schema errors become one-line problems at the user's text (an unknown field poin
 its key and suggests the closest valid one); then the cross-references (buckets,
 AI LLMs, provider keys, repos and their keys), credential combinations, provider buckets
 declared twice, repo attachment rules, the access of storage smoke keys, and the names a
-dotenv secret sink would give the keys are checked.
+dotenv secret sink would give the keys are checked, and the `outputs` section
+(`validate_outputs`).
 Every problem is collected. Messages never show a value
 that came from the environment or a file, nor any value of a secret field.
 """
@@ -26,6 +27,7 @@ from jsonschema.exceptions import ValidationError
 
 from fbplan.envnames import env_prefix
 from fbplan.errors import SpecProblem
+from fbplan.spec.validate_outputs import output_rules
 
 if TYPE_CHECKING:
     from fbplan.spec.loader import Marks, PathKey
@@ -253,6 +255,7 @@ def _rule_problems(view: dict[str, Any], ctx: _Context) -> Iterator[SpecProblem]
     yield from _smoke_rules(spec, ctx)
     yield from _sink_rules(spec, ctx)
     yield from _dotenv_name_rules(spec, ctx)
+    yield from output_rules(spec, ctx)
 
 
 def _reference(

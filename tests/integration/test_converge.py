@@ -165,11 +165,13 @@ def test_a_name_taken_in_another_workspace_stops_apply_before_any_change(harness
     assert names == ["converge"]
 
 
-def test_a_key_whose_secret_is_not_in_the_sink_is_pointed_out(harness, spec):
+def test_a_key_whose_secret_is_not_in_the_sink_is_planned_as_a_replace(harness, spec):
     harness.apply(spec)
-    assert not harness.plan(spec).notes
+    assert not harness.plan(spec).has_changes
     (harness.root / "secrets.env").unlink()
-    notes = harness.plan(spec).notes
-    assert len(notes) == 2
-    assert "--rotate repo.app.api_key.app-ro" in notes[0]
-    assert "--rotate repo.app.api_key.app-rw" in notes[1]
+    plan = harness.plan(spec)
+    replaced = {c.address: c.reasons for c in plan.actionable if c.action is Action.REPLACE}
+    assert replaced == {
+        "repo.app.api_key.app-ro": ("secret not in the sink: new credentials",),
+        "repo.app.api_key.app-rw": ("secret not in the sink: new credentials",),
+    }

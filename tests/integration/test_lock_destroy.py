@@ -190,3 +190,17 @@ def test_cli_apply_exits_3_naming_the_holder_while_the_lock_is_held(
     assert "apply from CI job 42" in result.stderr and f"pid {os.getpid()}" in result.stderr
     assert run("plan", "--local", "spec.yaml", "--detailed-exitcode").exit_code == 2  # nothing made
     assert run("apply", "--local", "spec.yaml", "--yes", "--no-smoke").exit_code == 0
+
+
+def test_cli_lock_timeout_waits_then_exits_3_naming_the_holder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "spec.yaml").write_text(SPEC)
+    with workspace_lock("doomed", "apply from CI job 43", Path(".fbplan/locks")):
+        result = run("apply", "--local", "spec.yaml", "--yes", "--lock-timeout", "1s")
+    assert result.exit_code == 3
+    assert "apply from CI job 43" in result.stderr and "still after waiting 1 s" in result.stderr
+    assert "note: waiting up to 1 s for the lock of doomed" in result.stderr
+    usage = run("apply", "--local", "spec.yaml", "--lock-timeout", "soon")
+    assert usage.exit_code == 1 and "'soon' is not a duration" in usage.stderr

@@ -42,6 +42,8 @@ def to_document(plan: Plan, *, drift: bool = False) -> dict[str, Any]:
         "force": plan.force,
         "summary": _summary(plan),
     }
+    if plan.backend:
+        document["backend"] = {"url": redact(plan.backend), "org_id": redact(plan.org_id)}
     if drift:
         document["drift"] = dict(drift_counts(plan))
     document["changes"] = [_change(c, drift) for c in plan.changes]

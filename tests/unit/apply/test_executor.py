@@ -285,3 +285,20 @@ def test_a_delete_answered_404_counts_as_done(tmp_path: Path) -> None:
     plan = diff(desired, live, DiffSettings(prune=frozenset({"buckets"})))
     report = execute(plan, desired, live, ctx, ExecuteOptions())
     assert statuses(report) == {"delete bucket.gone": "done"}
+
+
+def test_once_stopped_no_step_starts_and_the_running_one_finishes(tmp_path: Path) -> None:
+    """Ctrl-C while bucket.a is being created, with b and p queued in the pool behind it:
+    a finishes, nothing else starts, and the report says what was not started."""
+    api, stop = FakeApi(), threading.Event()
+    api.hook = lambda body: stop.set() if body.get("bucket") == "unit-a" else None
+    report, _ = run(api, tmp_path, parallelism=1, stop=stop)
+    assert statuses(report) == {"create bucket.a": "done"}
+    assert [str(step) for step in report.not_started] == [
+        "create bucket.b",
+        "create policy.p",
+        "create repo.r",
+        "create repo.r.api_key.k",
+    ]
+    assert report.summary() == "Apply: 1 done, 0 failed, 0 skipped, 4 not started."
+    assert not report.ok and api.posts("/bucket") == ["a"] and api.posts("/policy") == []

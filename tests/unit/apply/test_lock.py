@@ -1,5 +1,6 @@
 """The workspace lock: one holder at a time, a clear message naming the holder, always
-released, and a stale lock broken only on request."""
+released; a dead holder's lock taken over, a live one waited for on request, any other
+broken only on request."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from fbplan.apply.lock import lock_dir, lock_path, workspace_lock
+from fbplan.apply.lock import LockWait, lock_dir, lock_path, workspace_lock
 from fbplan.errors import ConfigError, SafetyError
 
 
@@ -84,23 +85,95 @@ def dead_pid() -> int:
     return process.pid
 
 
-def test_a_stale_lock_is_reported_and_broken_only_on_request(tmp_path: Path) -> None:
-    path = lock_path(tmp_path, "acme-prod")
+def stale_lock(folder: Path, host: str | None = None) -> dict[str, object]:
     holder = {
         "who": "ci",
-        "host": socket.gethostname(),
+        "host": host or socket.gethostname(),
         "pid": dead_pid(),
         "since": "2024-01-01T00:00:00+00:00",
         "command": "apply",
     }
-    path.write_text(json.dumps(holder))
+    lock_path(folder, "acme-prod").write_text(json.dumps(holder))
+    return holder
+
+
+def test_the_lock_of_a_dead_holder_on_this_host_is_taken_over_with_a_note(tmp_path: Path) -> None:
+    dead = stale_lock(tmp_path)
+    notes: list[str] = []
+    with workspace_lock("acme-prod", "apply", tmp_path, on_note=notes.append) as mine:
+        assert json.loads(lock_path(tmp_path, "acme-prod").read_text())["pid"] == mine.pid
+    assert notes == [
+        f"took over the lock of workspace acme-prod from ci@{socket.gethostname()} "
+        f"(pid {dead['pid']}, apply) since 2024-01-01T00:00:00+00:00: that process is no "
+        "longer running"
+    ]
+
+
+def test_a_lock_of_another_host_is_broken_only_on_request(tmp_path: Path) -> None:
+    stale_lock(tmp_path, host="some-other-runner")
     with (
-        pytest.raises(SafetyError, match="no longer running: the lock looks stale"),
+        pytest.raises(SafetyError, match="locked by ci@some-other-runner"),
         workspace_lock("acme-prod", "apply", tmp_path),
     ):
-        pytest.fail("got a stale lock without --break-lock")  # pragma: no cover
+        pytest.fail("took over a lock whose holder may be alive")  # pragma: no cover
     with workspace_lock("acme-prod", "apply", tmp_path, break_lock=True) as mine:
-        assert json.loads(path.read_text())["pid"] == mine.pid
+        assert json.loads(lock_path(tmp_path, "acme-prod").read_text())["pid"] == mine.pid
+
+
+def test_of_many_runs_finding_one_dead_holders_lock_exactly_one_takes_it(tmp_path: Path) -> None:
+    stale_lock(tmp_path)
+    start, decided = threading.Barrier(8, timeout=10), threading.Barrier(8, timeout=10)
+    outcomes: list[str] = []
+
+    def attempt() -> None:
+        start.wait()
+        try:
+            with workspace_lock("acme-prod", "apply", tmp_path):
+                outcomes.append("held")
+                decided.wait()
+        except SafetyError:
+            outcomes.append("refused")
+            decided.wait()
+
+    threads = [threading.Thread(target=attempt) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert sorted(outcomes) == ["held"] + ["refused"] * 7
+
+
+def test_lock_timeout_waits_for_a_live_holder_to_finish(tmp_path: Path) -> None:
+    holding, release = threading.Event(), threading.Event()
+
+    def first() -> None:
+        with workspace_lock("acme-prod", "apply", tmp_path):
+            holding.set()
+            release.wait(timeout=10)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert holding.wait(timeout=10)
+    notes: list[str] = []
+    wait = LockWait(timeout=30, poll=0.01, sleep=lambda s: release.set())  # the holder ends
+    with workspace_lock("acme-prod", "destroy", tmp_path, wait=wait, on_note=notes.append):
+        assert json.loads(lock_path(tmp_path, "acme-prod").read_text())["command"] == "destroy"
+    thread.join(timeout=10)
+    assert notes and notes[0].startswith("waiting up to 30 s for the lock of acme-prod, held by")
+
+
+def test_lock_timeout_gives_up_with_the_holder_named(tmp_path: Path) -> None:
+    now = [0.0]
+    wait = LockWait(
+        timeout=5, poll=1, sleep=lambda s: now.__setitem__(0, now[0] + s), clock=lambda: now[0]
+    )
+    with (
+        workspace_lock("acme-prod", "apply", tmp_path),
+        pytest.raises(SafetyError, match=r"locked by .*, still after waiting 5 s"),
+        workspace_lock("acme-prod", "apply", tmp_path, wait=wait),
+    ):
+        pytest.fail("got a held lock")  # pragma: no cover
+    assert now[0] == 5.0
 
 
 def test_an_unreadable_lock_file_still_blocks(tmp_path: Path) -> None:

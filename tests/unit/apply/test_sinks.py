@@ -19,13 +19,14 @@ from fbplan.apply.sinks import (
     AwsSecretsManagerSink,
     DotenvSink,
     JsonSink,
+    Owner,
     env_prefix,
-    missing_key_secrets,
+    foreign_entries,
+    holds_secret_of,
     sink_from_spec,
 )
 from fbplan.errors import ConfigError
-from fbplan.model import Resource, State
-from fbplan.plan.model import Action, Change, Plan
+from fbplan.model import Resource
 from fbplan.secret import MASK, redact
 
 KEY = "repo.app.api_key.app-rw"
@@ -181,14 +182,62 @@ def test_a_file_sink_below_a_file_names_the_os_reason_when_written(tmp_path: Pat
     )
 
 
-def test_plan_notes_over_a_sink_that_is_a_folder_are_a_config_error(tmp_path: Path) -> None:
+def test_planning_over_a_sink_that_is_a_folder_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "out").mkdir()
     sink = sink_from_spec({"type": "dotenv", "path": "out"}, tmp_path)
-    live = State("w")
-    live.add(Resource("repo_api_key", KEY, "app-rw", parent="repo.app", extra={"key_id": "K"}))
-    plan = Plan("w", [Change(KEY, "repo_api_key", Action.NOOP)])
+    holds = holds_secret_of(sink)
+    assert holds is not None
+    live = Resource("repo_api_key", KEY, "app-rw", parent="repo.app", extra={"key_id": "K"})
     with pytest.raises(ConfigError, match=f"the dotenv file {tmp_path / 'out'}: Is a directory"):
-        missing_key_secrets(plan, live, sink)
+        holds(live)
+
+
+# -- owners: which backend and workspace an entry belongs to ------------------------------
+
+PROD = Owner("https://backend.flashback.tech", "acme")
+LOCAL = Owner("local", "acme")
+
+
+@pytest.mark.parametrize("kind", ["dotenv", "json"])
+def test_an_entry_records_its_owner_and_counts_only_for_that_owner(
+    tmp_path: Path, kind: str
+) -> None:
+    config = {"type": kind, "path": "secrets"}
+    sink_from_spec(config, tmp_path, PROD).write(KEY, VALUES)  # type: ignore[union-attr]
+    live = Resource(
+        "repo_api_key", KEY, "app-rw", parent="repo.app", extra={"key_id": "FBKEYID123"}
+    )
+    for owner, held in ((PROD, True), (LOCAL, False), (Owner(PROD.backend, "other"), False)):
+        holds = holds_secret_of(sink_from_spec(config, tmp_path, owner))
+        assert holds is not None and holds(live) is held, owner
+    other_key = Resource("repo_api_key", KEY, "app-rw", extra={"key_id": "ANOTHER"})
+    assert not holds_secret_of(sink_from_spec(config, tmp_path, PROD))(other_key)  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("kind", ["dotenv", "json"])
+def test_overwriting_another_backends_entry_is_named_with_the_way_out(
+    tmp_path: Path, kind: str
+) -> None:
+    config = {"type": kind, "path": "secrets"}
+    sink_from_spec(config, tmp_path, PROD).write(KEY, VALUES)  # type: ignore[union-attr]
+    local = sink_from_spec(config, tmp_path, LOCAL)
+    assert local is not None
+    [(address, problem)] = foreign_entries(local, [KEY, "repo.app.api_key.unknown"]).items()
+    assert address == KEY
+    assert f"holds the secret of {KEY} for workspace acme on https://backend.flashback.tech" in (
+        problem
+    )
+    assert "for workspace acme on the embedded emulator (--local)" in problem
+    assert "give each environment its own sink path" in problem
+    assert foreign_entries(sink_from_spec(config, tmp_path, PROD), [KEY]) == {}  # type: ignore[arg-type]
+
+
+def test_an_entry_written_before_owners_were_recorded_belongs_to_anyone(tmp_path: Path) -> None:
+    JsonSink(tmp_path / "s.json").write(KEY, VALUES)
+    sink = JsonSink(tmp_path / "s.json", LOCAL)
+    assert foreign_entries(sink, [KEY]) == {}
+    live = Resource("repo_api_key", KEY, "app-rw", extra={"key_id": "FBKEYID123"})
+    assert holds_secret_of(sink)(live)  # type: ignore[misc]
 
 
 # -- AWS Secrets Manager -------------------------------------------------------------------

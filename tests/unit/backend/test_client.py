@@ -336,7 +336,7 @@ def _resolver_failure(code: int, calls: list[int]) -> httpx.MockTransport:
         if len(calls) == 1:
             error = socket.gaierror(code, "Name or service not known")
             raise httpx.ConnectError(f"[Errno {code}] {error.strerror}") from error
-        return ok(data=[])
+        return ok(workspaces=[])
 
     return httpx.MockTransport(handle)
 
@@ -359,7 +359,7 @@ def test_a_temporary_resolver_failure_is_retried() -> None:
     calls: list[int] = []
     transport = _resolver_failure(socket.EAI_AGAIN, calls)
     with BackendClient(BASE, TOKEN, transport=transport, sleep=lambda _: None) as client:
-        assert client.get("/workspace") == {"success": True, "data": []}
+        assert client.get("/workspace") == {"success": True, "workspaces": []}
     assert calls == [1, 1]
 
 

@@ -172,7 +172,7 @@ def test_an_unknown_reference_source_in_a_secret_field_is_named(
     write_spec, messages, value: str
 ) -> None:
     path = write_spec(
-        f'buckets:\n  b: {{bucket: x, storage_type: S3, key: k, secret: "{value}"}}\n'
+        f'buckets:\n  b: {{bucket: x, storage_type: S3, region: r, key: k, secret: "{value}"}}\n'
     )
     assert messages(path, env={"A": "a"}) == [
         "buckets.b.secret: unknown reference '${nope:X}'; secret fields take ${env:NAME} "

@@ -367,9 +367,13 @@ def test_a_provider_bucket_declared_in_two_files_of_a_folder_names_both_places(
     tmp_path, problems
 ) -> None:
     (tmp_path / "main.yaml").write_text("version: 1\nworkspace: w\n")
-    (tmp_path / "a.yaml").write_text("buckets:\n  media: {bucket: acme-data, storage_type: S3}\n")
-    (tmp_path / "b.yaml").write_text("buckets:\n  backup: {bucket: acme-data, storage_type: S3}\n")
-    assert problems(tmp_path) == [
+    (tmp_path / "a.yaml").write_text(
+        f"buckets:\n  media: {{bucket: acme-data, storage_type: S3, {CREDENTIALS}}}\n"
+    )
+    (tmp_path / "b.yaml").write_text(
+        f"buckets:\n  backup: {{bucket: acme-data, storage_type: S3, {CREDENTIALS}}}\n"
+    )
+    assert problems(tmp_path, env=ENV) == [
         f"{tmp_path / 'b.yaml'}:2:20: buckets.backup.bucket: the provider bucket 'acme-data' is "
         f"already declared by buckets.media at {tmp_path / 'a.yaml'}:2:19"
     ]
