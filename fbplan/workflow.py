@@ -19,17 +19,16 @@ from fbplan.apply.sinks import SecretSink, missing_key_secrets, sink_from_spec
 from fbplan.backend.client import BackendClient, ClientEvent
 from fbplan.backend.conflicts import name_conflicts
 from fbplan.backend.live import live_digest, read_live
-from fbplan.errors import ConfigError, SafetyError, SpecError
+from fbplan.errors import ConfigError, SafetyError
 from fbplan.kinds import KINDS, REGISTRY
 from fbplan.kinds.base import ApplyContext
 from fbplan.model import State
-from fbplan.plan.graph import find_reference_cycle
 from fbplan.plan.model import Action, Blocker, Plan
 from fbplan.plan.planner import PlanOptions, destroy_plan, make_plan, targeted
 from fbplan.plan.render.json import to_document
 from fbplan.plan.safety import delete_blocker
-from fbplan.spec import Spec, load_spec
-from fbplan.spec.build import build_desired, kinds_to_read
+from fbplan.spec import Spec
+from fbplan.spec.build import kinds_to_read, load_desired
 from fbplan.spec.loader import prune_sections
 
 LOCAL_DIR = Path(".fbplan")
@@ -102,15 +101,9 @@ class PlanRequest:
 
 def load(request: PlanRequest, *, require_env: bool = True) -> tuple[Spec, State]:
     """The spec, validated, and the desired State built from it (no request is sent)."""
-    spec = load_spec(
+    return load_desired(
         request.spec_path, cli_vars=request.cli_vars, env=request.env, require_env=require_env
     )
-    desired = build_desired(spec.data)
-    cycle = find_reference_cycle(desired)
-    if cycle:
-        path = ("workspace",)
-        raise SpecError([spec.problem(path, "dependency cycle: " + " -> ".join(cycle))])
-    return spec, desired
 
 
 def prepare(
@@ -165,17 +158,6 @@ def _sinkless_keys(plan: Plan) -> list[Blocker]:
         "spec configures no secrets.sink; add one so no secret is lost"
     )
     return [Blocker("secret-sink", message, keys)]
-
-
-def spec_warnings(spec: Spec, desired: State) -> list[str]:
-    """What `validate` points out beyond the spec's own problems."""
-    keys = [r.address for r in desired if REGISTRY[r.kind].issues_credentials]
-    if keys and not (spec.data.get("secrets") or {}).get("sink"):
-        return [
-            f"{spec.location(('repos',))}: the spec declares keys ({', '.join(keys)}) but no "
-            "secrets.sink: a plan that creates one is blocked, as its secret would be lost"
-        ]
-    return []
 
 
 def _hidden_namesakes(live: State, desired: State) -> list[str]:
