@@ -81,6 +81,12 @@ CREATE TABLE IF NOT EXISTS ai_usage (
     host TEXT, violation INTEGER NOT NULL, alert INTEGER NOT NULL, block INTEGER NOT NULL,
     severity TEXT);
 CREATE INDEX IF NOT EXISTS traffic_ts ON storage_traffic (ts);
+CREATE INDEX IF NOT EXISTS repo_buckets_bucket ON repo_buckets (bucket_id);
+CREATE INDEX IF NOT EXISTS repo_llms_llm ON repo_llms (ai_llm_id);
+CREATE INDEX IF NOT EXISTS repo_api_keys_repo ON repo_api_keys (repo_id);
+CREATE INDEX IF NOT EXISTS repo_ai_keys_repo ON repo_ai_keys (repo_id);
+CREATE INDEX IF NOT EXISTS policies_repo ON policies (repo_id);
+CREATE INDEX IF NOT EXISTS repos_workspace ON repos (workspace_id);
 CREATE INDEX IF NOT EXISTS ai_usage_ts ON ai_usage (ts);
 """
 
