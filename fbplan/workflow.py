@@ -128,6 +128,13 @@ def prepare(
         connection.fingerprint_path or spec.root / FILE_NAME, desired.workspace
     )
     options = _plan_options(request, spec, store)
+    if not destroy:  # the diff checks these one by one: hash them in parallel first
+        store.warm(
+            (r.address, name, value)
+            for r in desired
+            if r.address in live.resources
+            for name, value in r.secrets.items()
+        )
     plan = destroy_plan(desired, live, options) if destroy else make_plan(desired, live, options)
     sink = sink_from_spec((spec.data.get("secrets") or {}).get("sink"), spec.root)
     apply_checks = not (destroy or drift)
