@@ -32,16 +32,21 @@ from fbplan.secret import Secret
 FILE_NAME = "fbplan.fingerprints.json"
 FORMAT_VERSION = 1
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}  # 128 * r * n bytes = 16 MiB a hash
-#: Hashes computed at once, whatever --parallelism is: 4 x 16 MiB at most.
+#: Hashes computed at once, whatever --parallelism is: 4 x 16 MiB at most. They run on
+#: these threads only: the C library keeps a freed 16 MiB buffer in the arena of the thread
+#: that used it, so hashing on each of 16 apply threads would hold 16 of them.
 HASH_WORKERS = max(1, min(4, os.cpu_count() or 1))
-_hashing = threading.BoundedSemaphore(HASH_WORKERS)
+_hashers = ThreadPoolExecutor(max_workers=HASH_WORKERS, thread_name_prefix="fbplan-scrypt")
 
 Status = Literal["unchanged", "changed", "untracked"]
 
 
 def _hash(value: str, salt: bytes) -> str:
-    with _hashing:
-        return hashlib.scrypt(value.encode(), salt=salt, **_SCRYPT).hex()
+    return _hashers.submit(_scrypt, value, salt).result()
+
+
+def _scrypt(value: str, salt: bytes) -> str:
+    return hashlib.scrypt(value.encode(), salt=salt, **_SCRYPT).hex()
 
 
 class _Once:
