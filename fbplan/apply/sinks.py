@@ -15,10 +15,10 @@ import json
 import os
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
@@ -28,6 +28,8 @@ from fbplan.kinds import REGISTRY
 from fbplan.model import State
 from fbplan.plan.model import Action, Plan
 from fbplan.secret import redact, register
+
+T = TypeVar("T")
 
 
 class SecretSink(Protocol):
@@ -52,6 +54,52 @@ __all__ = [
     "missing_key_secrets",
     "sink_from_spec",
 ]
+
+
+_ENDS = ("_KEY_ID", "_SECRET")
+
+
+class _GroupCommit(Generic[T]):
+    """Writes to one file, made together: a write that arrives while another is being made
+    joins the next one, and every caller returns once the file holds its own change (or
+    raises what that write raised). Keys created 16 at a time cost a few rewrites of the
+    file, not one each under a lock, and no secret is reported kept before it is."""
+
+    def __init__(self, flush: Callable[[list[T]], None]) -> None:
+        self._flush = flush
+        self._cond = threading.Condition()
+        self._pending: list[T] = []
+        self._busy = False
+        self._next = 0  # the batch that new changes join
+        self._done = 0  # batches below this one are written
+        self._errors: dict[int, BaseException] = {}
+
+    def submit(self, change: T) -> None:
+        with self._cond:
+            batch = self._next
+            self._pending.append(change)
+            while self._done <= batch:
+                if self._busy:
+                    self._cond.wait()
+                else:
+                    self._write_pending()
+            error = self._errors.get(batch)
+        if error is not None:
+            raise error
+
+    def _write_pending(self) -> None:
+        """Called holding the condition; writes without holding it."""
+        changes, self._pending = self._pending, []
+        current, self._next, self._busy = self._next, self._next + 1, True
+        self._cond.release()
+        try:
+            self._flush(changes)
+        except BaseException as error:
+            self._errors[current] = error
+        finally:
+            self._cond.acquire()
+            self._busy, self._done = False, current + 1
+            self._cond.notify_all()
 
 
 def _require_secret(address: str, values: Mapping[str, str]) -> None:
@@ -125,6 +173,7 @@ class DotenvSink:
         self.local = True
         self.description = f"dotenv file {path}"
         self._lock = threading.Lock()
+        self._writes = _GroupCommit(self._rewrite)
 
     def _entries(self) -> dict[str, str]:
         entries = {}
@@ -143,22 +192,23 @@ class DotenvSink:
             f"{prefix}_KEY_ID": values.get("key", ""),
             f"{prefix}_SECRET": values.get("secret", ""),
         }
-        self._rewrite(address, ours)
+        self._writes.submit((address, ours))
 
     def remove(self, address: str) -> None:
         """Drop the lines of a key that was deleted for good."""
-        self._rewrite(address, {})
+        self._rewrite([(address, {})])
 
-    def _rewrite(self, address: str, ours: Mapping[str, str]) -> None:
-        prefix = env_prefix(address)
-        names = {f"{prefix}_KEY_ID", f"{prefix}_SECRET"}
+    def _rewrite(self, changes: list[tuple[str, Mapping[str, str]]]) -> None:
+        latest = dict(changes)
+        names = {f"{env_prefix(address)}{end}" for address in latest for end in _ENDS}
         with self._lock, _file_errors(self.path, self.description, "write"):
             text = _read_text(self.path)
-            if text is None and not ours:
+            if text is None and not any(latest.values()):
                 return
             kept = [line for line in (text or "").splitlines() if _variable(line) not in names]
             new = "".join(f"{line}\n" for line in kept)
-            new += "".join(f'{name}="{value}"\n' for name, value in ours.items())
+            for ours in latest.values():
+                new += "".join(f'{name}="{value}"\n' for name, value in ours.items())
             _write_private(self.path, new)
 
     def check_writable(self) -> None:
@@ -182,6 +232,7 @@ class JsonSink:
         self.local = True
         self.description = f"JSON file {path}"
         self._lock = threading.Lock()
+        self._writes = _GroupCommit(self._write_many)
 
     def _entries(self) -> dict[str, Any]:
         text = _read_text(self.path)
@@ -197,9 +248,12 @@ class JsonSink:
 
     def write(self, address: str, values: Mapping[str, str]) -> None:
         _require_secret(address, values)
+        self._writes.submit((address, dict(values)))
+
+    def _write_many(self, changes: list[tuple[str, dict[str, str]]]) -> None:
         with self._lock, _file_errors(self.path, self.description, "write"):
             entries = self._entries()
-            entries[address] = dict(values)
+            entries.update(changes)
             _write_private(self.path, json.dumps(entries, indent=2, sort_keys=True) + "\n")
 
     def remove(self, address: str) -> None:
