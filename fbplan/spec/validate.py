@@ -283,8 +283,12 @@ def _reference(
     within: str = "",
 ) -> Iterator[SpecProblem]:
     """A problem if `value` (a name) is not one of `known`; `within` says where they live."""
+    if not isinstance(value, str) or path in ctx.skip:
+        return
+    if isinstance(known, Mapping | set | frozenset) and value in known:
+        return  # a look-up, not a scan: a spec makes one reference per attachment
     names = list(known)
-    if not isinstance(value, str) or value in names or path in ctx.skip:
+    if value in names:
         return
     message = f"unknown {what} {ctx.show(path, value)}{within}"
     close = None if path in ctx.tainted else _closest(value, names)
