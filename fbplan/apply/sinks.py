@@ -102,6 +102,26 @@ class _GroupCommit(Generic[T]):
             self._cond.notify_all()
 
 
+class _Unchanged(Generic[T]):
+    """What was last parsed from a file, reused while the file is the same (inode, size and
+    modification time): a plan checks every key against the sink, and parsing the whole
+    file for each key costs the square of their number."""
+
+    def __init__(self) -> None:
+        self._stamp: tuple[int, int, int] | None = None
+        self._value: T | None = None
+
+    def get(self, path: Path, parse: Callable[[], T]) -> T:
+        try:
+            stat = path.stat()
+            stamp: tuple[int, int, int] | None = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        except OSError:  # missing (or below a file): parse says what that means
+            stamp = None
+        if stamp is None or stamp != self._stamp or self._value is None:
+            self._value, self._stamp = parse(), stamp
+        return self._value
+
+
 def _require_secret(address: str, values: Mapping[str, str]) -> None:
     """A sink is the only copy of a secret shown once: an empty one is a bug upstream."""
     if not values.get("secret"):
@@ -174,6 +194,7 @@ class DotenvSink:
         self.description = f"dotenv file {path}"
         self._lock = threading.Lock()
         self._writes = _GroupCommit(self._rewrite)
+        self._read: _Unchanged[dict[str, str]] = _Unchanged()
 
     def _entries(self) -> dict[str, str]:
         entries = {}
@@ -217,7 +238,7 @@ class DotenvSink:
     def read(self, address: str) -> dict[str, str] | None:
         prefix = env_prefix(address)
         with self._lock, _file_errors(self.path, self.description, "read"):
-            entries = self._entries()
+            entries = self._read.get(self.path, self._entries)
         if f"{prefix}_SECRET" not in entries:
             return None
         register(entries[f"{prefix}_SECRET"])
@@ -233,6 +254,7 @@ class JsonSink:
         self.description = f"JSON file {path}"
         self._lock = threading.Lock()
         self._writes = _GroupCommit(self._write_many)
+        self._read: _Unchanged[dict[str, Any]] = _Unchanged()
 
     def _entries(self) -> dict[str, Any]:
         text = _read_text(self.path)
@@ -268,7 +290,7 @@ class JsonSink:
 
     def read(self, address: str) -> dict[str, str] | None:
         with self._lock, _file_errors(self.path, self.description, "read"):
-            entry = self._entries().get(address)
+            entry = self._read.get(self.path, self._entries).get(address)
         if not entry:
             return None
         register(entry.get("secret", ""))

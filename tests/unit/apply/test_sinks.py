@@ -397,3 +397,14 @@ def test_keys_written_at_once_are_all_kept_and_a_failed_write_fails_every_one_of
     write_all()
     assert len(failures) == 16
     assert all("cannot write the secret sink" in str(error) for error in failures)
+
+
+def test_a_sink_file_edited_between_two_reads_is_read_again(tmp_path: Path) -> None:
+    path = tmp_path / "secrets.json"
+    sink = JsonSink(path)
+    sink.write(KEY, VALUES)
+    assert sink.read(KEY) == VALUES
+    path.write_text(json.dumps({KEY: {"key": "FBKEYID999", "secret": "edited-by-hand-77"}}))
+    assert sink.read(KEY) == {"key": "FBKEYID999", "secret": "edited-by-hand-77"}
+    path.unlink()
+    assert sink.read(KEY) is None
