@@ -22,6 +22,9 @@ _MIN_REDACTED_LENGTH = 4
 
 _known: set[str] = set()
 _known_lock = threading.Lock()
+# `_known` sorted longest first, and the (set, size) it was sorted from: values are only ever
+# added, so a new size (or a new set) means sort again; most calls to `redact` do not.
+_sorted: tuple[tuple[int, int], tuple[str, ...]] = ((0, 0), ())
 
 
 class Secret:
@@ -120,8 +123,11 @@ def redact(text: str) -> str:
     """Mask every registered secret value that occurs in `text` (longest first)."""
     if not text:
         return text
+    global _sorted
     with _known_lock:
-        values = sorted(_known, key=len, reverse=True)
+        if _sorted[0] != (id(_known), len(_known)):
+            _sorted = ((id(_known), len(_known)), tuple(sorted(_known, key=len, reverse=True)))
+        values = _sorted[1]
     for value in values:
         if value in text:
             text = text.replace(value, MASK)

@@ -27,17 +27,16 @@ from fbplan.apply.sinks import (
 from fbplan.backend.client import BackendClient, ClientEvent, request_limits
 from fbplan.backend.conflicts import name_conflicts
 from fbplan.backend.live import live_digest, read_live, read_org_id
-from fbplan.errors import ConfigError, SafetyError, SpecError
+from fbplan.errors import ConfigError, SafetyError
 from fbplan.kinds import KINDS, REGISTRY
 from fbplan.kinds.base import ApplyContext
 from fbplan.model import State
-from fbplan.plan.graph import find_reference_cycle
 from fbplan.plan.model import Action, Blocker, Plan
 from fbplan.plan.planner import PlanOptions, destroy_plan, make_plan, targeted
 from fbplan.plan.render.json import to_document
 from fbplan.plan.safety import delete_blocker
-from fbplan.spec import Spec, load_spec
-from fbplan.spec.build import build_desired, kinds_to_read
+from fbplan.spec import Spec
+from fbplan.spec.build import kinds_to_read, load_desired
 from fbplan.spec.loader import prune_sections
 
 LOCAL_DIR = Path(".fbplan")
@@ -116,15 +115,9 @@ class PlanRequest:
 
 def load(request: PlanRequest, *, require_env: bool = True) -> tuple[Spec, State]:
     """The spec, validated, and the desired State built from it (no request is sent)."""
-    spec = load_spec(
+    return load_desired(
         request.spec_path, cli_vars=request.cli_vars, env=request.env, require_env=require_env
     )
-    desired = build_desired(spec.data)
-    cycle = find_reference_cycle(desired)
-    if cycle:
-        path = ("workspace",)
-        raise SpecError([spec.problem(path, "dependency cycle: " + " -> ".join(cycle))])
-    return spec, desired
 
 
 def prepare(
@@ -150,6 +143,13 @@ def prepare(
     )
     owner = Owner(connection.backend, desired.workspace)
     sink = sink_from_spec((spec.data.get("secrets") or {}).get("sink"), spec.root, owner)
+    if not destroy:  # the diff checks these one by one: hash them in parallel first
+        store.warm(
+            (r.address, name, value)
+            for r in desired
+            if r.address in live.resources
+            for name, value in r.secrets.items()
+        )
     apply_checks = not (destroy or drift)
     options = _plan_options(request, spec, store, sink if apply_checks else None)
     plan = destroy_plan(desired, live, options) if destroy else make_plan(desired, live, options)
@@ -196,17 +196,6 @@ def _foreign_sink_entries(plan: Plan, sink: SecretSink) -> list[Blocker]:
     would lose that environment's secret."""
     foreign = foreign_entries(sink, _new_keys(plan))
     return [Blocker("secret-sink", message, (key,)) for key, message in foreign.items()]
-
-
-def spec_warnings(spec: Spec, desired: State) -> list[str]:
-    """What `validate` points out beyond the spec's own problems."""
-    keys = [r.address for r in desired if REGISTRY[r.kind].issues_credentials]
-    if keys and not (spec.data.get("secrets") or {}).get("sink"):
-        return [
-            f"{spec.location(('repos',))}: the spec declares keys ({', '.join(keys)}) but no "
-            "secrets.sink: a plan that creates one is blocked, as its secret would be lost"
-        ]
-    return []
 
 
 def _hidden_namesakes(live: State, desired: State) -> list[str]:

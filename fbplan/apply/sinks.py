@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
@@ -35,6 +35,8 @@ from fbplan.errors import ConfigError
 from fbplan.files import MAX_SINK_BYTES, FileRefused, read_bounded
 from fbplan.model import Resource
 from fbplan.secret import redact, register
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,69 @@ __all__ = [
 
 def _with_owner(values: Mapping[str, str], owner: Owner | None) -> dict[str, str]:
     return {**values, **(owner.fields() if owner else {})}
+
+
+class _GroupCommit(Generic[T]):
+    """Writes to one file, made together: a write that arrives while another is being made
+    joins the next one, and every caller returns once the file holds its own change (or
+    raises what that write raised). Keys created 16 at a time cost a few rewrites of the
+    file, not one each under a lock, and no secret is reported kept before it is."""
+
+    def __init__(self, flush: Callable[[list[T]], None]) -> None:
+        self._flush = flush
+        self._cond = threading.Condition()
+        self._pending: list[T] = []
+        self._busy = False
+        self._next = 0  # the batch that new changes join
+        self._done = 0  # batches below this one are written
+        self._errors: dict[int, BaseException] = {}
+
+    def submit(self, change: T) -> None:
+        with self._cond:
+            batch = self._next
+            self._pending.append(change)
+            while self._done <= batch:
+                if self._busy:
+                    self._cond.wait()
+                else:
+                    self._write_pending()
+            error = self._errors.get(batch)
+        if error is not None:
+            raise error
+
+    def _write_pending(self) -> None:
+        """Called holding the condition; writes without holding it."""
+        changes, self._pending = self._pending, []
+        current, self._next, self._busy = self._next, self._next + 1, True
+        self._cond.release()
+        try:
+            self._flush(changes)
+        except BaseException as error:
+            self._errors[current] = error
+        finally:
+            self._cond.acquire()
+            self._busy, self._done = False, current + 1
+            self._cond.notify_all()
+
+
+class _Unchanged(Generic[T]):
+    """What was last parsed from a file, reused while the file is the same (inode, size and
+    modification time): a plan checks every key against the sink, and parsing the whole
+    file for each key costs the square of their number."""
+
+    def __init__(self) -> None:
+        self._stamp: tuple[int, int, int] | None = None
+        self._value: T | None = None
+
+    def get(self, path: Path, parse: Callable[[], T]) -> T:
+        try:
+            stat = path.stat()
+            stamp: tuple[int, int, int] | None = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        except OSError:  # missing (or below a file): parse says what that means
+            stamp = None
+        if stamp is None or stamp != self._stamp or self._value is None:
+            self._value, self._stamp = parse(), stamp
+        return self._value
 
 
 def _require_secret(address: str, values: Mapping[str, str]) -> None:
@@ -202,6 +267,8 @@ class DotenvSink:
         self.local = True
         self.description = f"dotenv file {path}"
         self._lock = threading.Lock()
+        self._writes = _GroupCommit(self._rewrite)
+        self._read: _Unchanged[dict[str, str]] = _Unchanged()
 
     def _entries(self) -> dict[str, str]:
         entries = {}
@@ -222,22 +289,24 @@ class DotenvSink:
         }
         for name, value in (self.owner.fields() if self.owner else {}).items():
             ours[f"{prefix}_{name.upper()}"] = value
-        self._rewrite(address, ours)
+        self._writes.submit((address, ours))
 
     def remove(self, address: str) -> None:
         """Drop the lines of a key that was deleted for good."""
-        self._rewrite(address, {})
+        self._rewrite([(address, {})])
 
-    def _rewrite(self, address: str, ours: Mapping[str, str]) -> None:
-        prefix = env_prefix(address)
-        names = {f"{prefix}_{s}" for s in ("KEY_ID", "SECRET", *self.OWNER_SUFFIXES)}
+    def _rewrite(self, changes: list[tuple[str, Mapping[str, str]]]) -> None:
+        latest = dict(changes)
+        ends = ("KEY_ID", "SECRET", *self.OWNER_SUFFIXES)
+        names = {f"{env_prefix(address)}_{end}" for address in latest for end in ends}
         with self._lock, _file_errors(self.path, self.description, "write"):
             text = _read_text(self.path)
-            if text is None and not ours:
+            if text is None and not any(latest.values()):
                 return
             kept = [line for line in (text or "").splitlines() if _variable(line) not in names]
             new = "".join(f"{line}\n" for line in kept)
-            new += "".join(f'{name}="{value}"\n' for name, value in ours.items())
+            for ours in latest.values():
+                new += "".join(f'{name}="{value}"\n' for name, value in ours.items())
             _write_private(_through_links(self.path, self.description), new)
 
     def check_writable(self) -> None:
@@ -246,7 +315,7 @@ class DotenvSink:
     def read(self, address: str) -> dict[str, str] | None:
         prefix = env_prefix(address)
         with self._lock, _file_errors(self.path, self.description, "read"):
-            entries = self._entries()
+            entries = self._read.get(self.path, self._entries)
         if f"{prefix}_SECRET" not in entries:
             return None
         register(entries[f"{prefix}_SECRET"])
@@ -266,6 +335,8 @@ class JsonSink:
         self.local = True
         self.description = f"JSON file {path}"
         self._lock = threading.Lock()
+        self._writes = _GroupCommit(self._write_many)
+        self._read: _Unchanged[dict[str, Any]] = _Unchanged()
 
     def _entries(self) -> dict[str, Any]:
         text = _read_text(self.path)
@@ -281,9 +352,12 @@ class JsonSink:
 
     def write(self, address: str, values: Mapping[str, str]) -> None:
         _require_secret(address, values)
+        self._writes.submit((address, dict(values)))
+
+    def _write_many(self, changes: list[tuple[str, dict[str, str]]]) -> None:
         with self._lock, _file_errors(self.path, self.description, "write"):
             entries = self._entries()
-            entries[address] = _with_owner(values, self.owner)
+            entries.update((a, _with_owner(values, self.owner)) for a, values in changes)
             self._save(entries)
 
     def _save(self, entries: Mapping[str, Any]) -> None:
@@ -302,7 +376,7 @@ class JsonSink:
 
     def read(self, address: str) -> dict[str, str] | None:
         with self._lock, _file_errors(self.path, self.description, "read"):
-            entry = self._entries().get(address)
+            entry = self._read.get(self.path, self._entries).get(address)
         if not entry:
             return None
         register(entry.get("secret", ""))

@@ -147,6 +147,9 @@ class BackendClient:
             headers=_headers(token),
             transport=transport,
             timeout=min(timeout, deadline),
+            # Keep as many connections open as a refresh has reads in flight (see
+            # PREFETCH_WORKERS), so its next round does not pay for new connections.
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=64),
         )
 
     @classmethod

@@ -10,14 +10,16 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from fbplan.backend.client import ClientEvent
 from fbplan.errors import FbplanError, SpecError
 from fbplan.printable import printable
 from fbplan.secret import redact
+
+if TYPE_CHECKING:
+    from fbplan.backend.client import ClientEvent
 
 
 def out(text: str) -> None:

@@ -1,4 +1,4 @@
-"""`fbplan validate` and `fbplan plan`."""
+"""`fbplan plan`, `fbplan drift` and `fbplan export`."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from fbplan.cli.options import (
     planning_options,
     spec_argument,
     spec_run_options,
-    var_option,
     verbose_option,
 )
 from fbplan.errors import ConfigError
@@ -24,22 +23,7 @@ from fbplan.export import export_spec
 from fbplan.plan.model import Plan
 from fbplan.plan.planfile import save_plan
 from fbplan.plan.render import render_json, render_markdown, render_text
-from fbplan.workflow import PlanRequest, connect, load, prepare, spec_warnings
-
-
-@click.command()
-@spec_argument
-@var_option
-def validate(spec: str, variables: tuple[str, ...]) -> None:
-    """Check SPEC: schema, references, secret fields. Exit 0 valid, 1 invalid.
-
-    Needs no backend and no secrets: unset ${env:} variables are warnings here.
-    """
-    with user_errors():
-        loaded, desired = load(PlanRequest(spec, parse_vars(variables)), require_env=False)
-        for warning in [*map(str, loaded.warnings), *spec_warnings(loaded, desired)]:
-            err(f"warning: {warning}")
-        out(f"{spec}: valid ({len(desired)} resources).")
+from fbplan.workflow import PlanRequest, connect, load, prepare
 
 
 def render(plan: Plan, output_format: str, *, drift: bool = False, title: str | None = None) -> str:

@@ -23,6 +23,7 @@ repo: ``workspaceId`` + ``repoId``, the repo must belong to that workspace; ``re
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -174,11 +175,12 @@ class AiOps(KeyOps):
             (llm_id,),
         )
 
-    def llm_dto(self, row: sqlite3.Row) -> dict[str, Any]:
-        repos = [
-            {"id": r["id"], "name": r["name"], "createdAt": r["created_at"]}
-            for r in self._llm_repos(row["id"])
-        ]
+    def llm_dto(
+        self, row: sqlite3.Row, repos_of: Sequence[sqlite3.Row] | None = None
+    ) -> dict[str, Any]:
+        """The AI LLM DTO; `repos_of`: its live repos, when the caller read them already."""
+        attached = self._llm_repos(row["id"]) if repos_of is None else repos_of
+        repos = [{"id": r["id"], "name": r["name"], "createdAt": r["created_at"]} for r in attached]
         dto = {
             "id": row["id"],
             "orgId": self.org_id,

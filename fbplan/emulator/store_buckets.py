@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 from fbplan.emulator.problems import bad_request, forbidden, not_found
@@ -166,7 +167,11 @@ class BucketOps(WorkspaceOps):
             (bucket_id,),
         )
 
-    def bucket_dto(self, row: sqlite3.Row) -> dict[str, Any]:
+    def bucket_dto(
+        self, row: sqlite3.Row, repos_of: Sequence[sqlite3.Row] | None = None
+    ) -> dict[str, Any]:
+        """The BucketDTO; `repos_of`: its live repos, when the caller read them already."""
+        attached = self._bucket_repos(row["id"]) if repos_of is None else repos_of
         repos = [
             {
                 "id": repo["id"],
@@ -174,7 +179,7 @@ class BucketOps(WorkspaceOps):
                 "storageType": repo["storage_type"],
                 "createdAt": repo["created_at"],
             }
-            for repo in self._bucket_repos(row["id"])
+            for repo in attached
         ]
         dto = {
             "id": row["id"],

@@ -60,17 +60,18 @@ class KeyOps(RepoOps):
 
     def list_repo_api_keys(self, repo_id: str) -> list[dict[str, Any]]:
         rows = self._all("SELECT * FROM repo_api_keys WHERE repo_id = ? ORDER BY rowid", (repo_id,))
-        return [
-            {
-                "id": row["id"],
-                "name": row["name"],
-                "accessType": row["access_type"],
-                "key": row["key"],
-                "secret": json.loads(row["envelope"]),
-                "createdAt": row["created_at"],
-            }
-            for row in rows
-        ]
+        return [self.api_key_dto(row) for row in rows]
+
+    @staticmethod
+    def api_key_dto(row: sqlite3.Row) -> dict[str, Any]:
+        return {
+            "id": row["id"],
+            "name": row["name"],
+            "accessType": row["access_type"],
+            "key": row["key"],
+            "secret": json.loads(row["envelope"]),
+            "createdAt": row["created_at"],
+        }
 
     def update_repo_api_key(
         self, repo_id: str, key_id: str, name: str | None, access_type: str | None

@@ -127,15 +127,49 @@ class RepoOps(BucketOps):
         repo_ids: Sequence[str] | None = None,
         wallet_address: str | None = None,
     ) -> list[dict[str, Any]]:
-        sql, params = "SELECT * FROM repos WHERE deleted_at IS NULL", []
+        where, params = "deleted_at IS NULL", []
         if workspace_id is not None:
-            sql, params = sql + " AND workspace_id = ?", [workspace_id]
+            where, params = where + " AND workspace_id = ?", [workspace_id]
         if wallet_address is not None:
-            sql, params = sql + " AND wallet_address = ?", [*params, wallet_address]
-        rows = self._all(sql + " ORDER BY rowid", params)
+            where, params = where + " AND wallet_address = ?", [*params, wallet_address]
+        rows = self._all(f"SELECT * FROM repos WHERE {where} ORDER BY rowid", params)
         if repo_ids is not None:
             rows = [row for row in rows if row["id"] in set(repo_ids)]
-        return [self.repo_dto(row) for row in rows]
+        related = self._related(f"SELECT id FROM repos WHERE {where}", params)
+        return [self.repo_dto(row, related) for row in rows]
+
+    def _related(self, scope: str, params: list[Any]) -> _Related:
+        """What the DTOs of the repos `scope` selects carry, in a fixed number of queries (not
+        a few per repo): listing a thousand repos stays one quick request."""
+        attached = f"SELECT bucket_id FROM repo_buckets WHERE repo_id IN ({scope})"
+        llms = f"SELECT ai_llm_id FROM repo_llms WHERE repo_id IN ({scope})"
+        queries = {
+            "attachments": f"SELECT * FROM repo_buckets WHERE repo_id IN ({scope})"
+            " ORDER BY position",
+            "buckets": f"SELECT * FROM buckets WHERE id IN ({attached})",
+            "bucket_repos": "SELECT rb.bucket_id AS owner, r.* FROM repo_buckets rb"
+            " JOIN repos r ON r.id = rb.repo_id"
+            f" WHERE r.deleted_at IS NULL AND rb.bucket_id IN ({attached}) ORDER BY r.rowid",
+            "llms": "SELECT rl.repo_id AS owner, l.* FROM repo_llms rl"
+            f" JOIN ai_llms l ON l.id = rl.ai_llm_id WHERE rl.repo_id IN ({scope})"
+            " ORDER BY rl.position",
+            "llm_repos": "SELECT rl.ai_llm_id AS owner, r.* FROM repo_llms rl"
+            " JOIN repos r ON r.id = rl.repo_id"
+            f" WHERE r.deleted_at IS NULL AND rl.ai_llm_id IN ({llms}) ORDER BY r.rowid",
+            "api_keys": f"SELECT * FROM repo_api_keys WHERE repo_id IN ({scope}) ORDER BY rowid",
+            "ai_keys": "SELECT * FROM repo_ai_keys WHERE deleted_at IS NULL"
+            f" AND repo_id IN ({scope}) ORDER BY created_at DESC, rowid DESC",
+        }
+        rows = {name: self._all(sql, params) for name, sql in queries.items()}
+        return _Related(
+            attachments=_grouped(rows["attachments"], "repo_id"),
+            buckets={row["id"]: row for row in rows["buckets"]},
+            bucket_repos=_grouped(rows["bucket_repos"], "owner"),
+            llms=_grouped(rows["llms"], "owner"),
+            llm_repos=_grouped(rows["llm_repos"], "owner"),
+            api_keys=_grouped(rows["api_keys"], "repo_id"),
+            ai_keys=_grouped(rows["ai_keys"], "repo_id"),
+        )
 
     def validate_repo(
         self, repo_id: str | None, mode: str, buckets: Sequence[Attachment]
@@ -264,20 +298,27 @@ class RepoOps(BucketOps):
 
     # -- shapes -----------------------------------------------------------------------------
 
-    def repo_dto(self, row: sqlite3.Row) -> dict[str, Any]:
+    def repo_dto(self, row: sqlite3.Row, related: _Related | None = None) -> dict[str, Any]:
+        """The RepoDTO; `related`: what it carries, when a list read it for every repo."""
         repo_id = row["id"]
+        if related is None:
+            related = self._related("SELECT ?", [repo_id])
         buckets = []
-        for a in self._attachments(repo_id):
-            bucket = self._one("SELECT * FROM buckets WHERE id = ?", (a.bucket_id,))
+        for a in related.attachments.get(repo_id, []):
+            bucket = related.buckets.get(a["bucket_id"])
+            repos = related.bucket_repos.get(a["bucket_id"], [])
             buckets.append(
                 {
-                    "folder": a.folder,
-                    "master": a.master,
-                    "bucketId": a.bucket_id,
-                    **({"bucket": self.bucket_dto(bucket)} if bucket else {}),
+                    "folder": a["folder"],
+                    "master": bool(a["master"]),
+                    "bucketId": a["bucket_id"],
+                    **({"bucket": self.bucket_dto(bucket, repos)} if bucket else {}),
                 }
             )
-        llms = [{"aiLlmId": llm["id"], "aiLlm": llm} for llm in self._repo_llm_dtos(repo_id)]
+        llms = [
+            {"aiLlmId": llm["id"], "aiLlm": self.llm_dto(llm, related.llm_repos.get(llm["id"], []))}
+            for llm in related.llms.get(repo_id, [])
+        ]
         dto = {
             "id": repo_id,
             "name": row["name"],
@@ -286,8 +327,8 @@ class RepoOps(BucketOps):
             "workspaceId": row["workspace_id"],
             "buckets": buckets,
             "aiLlms": llms,
-            "apiKeys": self.list_repo_api_keys(repo_id),
-            "aiApiKeys": self.list_repo_ai_keys(repo_id),
+            "apiKeys": [self.api_key_dto(k) for k in related.api_keys.get(repo_id, [])],
+            "aiApiKeys": [self.ai_key_dto(k) for k in related.ai_keys.get(repo_id, [])],
             "createdAt": row["created_at"],
             "disabled": False,
             "walletAddress": row["wallet_address"],
@@ -309,11 +350,41 @@ class RepoOps(BucketOps):
     def list_repo_ai_keys(self, repo_id: str) -> list[dict[str, Any]]:
         raise NotImplementedError
 
-    def llm_dto(self, row: sqlite3.Row) -> dict[str, Any]:
+    def llm_dto(
+        self, row: sqlite3.Row, repos_of: Sequence[sqlite3.Row] | None = None
+    ) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @staticmethod
+    def api_key_dto(row: sqlite3.Row) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @staticmethod
+    def ai_key_dto(row: sqlite3.Row) -> dict[str, Any]:
         raise NotImplementedError
 
     def repo_llms(self, repo_id: str) -> list[dict[str, Any]]:
         raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class _Related:
+    """Rows a RepoDTO carries, grouped by the id they belong to."""
+
+    attachments: dict[str, list[sqlite3.Row]]
+    buckets: dict[str, sqlite3.Row]
+    bucket_repos: dict[str, list[sqlite3.Row]]
+    llms: dict[str, list[sqlite3.Row]]
+    llm_repos: dict[str, list[sqlite3.Row]]
+    api_keys: dict[str, list[sqlite3.Row]]
+    ai_keys: dict[str, list[sqlite3.Row]]
+
+
+def _grouped(rows: list[sqlite3.Row], column: str) -> dict[str, list[sqlite3.Row]]:
+    groups: dict[str, list[sqlite3.Row]] = {}
+    for row in rows:
+        groups.setdefault(row[column], []).append(row)
+    return groups
 
 
 def _in_other_repo(bucket_id: str) -> ApiProblem:

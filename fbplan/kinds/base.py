@@ -17,7 +17,11 @@ from typing import Any, ClassVar, Protocol
 from fbplan.model import Resource, child_address
 from fbplan.secret import Secret
 
-PREFETCH_WORKERS = 8
+#: Reads in flight at once while reading a workspace. The API lists AI policies one repo at
+#: a time, so a refresh of R repos costs about R / PREFETCH_WORKERS round trips on top of
+#: the kinds' own lists: 64 keeps a thousand-resource workspace (150 repos) within four.
+#: A 429 is retried by the client after its Retry-After, like any other request.
+PREFETCH_WORKERS = 64
 
 
 class Api(Protocol):

@@ -50,15 +50,25 @@ def build_graph(plan: Plan, desired: State, live: State) -> dict[Step, set[Step]
     steps = steps_of(plan)
     index = {(s.address, s.op): s for s in steps}
     graph: dict[Step, set[Step]] = {s: set() for s in steps}
+    referrers = _referrers(live)
     for step in steps:
         if step.op in ("create", "update"):
             _wait_for_referenced(graph[step], desired.get(step.address), index)
             if step.op == "create" and (step.address, "delete") in index:
                 graph[step].add(index[(step.address, "delete")])
         else:
-            _wait_for_referrers(graph[step], step.address, live, index)
+            _wait_for_referrers(graph[step], referrers.get(step.address, ()), index)
     order(graph)  # raises on a cycle
     return graph
+
+
+def _referrers(live: State) -> dict[str, list[str]]:
+    """Address -> the addresses of the live objects that reference it."""
+    referrers: dict[str, list[str]] = {}
+    for other in live:
+        for ref in other.refs:
+            referrers.setdefault(ref, []).append(other.address)
+    return referrers
 
 
 def _wait_for_referenced(
@@ -70,31 +80,41 @@ def _wait_for_referenced(
 
 
 def _wait_for_referrers(
-    waits: set[Step], address: str, live: State, index: Mapping[tuple[str, str], Step]
+    waits: set[Step], referrers: Iterable[str], index: Mapping[tuple[str, str], Step]
 ) -> None:
-    for other in live:
-        if address in other.refs:
-            for op in ("delete", "update"):
-                if (other.address, op) in index:
-                    waits.add(index[(other.address, op)])
+    for other in referrers:
+        for op in ("delete", "update"):
+            if (other, op) in index:
+                waits.add(index[(other, op)])
 
 
 def order(graph: Mapping[Step, Iterable[Step]]) -> list[Step]:
-    """A topological order (ties broken by address); raises CycleError on a cycle."""
+    """A topological order, level by level (ties broken by address); raises CycleError on a
+    cycle. Each step and edge is looked at once, so a large plan costs linear time."""
     waits = {step: set(deps) for step, deps in graph.items()}
+    dependents: dict[Step, list[Step]] = {step: [] for step in waits}
+    for step, deps in waits.items():
+        for dep in deps:
+            dependents.setdefault(dep, []).append(step)
+    count = {step: len(deps) for step, deps in waits.items()}
     done: list[Step] = []
-    while waits:
-        ready = sorted(s for s, deps in waits.items() if not deps)
-        if not ready:
-            cycle = _a_cycle(waits)
-            error = CycleError("dependency cycle: " + " -> ".join(str(s) for s in cycle))
-            error.cycle = cycle
-            raise error
+    ready = sorted(s for s, n in count.items() if n == 0)
+    while ready:
+        done += ready
+        unblocked = []
         for step in ready:
-            del waits[step]
-            done.append(step)
-        for deps in waits.values():
-            deps.difference_update(ready)
+            for dependent in dependents.get(step, ()):
+                count[dependent] -= 1
+                if count[dependent] == 0:
+                    unblocked.append(dependent)
+        ready = sorted(unblocked)
+    if len(done) < len(waits):
+        finished = set(done)
+        blocked = {s: deps - finished for s, deps in waits.items() if s not in finished}
+        cycle = _a_cycle(blocked)
+        error = CycleError("dependency cycle: " + " -> ".join(str(s) for s in cycle))
+        error.cycle = cycle
+        raise error
     return done
 
 

@@ -52,7 +52,9 @@ _MAX_NODES = 100_000  # guards against alias bombs ("billion laughs")
 #: Nodes a spec file may hold as written; counted with the fast parser before composing.
 MAX_SPEC_NODES = 50_000
 _SOURCES_SCRYPT = {"n": 2**12, "r": 8, "p": 1, "dklen": 32}
-_EventCounter = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# libyaml's parser when PyYAML was built with it (the usual wheels are): the same nodes and
+# marks, several times faster than the pure-Python one on a large spec.
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def prune_sections(data: Mapping[str, Any]) -> frozenset[str]:
@@ -99,6 +101,9 @@ class Marks:
     default: Location
     values: dict[PathKey, Location] = field(default_factory=dict)
     keys: dict[PathKey, Location] = field(default_factory=dict)
+    _groups: dict[tuple[str, int], tuple[int, dict[PathKey, list[PathKey]]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def locate(self, path: PathKey, *, at_key: bool = False) -> Location:
         """The location of `path`, or of its nearest recorded ancestor."""
@@ -116,11 +121,29 @@ class Marks:
         return SpecProblem(where.file, where.line, where.column, format_path(path), message)
 
     def take(self, other: Marks, prefix: PathKey, *, subtree: bool = True) -> None:
-        """Copy the marks of `other` at `prefix` (and below it, with `subtree`)."""
-        for mine, theirs in ((self.values, other.values), (self.keys, other.keys)):
-            for path, where in theirs.items():
-                if path[: len(prefix)] == prefix and (subtree or len(path) == len(prefix)):
-                    mine.setdefault(path, where)
+        """Copy the marks of `other` at `prefix` (and below it, with `subtree`).
+
+        Costs the number of marks copied, not the size of `other`: merging a folder takes
+        every named entry of every file, and a scan of all marks per entry is quadratic.
+        """
+        for mine, theirs in (("values", other.values), ("keys", other.keys)):
+            target = self.values if mine == "values" else self.keys
+            paths = other._under(mine, prefix) if subtree else [prefix]
+            for path in paths:
+                if path in theirs:
+                    target.setdefault(path, theirs[path])
+
+    def _under(self, which: str, prefix: PathKey) -> list[PathKey]:
+        """The recorded paths that start with `prefix`, in their recorded order; grouped by
+        their first `len(prefix)` parts once per depth (again if marks were added since)."""
+        marks = self.values if which == "values" else self.keys
+        size, groups = self._groups.get((which, len(prefix)), (-1, {}))
+        if size != len(marks):
+            groups = {}
+            for path in marks:
+                groups.setdefault(path[: len(prefix)], []).append(path)
+            self._groups[(which, len(prefix))] = (len(marks), groups)
+        return groups.get(prefix, [])
 
 
 @dataclass
@@ -293,7 +316,7 @@ def _too_many_nodes(text: str) -> bool:
     parser when there is one, before the slow composition that keeps every mark. A syntax
     error is left for the composition to report with its place."""
     count = 0
-    parser = _EventCounter(text)
+    parser = _SafeLoader(text)
     try:
         while parser.check_event():
             if isinstance(parser.get_event(), yaml.NodeEvent):
@@ -308,7 +331,7 @@ def _too_many_nodes(text: str) -> bool:
 
 
 def _compose(text: str) -> Node | None:
-    loader = yaml.SafeLoader(text)
+    loader = _SafeLoader(text)
     try:
         return loader.get_single_node()
     finally:

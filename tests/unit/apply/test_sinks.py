@@ -408,3 +408,52 @@ def test_removing_from_a_json_sink(tmp_path: Path) -> None:
     sink.remove("repo.app.api_key.rw")
     sink.remove("repo.app.api_key.never")  # nothing to remove is fine
     assert sink.read("repo.app.api_key.rw") is None
+
+
+@pytest.mark.parametrize("sink_type", [DotenvSink, JsonSink])
+def test_keys_written_at_once_are_all_kept_and_a_failed_write_fails_every_one_of_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sink_type: type[DotenvSink | JsonSink]
+) -> None:
+    sink = sink_type(tmp_path / "secrets")
+    start = threading.Barrier(16, timeout=10)
+    failures: list[BaseException] = []
+
+    def write(index: int) -> None:
+        start.wait()
+        try:
+            sink.write(f"repo.r{index}.api_key.rw", {"key": f"id{index}", "secret": f"s{index}"})
+        except ConfigError as error:
+            failures.append(error)
+
+    def write_all() -> None:
+        threads = [threading.Thread(target=write, args=(i,)) for i in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=10)
+
+    write_all()
+    assert failures == []
+    assert all(
+        sink.read(f"repo.r{i}.api_key.rw") == {"key": f"id{i}", "secret": f"s{i}"}
+        for i in range(16)
+    )
+
+    def broken_replace(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    write_all()
+    assert len(failures) == 16
+    assert all("cannot write the secret sink" in str(error) for error in failures)
+
+
+def test_a_sink_file_edited_between_two_reads_is_read_again(tmp_path: Path) -> None:
+    path = tmp_path / "secrets.json"
+    sink = JsonSink(path)
+    sink.write(KEY, VALUES)
+    assert sink.read(KEY) == VALUES
+    path.write_text(json.dumps({KEY: {"key": "FBKEYID999", "secret": "edited-by-hand-77"}}))
+    assert sink.read(KEY) == {"key": "FBKEYID999", "secret": "edited-by-hand-77"}
+    path.unlink()
+    assert sink.read(KEY) is None
