@@ -15,7 +15,8 @@ def _estate(api, ws, repos: int, llm_id: str) -> list[str]:
             ],
             repoAiLlms=[{"aiLlmId": llm_id}],
         )
-        api.ok(api.http.post(f"/repo/{repo_id}/apikey", json={"name": "rw", "accessType": "WRITE"}))
+        key = {"repoId": repo_id, "name": "rw", "accessType": "WRITE"}
+        api.ok(api.http.post(f"/repo/{repo_id}/apikey", json=key))
         api.ok(api.http.post(f"/repo/{repo_id}/ai/apikey", json={"name": "ai", "aiType": "OPENAI"}))
         ids.append(repo_id)
     return ids
