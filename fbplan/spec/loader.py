@@ -50,7 +50,7 @@ _SEQ_TAG = "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _MAX_NODES = 100_000  # guards against alias bombs ("billion laughs")
 #: Nodes a spec file may hold as written; counted with the fast parser before composing.
-MAX_SPEC_NODES = 50_000
+MAX_SPEC_NODES = 200_000
 _SOURCES_SCRYPT = {"n": 2**12, "r": 8, "p": 1, "dklen": 32}
 # libyaml's parser when PyYAML was built with it (the usual wheels are): the same nodes and
 # marks, several times faster than the pure-Python one on a large spec.
