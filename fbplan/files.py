@@ -20,6 +20,10 @@ MAX_SPEC_BYTES = 1024 * 1024
 MAX_REFERENCED_BYTES = 64 * 1024
 #: A dotenv or JSON secret sink larger than this is refused (thousands of keys fit).
 MAX_SINK_BYTES = 4 * 1024 * 1024
+#: A saved plan larger than this is refused (a plan of 50,000 resources is a few tens of MiB).
+MAX_PLAN_BYTES = 128 * 1024 * 1024
+#: A fingerprint file larger than this is refused (about 100,000 fingerprints fit).
+MAX_FINGERPRINT_BYTES = 32 * 1024 * 1024
 
 
 class FileRefused(Exception):

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Literal
 
 from fbplan.errors import ConfigError
+from fbplan.files import MAX_FINGERPRINT_BYTES, FileRefused, read_bounded
 from fbplan.secret import Secret
 
 FILE_NAME = "fbplan.fingerprints.json"
@@ -92,12 +93,17 @@ class FingerprintStore:
         self._salts: dict[str, str] = {}  # sha256 of value -> the salt it was hashed with
 
     def _read(self) -> dict[str, dict[str, dict[str, str]]]:
-        if not self.path.exists():
-            return {}
         try:
-            data = json.loads(self.path.read_text())
+            data = json.loads(read_bounded(self.path, MAX_FINGERPRINT_BYTES))
             return dict(data["fingerprints"])
-        except (OSError, ValueError, KeyError, TypeError):
+        except FileRefused as refused:
+            if refused.missing:
+                return {}
+            raise ConfigError(
+                f"the fingerprint file {self.path} cannot be read: {refused}; "
+                "delete it to start over (secrets become untracked)"
+            ) from None
+        except (ValueError, KeyError, TypeError):
             raise ConfigError(
                 f"the fingerprint file {self.path} is unreadable or damaged; "
                 "delete it to start over (secrets become untracked)"

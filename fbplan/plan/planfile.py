@@ -23,6 +23,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from fbplan.errors import ConfigError
+from fbplan.files import MAX_PLAN_BYTES, FileRefused, read_bounded
 from fbplan.plan.model import (
     PLAN_FORMAT_VERSION,
     Action,
@@ -78,14 +79,16 @@ def _write_atomically(path: Path, text: str) -> None:
 
 
 def _read(path: Path) -> str:
+    """The plan file's text: a regular file of at most `MAX_PLAN_BYTES`, never a FIFO or a
+    device that would hang or exhaust memory."""
     try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise ConfigError(f"plan file {path} does not exist.") from exc
+        return read_bounded(path, MAX_PLAN_BYTES).decode("utf-8")
+    except FileRefused as exc:
+        if exc.missing:
+            raise ConfigError(f"plan file {path} does not exist.") from None
+        raise ConfigError(f"cannot read plan file {path}: {exc}.") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"plan file {path} is not a text file (not UTF-8).") from exc
-    except OSError as exc:
-        raise ConfigError(f"cannot read plan file {path}: {exc.strerror or exc}.") from exc
 
 
 def _parse(path: Path, text: str) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from fbplan.apply import fingerprints
 from fbplan.apply.fingerprints import HASH_WORKERS, FingerprintStore
+from fbplan.errors import ConfigError
 from fbplan.secret import Secret
 
 
@@ -112,3 +114,29 @@ def test_hashes_run_in_parallel_but_never_more_than_the_bound(
         thread.join()
     assert spy.calls == 3 * HASH_WORKERS
     assert spy.most <= HASH_WORKERS
+
+
+def test_a_fingerprint_file_that_is_not_a_regular_file_is_a_sentence(tmp_path: Path) -> None:
+    fifo = tmp_path / "fbplan.fingerprints.json"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError) as info:
+        FingerprintStore(fifo, "ws")
+    assert str(info.value) == (
+        f"the fingerprint file {fifo} cannot be read: it is a named pipe (FIFO), not a regular "
+        "file; delete it to start over (secrets become untracked)"
+    )
+
+
+def test_a_fingerprint_file_over_the_size_cap_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "fbplan.fingerprints.json"
+    path.write_text(json.dumps({"fingerprints": {}}) + " " * 200)
+    monkeypatch.setattr(fingerprints, "MAX_FINGERPRINT_BYTES", 100)
+    with pytest.raises(ConfigError, match="larger than the 100-byte limit"):
+        FingerprintStore(path, "ws")
+
+
+def test_no_fingerprint_file_yet_is_an_empty_store(tmp_path: Path) -> None:
+    store = FingerprintStore(tmp_path / "absent.json", "ws")
+    assert store.status("bucket.b", "secret", Secret("x")) == "untracked"

@@ -126,6 +126,26 @@ def test_a_folder_is_not_a_plan_file(tmp_path: Path) -> None:
         load_plan(tmp_path)
 
 
+def test_a_named_pipe_is_refused_at_once_not_waited_on(tmp_path: Path) -> None:
+    fifo = tmp_path / "plan.json"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError) as info:
+        load_plan(fifo)
+    assert str(info.value) == (
+        f"cannot read plan file {fifo}: it is a named pipe (FIFO), not a regular file."
+    )
+
+
+def test_a_plan_file_over_the_size_cap_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "plan.json"
+    save_plan(rich_plan(), path)
+    monkeypatch.setattr("fbplan.plan.planfile.MAX_PLAN_BYTES", 100)
+    with pytest.raises(ConfigError, match=r"it is larger than the 100-byte limit\.$"):
+        load_plan(path)
+
+
 def test_invalid_json(tmp_path: Path) -> None:
     path = write(tmp_path, '{"format_version": 1,\n oops}')
     with pytest.raises(ConfigError) as info:
