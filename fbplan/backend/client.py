@@ -12,7 +12,8 @@ is raised at once with `ambiguous=True`, so the caller re-reads by name before r
 Every attempt is bounded in time and size. httpx's timeouts bound each phase (connect, each
 write, each read), but a server that drips one byte at a time never trips a read timeout, so
 the answer is streamed and the client also enforces a total deadline (`deadline`, from the
-moment the request is sent to the last byte of the answer) and a size cap
+moment the request is sent to the last byte of the answer; every socket operation, headers
+included, waits no longer than it: `fbplan.backend.deadline`) and a size cap
 (`max_response_bytes`, counted on the decoded body, so a compressed answer cannot inflate
 past it). Neither is retried: a server that broke one would break it again.
 """
@@ -42,6 +43,8 @@ from tenacity import (
 )
 
 from fbplan import __version__, contract
+from fbplan.backend.deadline import transport as deadline_transport
+from fbplan.backend.deadline import until as deadline_until
 from fbplan.errors import ApiError, ConfigError, TransportError
 from fbplan.secret import redact, register
 
@@ -142,14 +145,15 @@ class BackendClient:
         self._retry_after_max = retry_after_max
         self._on_event = on_event
         self._sleep = sleep
+        # Keep as many connections open as a refresh has reads in flight (see
+        # PREFETCH_WORKERS), so its next round does not pay for new connections.
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=64)
         self._http = httpx.Client(
             base_url=self.base_url,
             headers=_headers(token),
-            transport=transport,
+            transport=transport if transport is not None else deadline_transport(limits),
             timeout=min(timeout, deadline),
-            # Keep as many connections open as a refresh has reads in flight (see
-            # PREFETCH_WORKERS), so its next round does not pay for new connections.
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=64),
+            limits=limits,
         )
 
     @classmethod
@@ -243,14 +247,22 @@ class BackendClient:
 
     def _receive(self, request: httpx.Request, started: float) -> httpx.Response:
         """Send `request` and read its whole answer within the deadline and the size cap."""
-        response = self._http.send(request, stream=True)
         try:
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > self._max_bytes:
-                raise _Overlong(self._too_large(), response.status_code)
-            body = self._bounded_body(response, started)
-        finally:
-            response.close()
+            with deadline_until(time.monotonic() + self._deadline):
+                response = self._http.send(request, stream=True)
+                try:
+                    declared = response.headers.get("content-length", "")
+                    if declared.isdigit() and int(declared) > self._max_bytes:
+                        raise _Overlong(self._too_large(), response.status_code)
+                    body = self._bounded_body(response, started)
+                finally:
+                    response.close()
+        except httpx.TimeoutException:
+            # The sockets wait no longer than the deadline: past it, a timeout is the
+            # deadline's, and no retry would answer in time either.
+            if time.perf_counter() - started >= self._deadline:
+                raise _Overlong(self._late()) from None
+            raise
         return _loaded(response, body)
 
     def _bounded_body(self, response: httpx.Response, started: float) -> bytes:
@@ -261,12 +273,15 @@ class BackendClient:
             if size > self._max_bytes:
                 raise _Overlong(self._too_large(), response.status_code)
             if time.perf_counter() - started > self._deadline:
-                raise _Overlong(
-                    f"the answer did not arrive in full within the {self._deadline:g} s "
-                    f"deadline ({DEADLINE_ENV})"
-                )
+                raise _Overlong(self._late())
             chunks.append(chunk)
         return b"".join(chunks)
+
+    def _late(self) -> str:
+        return (
+            f"the answer did not arrive in full within the {self._deadline:g} s deadline "
+            f"({DEADLINE_ENV})"
+        )
 
     def _too_large(self) -> str:
         return f"the answer is larger than the {self._max_bytes:,}-byte limit ({MAX_BYTES_ENV})"

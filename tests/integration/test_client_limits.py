@@ -234,3 +234,33 @@ def test_the_transport_is_bounded_even_when_injected() -> None:
         pytest.raises(ApiError, match="1,000-byte limit"),
     ):
         client.get("/workspace")
+
+
+def drip_headers(pause: float = 0.05) -> Callable[[socket.socket, Sent], None]:
+    """A status line and headers that never end, one byte per `pause`: no read timeout
+    trips, and no body ever starts."""
+
+    def answer(conn: socket.socket, sent: Sent) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\n")
+        for _ in range(100_000):
+            conn.sendall(b"X")
+            sent.bytes += 1
+            time.sleep(pause)
+
+    return answer
+
+
+def test_headers_that_drip_are_cut_at_the_deadline_too() -> None:
+    with (
+        serve(drip_headers()) as (url, sent),
+        BackendClient(url, TOKEN, deadline=0.5) as client,
+    ):
+        with pytest.raises(TransportError) as caught:
+            client.get("/workspace")
+        sent.done.wait(10)
+    assert str(caught.value) == (
+        f"GET /workspace got no response from {url} (FB_BACKEND_URL): the answer did not "
+        "arrive in full within the 0.5 s deadline (FB_REQUEST_DEADLINE)."
+    )
+    assert not sent.finished  # the client hung up long before the server gave up
+    assert client.request_count == 1  # a broken deadline is not retried
