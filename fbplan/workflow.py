@@ -31,6 +31,7 @@ from fbplan.errors import ConfigError, SafetyError
 from fbplan.kinds import KINDS, REGISTRY
 from fbplan.kinds.base import ApplyContext
 from fbplan.model import State
+from fbplan.outputs.targets import check_writable as check_targets_writable
 from fbplan.plan.model import Action, Blocker, Plan
 from fbplan.plan.planner import PlanOptions, destroy_plan, make_plan, targeted
 from fbplan.plan.render.json import to_document
@@ -287,6 +288,7 @@ def check_before_apply(prepared: Prepared, request: ApplyRequest) -> None:
     blocker = delete_blocker(plan, allow_delete=request.allow_delete)
     if blocker:
         raise SafetyError(f"blocked: {blocker.message}")
+    check_targets_writable(prepared.spec)
     if prepared.sink is not None and _new_keys(plan):
         prepared.sink.check_writable()  # before a key whose secret could not be kept exists
         if not prepared.sink.local:  # a local sink was checked by the plan

@@ -242,17 +242,23 @@ def _variable(line: str) -> str | None:
 def _check_writable(path: Path, description: str) -> None:
     """Whether a file sink can be written, checked before any key is created: a key whose
     secret cannot be kept must not be made."""
-    path = _through_links(path, description)
-    existing = path if path.exists() else next(p for p in path.parents if p.exists())
-    problem = None
-    if path.is_dir():
-        problem = "it is a folder (secrets.sink.path must name a file)"
-    elif not existing.is_dir() and existing != path:
-        problem = f"{existing} is a file, not a folder"
-    elif not os.access(existing, os.W_OK):
-        problem = "permission denied"
+    problem = unwritable(_through_links(path, description))
     if problem:
+        if problem == "it is a folder":
+            problem += " (secrets.sink.path must name a file)"
         raise ConfigError(f"the secret sink, the {description}, cannot be written: {problem}")
+
+
+def unwritable(path: Path) -> str | None:
+    """Why the file `path` could not be written (made or replaced) now, or None if it can."""
+    existing = path if path.exists() else next(p for p in path.parents if p.exists())
+    if path.is_dir():
+        return "it is a folder"
+    if not existing.is_dir() and existing != path:
+        return f"{existing} is a file, not a folder"
+    if not os.access(existing, os.W_OK):
+        return "permission denied"
+    return None
 
 
 class DotenvSink:

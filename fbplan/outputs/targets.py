@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fbplan.apply.sinks import AwsSecretsManagerSink, _variable, _write_private
+from fbplan.apply.sinks import AwsSecretsManagerSink, _variable, _write_private, unwritable
 from fbplan.errors import ConfigError
 from fbplan.outputs import Outputs, OutputValue
 from fbplan.spec import Spec
@@ -77,6 +77,19 @@ class Written:
     description: str
     count: int
     skipped: str = ""
+
+
+def check_writable(spec: Spec) -> None:
+    """Refuse, before apply changes anything, a dotenv or JSON target that cannot be
+    written: apply would otherwise make the objects and then fail to hand them over."""
+    for target in targets_of(spec):
+        if target.type in ("dotenv", "json"):
+            problem = unwritable(target.path)
+            if problem:
+                raise ConfigError(
+                    f"outputs target {target.name}: the {target.description()} cannot be "
+                    f"written: {problem}; nothing was changed"
+                )
 
 
 def targets_of(spec: Spec) -> list[Target]:

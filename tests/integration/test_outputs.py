@@ -216,3 +216,17 @@ def test_smoke_checks_are_pinned_to_the_values_outputs_give(harness: Any, spec: 
         "app": ("https://s3-us-east-1-aws.flashback.tech", "outputs FB_S3_ENDPOINT")
     }
     assert pins.models == {"app": ("gpt-4o-mini", "outputs FB_MODEL")}
+
+
+def test_a_target_that_cannot_be_written_stops_apply_before_any_change(harness: Any) -> None:
+    (harness.root / "bucket.secret").write_text("bucket-secret-for-outputs\n")
+    (harness.root / "not-a-folder").write_text("a file where the target wants a folder\n")
+    path = harness.write(SPEC.replace("path: app.env", "path: not-a-folder/app.env"))
+    with pytest.raises(ConfigError) as caught:
+        harness.apply(path)
+    assert str(caught.value) == (
+        f"outputs target app: the dotenv file {harness.root / 'not-a-folder' / 'app.env'} "
+        f"cannot be written: {harness.root / 'not-a-folder'} is a file, not a folder; "
+        "nothing was changed"
+    )
+    assert harness.plan(path).change("workspace").action.value == "create"  # nothing made
