@@ -31,6 +31,7 @@ from typing import Any
 
 from fbplan.apply.sinks import AwsSecretsManagerSink, _variable, _write_private, unwritable
 from fbplan.errors import ConfigError
+from fbplan.files import FileRefused, read_bounded
 from fbplan.outputs import Outputs, OutputValue
 from fbplan.spec import Spec
 
@@ -165,16 +166,17 @@ def _write(
 
 
 def _existing(path: Path, name: str) -> str:
-    """The file's text ('' if there is none yet), read only if it is small enough."""
-    with _file_errors(name, str(path)):
-        if not path.exists() or path.is_dir():
-            return ""
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise ConfigError(
-                f"outputs target {name}: {path} is larger than {MAX_FILE_BYTES} bytes; "
-                "point the target at a file of its own"
-            )
-        return path.read_text(encoding="utf-8")
+    """The file's text ('' if there is none yet): a regular file of at most `MAX_FILE_BYTES`,
+    never a FIFO or a device that would hang or exhaust memory."""
+    if not path.exists() or path.is_dir():
+        return ""
+    try:
+        return read_bounded(path, MAX_FILE_BYTES).decode("utf-8")
+    except (FileRefused, UnicodeDecodeError) as refused:
+        raise ConfigError(
+            f"outputs target {name}: cannot read {path}: {refused}; "
+            "point the target at a file of its own"
+        ) from None
 
 
 def _merge_dotenv(text: str, values: Mapping[str, str]) -> str:
