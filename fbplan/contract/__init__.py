@@ -18,7 +18,6 @@ Three users, one source of truth:
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -57,13 +56,11 @@ class Endpoint:
     ) -> None:
         self.method: str = entry["method"]
         self.path: str = entry["path"]
-        self.source: str = entry.get("source", "")
-        self.choices: tuple[str, ...] = tuple(entry.get("choices", ()))
         self.success_status: int = entry["response"]["status"]
-        self.takes_body = entry.get("request") is not None
         self._pattern = _path_pattern(self.path)
         self._query = _validator(entry.get("query", _NO_QUERY), defs)
-        self._request = _validator(entry["request"], defs) if self.takes_body else None
+        request = entry.get("request")
+        self._request = None if request is None else _validator(request, defs)
         self._response = _validator(entry["response"]["schema"], defs)
         self._reading = _validator(reading_form(entry["response"]["schema"]), reading_defs)
 
@@ -207,18 +204,11 @@ def reading_form(schema: Any) -> Any:
 @dataclass(frozen=True)
 class Contract:
     endpoints: tuple[Endpoint, ...]
-    defs: Mapping[str, Any]
 
     def find(self, method: str, path: str) -> Endpoint | None:
         """The endpoint a concrete request path belongs to (literal segments win over params)."""
         for endpoint in self.endpoints:
             if endpoint.matches(method.upper(), path):
-                return endpoint
-        return None
-
-    def by_template(self, method: str, template: str) -> Endpoint | None:
-        for endpoint in self.endpoints:
-            if endpoint.method == method.upper() and endpoint.path == template:
                 return endpoint
         return None
 
@@ -245,6 +235,6 @@ def load() -> Contract:
             defs[def_name] = schema
         entries.extend(document.get("endpoints", ()))
     reading_defs = {name: reading_form(schema) for name, schema in defs.items()}
-    endpoints = [Endpoint(copy.deepcopy(entry), defs, reading_defs) for entry in entries]
+    endpoints = [Endpoint(entry, defs, reading_defs) for entry in entries]
     endpoints.sort(key=lambda e: -e.literal_segments)
-    return Contract(tuple(endpoints), defs)
+    return Contract(tuple(endpoints))

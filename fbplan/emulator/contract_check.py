@@ -20,7 +20,7 @@ import os
 from flask import Flask, Response, request
 
 from fbplan import contract
-from fbplan.emulator.problems import ApiProblem, bad_request
+from fbplan.emulator.problems import bad_request
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +35,17 @@ def install(app: Flask) -> None:
         app.after_request(_check_response)
 
 
+def _unchecked() -> bool:
+    """No route matched (Flask answers 404/405 itself), or the emulator's own admin API."""
+    return request.routing_exception is not None or request.path.startswith(UNCHECKED_PREFIXES)
+
+
 def _endpoint() -> contract.Endpoint | None:
-    if request.routing_exception is not None or request.path.startswith(UNCHECKED_PREFIXES):
-        return None
     return contract.load().find(request.method, request.path)
 
 
 def _check_request() -> None:
-    endpoint = _endpoint()
+    endpoint = None if _unchecked() else _endpoint()
     if endpoint is None:
         return
     problems = endpoint.request_problems(request.args.to_dict(flat=True), _body())
@@ -66,9 +69,7 @@ def _body() -> object:
 
 
 def _check_response(response: Response) -> Response:
-    if request.routing_exception is not None or request.path.startswith(UNCHECKED_PREFIXES):
-        return response
-    if not 200 <= response.status_code < 300:
+    if _unchecked() or not 200 <= response.status_code < 300:
         return response
     endpoint = _endpoint()
     if endpoint is None:
@@ -86,5 +87,5 @@ def _check_response(response: Response) -> Response:
 def _broken(reason: str) -> Response:
     message = f"Emulator answer to {request.method} {request.path} breaks the contract: {reason}"
     log.error(message)
-    problem = ApiProblem(500, {"success": False, "message": message})
-    return Response(json.dumps(problem.body), status=500, mimetype="application/json")
+    body = {"success": False, "message": message}
+    return Response(json.dumps(body), status=500, mimetype="application/json")

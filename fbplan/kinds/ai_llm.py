@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from fbplan.kinds.base import ApplyContext, Created, Kind, LiveContext, drop_none, secrets_of
-from fbplan.kinds.common import provider_key_detach_reasons, provider_key_refs
+from fbplan.kinds.base import ApplyContext, Created, LiveContext, drop_none, secrets_of
+from fbplan.kinds.common import UsesProviderKey, provider_key_refs
 from fbplan.model import WORKSPACE_ADDRESS, Resource
 from fbplan.secret import reveal
 
 
-class AiLlmKind(Kind):
+class AiLlmKind(UsesProviderKey):
     name = "ai_llm"
     segment = "ai_llm"
     section = "ai_llms"
@@ -61,12 +61,6 @@ class AiLlmKind(Kind):
                 refs=provider_key_refs(provider_key),
                 id=item["id"],
             )
-
-    def replace_reasons(
-        self, before: Mapping[str, Any], after: Mapping[str, Any], changed: Iterable[str]
-    ) -> list[str]:
-        reasons = super().replace_reasons(before, after, changed)
-        return reasons + provider_key_detach_reasons(before, after)
 
     def _payload(self, ctx: ApplyContext, desired: Resource) -> dict[str, Any]:
         provider_key = desired.attrs.get("provider_key")

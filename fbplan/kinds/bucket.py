@@ -14,13 +14,12 @@ from typing import Any
 from fbplan.kinds.base import (
     ApplyContext,
     Created,
-    Kind,
     LiveContext,
     drop_none,
     secrets_of,
     update_body,
 )
-from fbplan.kinds.common import provider_key_detach_reasons, provider_key_refs, storage_type
+from fbplan.kinds.common import UsesProviderKey, provider_key_refs, storage_type
 from fbplan.model import WORKSPACE_ADDRESS, Resource
 from fbplan.secret import reveal
 
@@ -28,7 +27,7 @@ from fbplan.secret import reveal
 CLEARABLE = {"region": "region", "endpoint": "endpoint", "key": "key"}
 
 
-class BucketKind(Kind):
+class BucketKind(UsesProviderKey):
     name = "bucket"
     segment = "bucket"
     section = "buckets"
@@ -82,12 +81,6 @@ class BucketKind(Kind):
                 id=item["id"],
                 extra={"status": item.get("status")},
             )
-
-    def replace_reasons(
-        self, before: Mapping[str, Any], after: Mapping[str, Any], changed: Iterable[str]
-    ) -> list[str]:
-        reasons = super().replace_reasons(before, after, changed)
-        return reasons + provider_key_detach_reasons(before, after)
 
     def _payload(self, ctx: ApplyContext, desired: Resource) -> dict[str, Any]:
         attrs = desired.attrs

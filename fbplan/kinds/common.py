@@ -3,9 +3,10 @@ and the references of objects that may use a provider key."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from fbplan.kinds.base import Kind
 from fbplan.model import WORKSPACE_ADDRESS
 
 STORAGE_TYPE_ALIASES = {"AZURE": "BLOB"}
@@ -34,12 +35,21 @@ def bucket_id_of(item: dict) -> str | None:
     return item.get("bucketId") or item.get("unitId") or nested.get("id")
 
 
-def provider_key_detach_reasons(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
-    """Why moving from a provider key to inline credentials is a replace: the contract has no
+_DETACH = "a provider key cannot be detached in place (the API has no way to clear it)"
+
+
+class UsesProviderKey(Kind):
+    """A kind whose objects may take their credentials from a provider key (buckets, AI
+    LLMs). Moving from a provider key to inline credentials is a replace: the contract has no
     null for `apiKeyUuid`, so an update cannot detach the provider key."""
-    if before.get("provider_key") and not after.get("provider_key"):
-        return ["a provider key cannot be detached in place (the API has no way to clear it)"]
-    return []
+
+    def replace_reasons(
+        self, before: Mapping[str, Any], after: Mapping[str, Any], changed: Iterable[str]
+    ) -> list[str]:
+        reasons = super().replace_reasons(before, after, changed)
+        if before.get("provider_key") and not after.get("provider_key"):
+            reasons.append(_DETACH)
+        return reasons
 
 
 def provider_key_refs(provider_key: str | None) -> tuple[str, ...]:
