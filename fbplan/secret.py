@@ -22,9 +22,10 @@ _MIN_REDACTED_LENGTH = 4
 
 _known: set[str] = set()
 _known_lock = threading.Lock()
-# `_known` sorted longest first, and the (set, size) it was sorted from: values are only ever
-# added, so a new size (or a new set) means sort again; most calls to `redact` do not.
-_sorted: tuple[tuple[int, int], tuple[str, ...]] = ((0, 0), ())
+# `_known` sorted longest first, and the set (itself, not its id: a freed set's id may be
+# reused by the next one) and size it was sorted from: values are only ever added, so a new
+# size or a new set means sort again; most calls to `redact` do not.
+_sorted: tuple[set[str] | None, int, tuple[str, ...]] = (None, 0, ())
 
 
 class Secret:
@@ -125,9 +126,9 @@ def redact(text: str) -> str:
         return text
     global _sorted
     with _known_lock:
-        if _sorted[0] != (id(_known), len(_known)):
-            _sorted = ((id(_known), len(_known)), tuple(sorted(_known, key=len, reverse=True)))
-        values = _sorted[1]
+        if _sorted[0] is not _known or _sorted[1] != len(_known):
+            _sorted = (_known, len(_known), tuple(sorted(_known, key=len, reverse=True)))
+        values = _sorted[2]
     for value in values:
         if value in text:
             text = text.replace(value, MASK)
