@@ -14,9 +14,9 @@ from typing import Any
 
 import yaml
 
-from fbplan.envnames import env_name
 from fbplan.kinds import KINDS, REGISTRY
 from fbplan.model import Resource, State
+from fbplan.secrets.envnames import env_name
 
 # No schema URL is published: the hint names fbplan's own schema file, by the relative
 # path fbplan's examples use, as a commented-out line (editors only read an uncommented one).

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from fbplan.secret import Secret
+from fbplan.secrets.values import Secret
 
 WORKSPACE_ADDRESS = "workspace"
 

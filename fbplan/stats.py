@@ -28,7 +28,7 @@ from fbplan.backend.live import read_live
 from fbplan.kinds import KINDS
 from fbplan.model import State
 from fbplan.printable import printable
-from fbplan.secret import redact
+from fbplan.secrets.values import redact
 from fbplan.smoke.endpoints import fetch_rows, fetch_telemetry, latency, node_telemetry
 from fbplan.spec import Spec
 

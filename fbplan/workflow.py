@@ -15,15 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from fbplan.apply.executor import ApplyReport, ExecuteOptions, execute
-from fbplan.apply.fingerprints import FILE_NAME, FingerprintStore
-from fbplan.apply.sinks import (
-    Owner,
-    SecretSink,
-    backend_name,
-    foreign_entries,
-    holds_secret_of,
-    sink_from_spec,
-)
 from fbplan.backend.client import BackendClient, ClientEvent, request_limits
 from fbplan.backend.conflicts import name_conflicts
 from fbplan.backend.live import live_digest, read_live, read_org_id
@@ -36,6 +27,15 @@ from fbplan.plan.model import Action, Blocker, Plan
 from fbplan.plan.planner import PlanOptions, destroy_plan, make_plan, targeted
 from fbplan.plan.render.json import to_document
 from fbplan.plan.safety import delete_blocker
+from fbplan.secrets.fingerprints import FILE_NAME, FingerprintStore
+from fbplan.secrets.sinks import (
+    Owner,
+    SecretSink,
+    backend_name,
+    foreign_entries,
+    holds_secret_of,
+    sink_from_spec,
+)
 from fbplan.spec import Spec
 from fbplan.spec.build import kinds_to_read, load_desired
 from fbplan.spec.loader import prune_sections

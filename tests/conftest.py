@@ -26,6 +26,6 @@ def own_redaction_registry(monkeypatch: pytest.MonkeyPatch) -> None:
     """What a test registers for redaction (every value a spec reads from the environment
     or a file is) stays in that test, as it would stay in one fbplan process: a region
     read by one test's spec must not be masked in the next test's plan."""
-    from fbplan import secret
+    from fbplan.secrets import values as secret
 
     monkeypatch.setattr(secret, "_known", set(secret._known))

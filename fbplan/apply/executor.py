@@ -25,8 +25,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Literal
 
-from fbplan.apply.fingerprints import FingerprintStore
-from fbplan.apply.sinks import SecretSink
 from fbplan.backend.client import QUOTA_EXCEEDED
 from fbplan.errors import ApiError, FbplanError, StepFailed
 from fbplan.kinds import REGISTRY
@@ -34,7 +32,9 @@ from fbplan.kinds.base import ApplyContext, Created, UnknownReference
 from fbplan.model import Resource, State
 from fbplan.plan.graph import Step, build_graph
 from fbplan.plan.model import Action, Plan
-from fbplan.secret import redact, register
+from fbplan.secrets.fingerprints import FingerprintStore
+from fbplan.secrets.sinks import SecretSink
+from fbplan.secrets.values import redact, register
 
 Status = Literal["done", "failed", "skipped"]
 AMBIGUOUS_CREATE_ATTEMPTS = 3

@@ -46,7 +46,7 @@ from fbplan import __version__, contract
 from fbplan.backend.deadline import transport as deadline_transport
 from fbplan.backend.deadline import until as deadline_until
 from fbplan.errors import ApiError, ConfigError, TransportError
-from fbplan.secret import redact, register
+from fbplan.secrets.values import redact, register
 
 DEFAULT_BACKEND_URL = "https://backend.flashback.tech"
 QUOTA_EXCEEDED = "QUOTA_EXCEEDED"

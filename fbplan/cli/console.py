@@ -16,7 +16,7 @@ import click
 
 from fbplan.errors import FbplanError, SpecError
 from fbplan.printable import printable
-from fbplan.secret import redact
+from fbplan.secrets.values import redact
 
 if TYPE_CHECKING:
     from fbplan.backend.client import ClientEvent

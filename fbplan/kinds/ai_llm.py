@@ -12,7 +12,7 @@ from typing import Any
 from fbplan.kinds.base import ApplyContext, Created, LiveContext, drop_none, secrets_of
 from fbplan.kinds.common import UsesProviderKey, provider_key_refs
 from fbplan.model import WORKSPACE_ADDRESS, Resource
-from fbplan.secret import reveal
+from fbplan.secrets.values import reveal
 
 
 class AiLlmKind(UsesProviderKey):

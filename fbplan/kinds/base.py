@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from fbplan.model import Resource, child_address
-from fbplan.secret import Secret
+from fbplan.secrets.values import Secret
 
 #: Reads in flight at once while reading a workspace. The API lists AI policies one repo at
 #: a time, so a refresh of R repos costs about R / PREFETCH_WORKERS round trips on top of

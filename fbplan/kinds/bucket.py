@@ -21,7 +21,7 @@ from fbplan.kinds.base import (
 )
 from fbplan.kinds.common import UsesProviderKey, provider_key_refs, storage_type
 from fbplan.model import WORKSPACE_ADDRESS, Resource
-from fbplan.secret import reveal
+from fbplan.secrets.values import reveal
 
 # Optional string fields an update clears when the spec drops them (attribute -> API field).
 CLEARABLE = {"region": "region", "endpoint": "endpoint", "key": "key"}

@@ -20,7 +20,7 @@ from fbplan.kinds.base import (
     update_body,
 )
 from fbplan.model import WORKSPACE_ADDRESS, Resource
-from fbplan.secret import reveal
+from fbplan.secrets.values import reveal
 
 FIELDS = {
     "provider": "provider",

@@ -19,12 +19,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fbplan.apply.sinks import SecretSink, sink_from_spec
 from fbplan.backend.live import read_live
 from fbplan.errors import ConfigError
 from fbplan.kinds import KINDS
 from fbplan.model import State
-from fbplan.secret import Secret
+from fbplan.secrets.sinks import SecretSink, sink_from_spec
+from fbplan.secrets.values import Secret
 from fbplan.smoke import runner
 from fbplan.spec import Spec
 from fbplan.spec.validate_outputs import SOURCES

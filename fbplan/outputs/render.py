@@ -9,7 +9,7 @@ import json
 
 from fbplan.outputs import Outputs, OutputValue
 from fbplan.outputs.targets import check_format, dotenv_line
-from fbplan.secret import MASK
+from fbplan.secrets.values import MASK
 
 
 def render(outputs: Outputs, output_format: str, *, show_secrets: bool, single: bool) -> str:

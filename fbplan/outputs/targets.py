@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fbplan.apply.sinks import AwsSecretsManagerSink, _variable, _write_private, unwritable
 from fbplan.errors import ConfigError
 from fbplan.files import FileRefused, read_bounded
 from fbplan.outputs import Outputs, OutputValue
+from fbplan.secrets.sinks import AwsSecretsManagerSink, _variable, _write_private, unwritable
 from fbplan.spec import Spec
 
 MAX_FILE_BYTES = 1024 * 1024  # an existing target file larger than this is not read

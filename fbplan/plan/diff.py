@@ -14,7 +14,7 @@ from typing import Any, Literal
 from fbplan.kinds import REGISTRY, Kind
 from fbplan.model import WORKSPACE_ADDRESS, Resource, State
 from fbplan.plan.model import Action, Change, FieldChange, Plan, Unmanaged
-from fbplan.secret import MASK, Secret, carries_source
+from fbplan.secrets.values import MASK, Secret, carries_source
 
 SecretStatus = Literal["unchanged", "changed", "untracked"]
 SecretStatusFn = Callable[[str, str, Secret], SecretStatus]

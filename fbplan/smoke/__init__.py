@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from fbplan.errors import SmokeError
 from fbplan.printable import printable
-from fbplan.secret import redact
+from fbplan.secrets.values import redact
 
 Outcome = Literal["passed", "failed", "blocked"]
 FailureKind = Literal["hard", "soft", "unreachable"]

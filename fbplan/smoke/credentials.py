@@ -17,9 +17,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fbplan.apply.sinks import SecretSink
 from fbplan.errors import ConfigError
-from fbplan.secret import Secret
+from fbplan.secrets.sinks import SecretSink
+from fbplan.secrets.values import Secret
 
 ENV_KEY_ID, ENV_KEY_SECRET, ENV_AI_KEY = "FB_KEY_ID", "FB_KEY_SECRET", "FB_OPENAI_API_KEY"
 # An S3-style access key id: upper-case letters and digits only (AKIA..., FBK...).

@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fbplan.errors import ApiError
-from fbplan.secret import redact
+from fbplan.secrets.values import redact
 
 API_OF_STORAGE_TYPE = {"S3": "s3", "GCS": "gcs", "BLOB": "blob", "AZURE": "blob"}
 PROVIDER_OF = {

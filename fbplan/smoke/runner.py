@@ -26,11 +26,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fbplan.apply.sinks import SecretSink, sink_from_spec
 from fbplan.backend.live import read_live
 from fbplan.errors import ConfigError
 from fbplan.kinds import KINDS
 from fbplan.model import State
+from fbplan.secrets.sinks import SecretSink, sink_from_spec
 from fbplan.smoke import Attempt, SmokeReport, SmokeStep, TargetResult
 from fbplan.smoke import ai as ai_check
 from fbplan.smoke import storage as storage_check

@@ -16,7 +16,7 @@ from fbplan.kinds import KINDS, REGISTRY, Kind
 from fbplan.kinds.workspace import workspace_name
 from fbplan.model import Resource, State
 from fbplan.plan.graph import find_reference_cycle
-from fbplan.secret import Sourced
+from fbplan.secrets.values import Sourced
 from fbplan.spec.loader import Spec, load_spec, prune_sections
 
 

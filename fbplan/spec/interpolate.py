@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from fbplan.errors import SpecProblem
 from fbplan.files import MAX_REFERENCED_BYTES, FileRefused, read_bounded
-from fbplan.secret import Secret, Sourced, register
+from fbplan.secrets.values import Secret, Sourced, register
 
 if TYPE_CHECKING:
     from fbplan.spec.loader import Marks, PathKey

@@ -151,7 +151,7 @@ class Spec:
     """A loaded, interpolated and validated spec.
 
     `data` is the merged plain data (defaults not filled in), with the secret fields as
-    `fbplan.secret.Secret` objects. `digest` identifies the spec for a plan file: a sha256
+    `fbplan.secrets.values.Secret` objects. `digest` identifies the spec for a plan file: a sha256
     over the files' bytes, the resolved variables and a scrypt hash of the values read
     from the environment and files into fields that are not secret (see `_digest`); never
     over a secret field's value.

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from fbplan.envnames import env_prefix
 from fbplan.errors import SpecProblem
+from fbplan.secrets.envnames import env_prefix
 from fbplan.spec.validate_outputs import output_rules
 
 if TYPE_CHECKING:

@@ -67,6 +67,6 @@ def harness(tmp_path: Path) -> Iterator[Harness]:
 @pytest.fixture
 def fast_fingerprints(monkeypatch: pytest.MonkeyPatch) -> None:
     """Cheap scrypt parameters for fingerprints: same behaviour, a fraction of the time."""
-    from fbplan.apply import fingerprints
+    from fbplan.secrets import fingerprints
 
     monkeypatch.setitem(fingerprints._SCRYPT, "n", 2**4)

@@ -12,11 +12,11 @@ from urllib.parse import quote, quote_plus
 import pytest
 import respx
 
-from fbplan.apply.sinks import DotenvSink, JsonSink
 from fbplan.backend import BackendClient
 from fbplan.emulator.store import Store
 from fbplan.errors import ApiError, ConfigError
-from fbplan.secret import MASK, Secret, redact
+from fbplan.secrets.sinks import DotenvSink, JsonSink
+from fbplan.secrets.values import MASK, Secret, redact
 
 AWKWARD = 'pa"ss\\wo rd/é&x=1'  # a quote, a backslash, a space, a slash, non-ASCII, & and =
 

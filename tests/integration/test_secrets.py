@@ -13,12 +13,12 @@ import pytest
 from click.testing import CliRunner, Result
 from moto import mock_aws
 
-from fbplan import secret
-from fbplan.apply.sinks import AwsSecretsManagerSink
 from fbplan.cli.main import cli
 from fbplan.errors import ConfigError, SafetyError
 from fbplan.plan.model import Action
-from fbplan.secret import MASK
+from fbplan.secrets import values as secret
+from fbplan.secrets.sinks import AwsSecretsManagerSink
+from fbplan.secrets.values import MASK
 from fbplan.workflow import ApplyRequest, apply_prepared
 
 pytestmark = pytest.mark.usefixtures("fast_fingerprints")
@@ -204,7 +204,7 @@ def test_a_sink_write_failure_names_the_key_id_and_how_to_rotate_it(
     def disk_full(*_: Any) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("fbplan.apply.sinks._write_private", disk_full)
+    monkeypatch.setattr("fbplan.secrets.sinks._write_private", disk_full)
     report = harness.apply(spec)
     failed = {str(r.step): r.message for r in report.of("failed")}
     assert set(failed) == {f"create {KEY}", "create repo.app.ai_api_key.app-ai"}

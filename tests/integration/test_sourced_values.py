@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from fbplan import secret
 from fbplan.cli.main import cli
 from fbplan.plan.planfile import load_plan
 from fbplan.plan.render import render_text
+from fbplan.secrets import values as secret
 from fbplan.spec import load_spec
 
 pytestmark = pytest.mark.usefixtures("fast_fingerprints")

@@ -1,7 +1,7 @@
 """Renderers of a Plan: text (terminal, CI log), JSON (machines) and markdown (PR comments).
 
 All three lay out the same data; text and markdown share one row model (`rows`). Every
-output is passed through `fbplan.secret.redact` before it is returned.
+output is passed through `fbplan.secrets.values.redact` before it is returned.
 """
 
 from __future__ import annotations

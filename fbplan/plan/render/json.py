@@ -17,7 +17,7 @@ from fbplan.plan.model import PLAN_FORMAT_VERSION, Action, Blocker, Change, Fiel
 from fbplan.plan.model import Unmanaged as UnmanagedItem
 from fbplan.plan.render.rows import drift_counts, drift_status, scrub
 from fbplan.printable import json_safe
-from fbplan.secret import MASK, redact, shown
+from fbplan.secrets.values import MASK, redact, shown
 
 
 def render_json(plan: Plan, *, drift: bool = False) -> str:

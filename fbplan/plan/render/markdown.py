@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from fbplan.plan.model import Action, Plan
 from fbplan.plan.render.rows import ChangeRow, FieldRow, Rows, UnmanagedRow, build_rows
-from fbplan.secret import redact
+from fbplan.secrets.values import redact
 
 DEFAULT_MAX_CHARS = 60_000
 MORE_CHANGES = "… and {n} more changes not shown (see the full plan in the CI log)"

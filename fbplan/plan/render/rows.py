@@ -21,8 +21,8 @@ from typing import Any, Literal
 
 from fbplan.plan.model import Action, Blocker, Change, FieldChange, Plan, Unmanaged
 from fbplan.printable import printable
-from fbplan.secret import MASK, Secret, Sourced, shown
-from fbplan.secret import redact as _redact
+from fbplan.secrets.values import MASK, Secret, Sourced, shown
+from fbplan.secrets.values import redact as _redact
 
 FieldOp = Literal["+", "-", "~"]
 DriftStatus = Literal["changed", "missing", "unmanaged", "none"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fbplan.plan.model import Action, Plan
 from fbplan.plan.render.rows import ChangeRow, Rows, build_rows
-from fbplan.secret import redact
+from fbplan.secrets.values import redact
 
 _RESET = "\x1b[0m"
 _COLORS = {"+": "\x1b[32m", "~": "\x1b[33m", "-": "\x1b[31m", "!": "\x1b[1;31m"}

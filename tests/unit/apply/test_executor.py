@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from fbplan.apply.executor import ApplyReport, ExecuteOptions, execute
-from fbplan.apply.sinks import JsonSink
 from fbplan.errors import ApiError
 from fbplan.kinds.base import ApplyContext
 from fbplan.model import Resource, State
 from fbplan.plan.diff import DiffSettings, diff
+from fbplan.secrets.sinks import JsonSink
 from fbplan.spec.build import build_desired
 
 Hook = Callable[[dict[str, Any]], None]

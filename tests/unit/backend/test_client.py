@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from fbplan import __version__
 from fbplan.backend import DEFAULT_BACKEND_URL, BackendClient, ClientEvent
 from fbplan.errors import ApiError, ConfigError, TransportError
-from fbplan.secret import MASK, register
+from fbplan.secrets.values import MASK, register
 
 BASE = "https://backend.test"
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.test-token-value.signature"

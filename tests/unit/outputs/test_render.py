@@ -9,7 +9,7 @@ import pytest
 from fbplan.errors import ConfigError
 from fbplan.outputs import Outputs, OutputValue
 from fbplan.outputs.render import render
-from fbplan.secret import Secret
+from fbplan.secrets.values import Secret
 
 SECRET = "render-test-secret-9c1e"
 OUTPUTS = Outputs(

@@ -7,7 +7,7 @@ from fbplan.kinds.repo import RepoKind
 from fbplan.model import Resource, State
 from fbplan.plan.diff import DiffSettings, diff
 from fbplan.plan.model import Action
-from fbplan.secret import MASK, Secret
+from fbplan.secrets.values import MASK, Secret
 from fbplan.spec.build import build_desired
 
 SPEC = {

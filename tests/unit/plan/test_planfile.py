@@ -16,7 +16,7 @@ from fbplan.plan.diff import DiffSettings, diff
 from fbplan.plan.model import Action, Blocker, Change, FieldChange, Plan, Unmanaged
 from fbplan.plan.planfile import load_plan, save_plan
 from fbplan.plan.render import render_json, render_markdown, render_text
-from fbplan.secret import MASK, Secret
+from fbplan.secrets.values import MASK, Secret
 
 GOLDEN = Path(__file__).parent / "golden"
 GOLDEN_PLANS = sorted(GOLDEN.glob("*.plan.json"))

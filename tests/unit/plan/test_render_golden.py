@@ -21,7 +21,7 @@ from jsonschema import Draft202012Validator
 from fbplan.plan.model import Action, Blocker, Change, FieldChange, Plan, Unmanaged
 from fbplan.plan.planfile import schema
 from fbplan.plan.render import render_json, render_markdown, render_text
-from fbplan.secret import MASK
+from fbplan.secrets.values import MASK
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("FBPLAN_UPDATE_GOLDEN") == "1"

@@ -9,7 +9,7 @@ from jsonschema import Draft202012Validator
 from fbplan.plan.model import Action, Blocker, Change, FieldChange, Plan, Unmanaged
 from fbplan.plan.planfile import schema
 from fbplan.plan.render import render_json
-from fbplan.secret import MASK, register
+from fbplan.secrets.values import MASK, register
 
 TOP_KEYS = [
     "format_version",

@@ -9,7 +9,7 @@ import pytest
 from fbplan.plan.model import Action, Blocker, Change, FieldChange, Plan, Unmanaged
 from fbplan.plan.render import render_markdown
 from fbplan.plan.render.markdown import code, text
-from fbplan.secret import register
+from fbplan.secrets.values import register
 
 MORE = re.compile(r"^… and (\d+) more changes not shown \(see the full plan in the CI log\)$", re.M)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fbplan.plan.model import Action, Blocker, Change, FieldChange, Plan, Unmanaged
 from fbplan.plan.render import render_text
-from fbplan.secret import MASK, register
+from fbplan.secrets.values import MASK, register
 
 
 def mixed_plan() -> Plan:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from fbplan.apply.sinks import JsonSink
 from fbplan.errors import ConfigError
-from fbplan.secret import MASK, redact
+from fbplan.secrets.sinks import JsonSink
+from fbplan.secrets.values import MASK, redact
 from fbplan.smoke.credentials import (
     AiCredentials,
     CredentialIssue,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from fbplan.errors import SpecError
-from fbplan.secret import Secret
+from fbplan.secrets.values import Secret
 from fbplan.spec import load_spec
 from fbplan.spec.interpolate import SECRET_RULE, is_secret_field
 

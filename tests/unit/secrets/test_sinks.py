@@ -15,7 +15,9 @@ import pytest
 from botocore.exceptions import ClientError, NoCredentialsError
 from moto import mock_aws
 
-from fbplan.apply.sinks import (
+from fbplan.errors import ConfigError
+from fbplan.model import Resource
+from fbplan.secrets.sinks import (
     AwsSecretsManagerSink,
     DotenvSink,
     JsonSink,
@@ -25,9 +27,7 @@ from fbplan.apply.sinks import (
     holds_secret_of,
     sink_from_spec,
 )
-from fbplan.errors import ConfigError
-from fbplan.model import Resource
-from fbplan.secret import MASK, redact
+from fbplan.secrets.values import MASK, redact
 
 KEY = "repo.app.api_key.app-rw"
 VALUES = {"key": "FBKEYID123", "secret": "sink-secret-value-8c1f"}

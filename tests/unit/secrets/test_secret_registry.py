@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fbplan import secret
+from fbplan.secrets import values as secret
 
 
 def test_a_swapped_registry_of_the_same_size_is_read_anew(monkeypatch: pytest.MonkeyPatch) -> None:

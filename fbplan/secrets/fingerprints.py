@@ -28,7 +28,7 @@ from typing import Literal
 
 from fbplan.errors import ConfigError
 from fbplan.files import MAX_FINGERPRINT_BYTES, FileRefused, read_bounded
-from fbplan.secret import Secret
+from fbplan.secrets.values import Secret
 
 FILE_NAME = "fbplan.fingerprints.json"
 FORMAT_VERSION = 1

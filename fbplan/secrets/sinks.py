@@ -30,11 +30,11 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
-from fbplan.envnames import env_prefix
 from fbplan.errors import ConfigError
 from fbplan.files import MAX_SINK_BYTES, FileRefused, read_bounded
 from fbplan.model import Resource
-from fbplan.secret import redact, register
+from fbplan.secrets.envnames import env_prefix
+from fbplan.secrets.values import redact, register
 
 T = TypeVar("T")
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from fbplan.apply import fingerprints
-from fbplan.apply.fingerprints import HASH_WORKERS, FingerprintStore
 from fbplan.errors import ConfigError
-from fbplan.secret import Secret
+from fbplan.secrets import fingerprints
+from fbplan.secrets.fingerprints import HASH_WORKERS, FingerprintStore
+from fbplan.secrets.values import Secret
 
 
 class ScryptSpy:
