@@ -23,14 +23,14 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, assert_never
 
 from fbplan.backend.client import QUOTA_EXCEEDED
 from fbplan.errors import ApiError, FbplanError, StepFailed
 from fbplan.kinds import REGISTRY
 from fbplan.kinds.base import ApplyContext, Created, UnknownReference
 from fbplan.model import Resource, State
-from fbplan.plan.graph import Step, build_graph
+from fbplan.plan.graph import Step, StepOp, build_graph
 from fbplan.plan.model import Action, Plan
 from fbplan.secrets.fingerprints import FingerprintStore
 from fbplan.secrets.sinks import SecretSink
@@ -195,17 +195,19 @@ class _StepRunner:
 
     def _run(self, step: Step) -> None:
         match step.op:
-            case "create":
+            case StepOp.CREATE:
                 self._create(self.desired.resources[step.address])
-            case "update":
+            case StepOp.UPDATE:
                 want = self.desired.resources[step.address]
                 REGISTRY[want.kind].update(self.ctx, want, self.live.resources[step.address])
                 self._record_fingerprints(want)
-            case "delete":
+            case StepOp.DELETE:
                 self._delete(self.live.resources[step.address])
                 self.ctx.forget(step.address)
                 if step.address not in self.recreated:
                     self._forget(step.address)
+            case unknown:
+                assert_never(unknown)
 
     def _forget(self, address: str) -> None:
         """What fbplan kept about an object that is gone for good: its fingerprints, and a

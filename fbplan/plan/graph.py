@@ -8,21 +8,28 @@ are identities and must be free again before the new object takes them.
 
 from __future__ import annotations
 
+import graphlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from enum import StrEnum
 
 from fbplan.errors import CycleError
 from fbplan.model import Resource, State
 from fbplan.plan.model import Action, Plan
 
-Op = Literal["create", "update", "delete"]
+
+class StepOp(StrEnum):
+    """What a step does to its address; a closed set, so a `match` over it is checked."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
 
 
 @dataclass(frozen=True, order=True)
 class Step:
     address: str
-    op: Op
+    op: StepOp
 
     def __str__(self) -> str:
         return f"{self.op} {self.address}"
@@ -33,13 +40,13 @@ def steps_of(plan: Plan) -> list[Step]:
     for change in plan.actionable:
         match change.action:
             case Action.CREATE:
-                steps.append(Step(change.address, "create"))
+                steps.append(Step(change.address, StepOp.CREATE))
             case Action.UPDATE:
-                steps.append(Step(change.address, "update"))
+                steps.append(Step(change.address, StepOp.UPDATE))
             case Action.DELETE:
-                steps.append(Step(change.address, "delete"))
+                steps.append(Step(change.address, StepOp.DELETE))
             case Action.REPLACE:
-                steps += [Step(change.address, "delete"), Step(change.address, "create")]
+                steps += [Step(change.address, StepOp.DELETE), Step(change.address, StepOp.CREATE)]
             case Action.NOOP:
                 pass
     return steps
@@ -48,14 +55,14 @@ def steps_of(plan: Plan) -> list[Step]:
 def build_graph(plan: Plan, desired: State, live: State) -> dict[Step, set[Step]]:
     """Each step mapped to the steps it must wait for."""
     steps = steps_of(plan)
-    index = {(s.address, s.op): s for s in steps}
+    index: dict[tuple[str, str], Step] = {(s.address, s.op): s for s in steps}
     graph: dict[Step, set[Step]] = {s: set() for s in steps}
     referrers = _referrers(live)
     for step in steps:
-        if step.op in ("create", "update"):
+        if step.op in (StepOp.CREATE, StepOp.UPDATE):
             _wait_for_referenced(graph[step], desired.get(step.address), index)
-            if step.op == "create" and (step.address, "delete") in index:
-                graph[step].add(index[(step.address, "delete")])
+            if step.op is StepOp.CREATE and (step.address, StepOp.DELETE) in index:
+                graph[step].add(index[(step.address, StepOp.DELETE)])
         else:
             _wait_for_referrers(graph[step], referrers.get(step.address, ()), index)
     order(graph)  # raises on a cycle
@@ -75,63 +82,46 @@ def _wait_for_referenced(
     waits: set[Step], resource: Resource | None, index: Mapping[tuple[str, str], Step]
 ) -> None:
     for ref in resource.refs if resource else ():
-        if (ref, "create") in index:
-            waits.add(index[(ref, "create")])
+        if (ref, StepOp.CREATE) in index:
+            waits.add(index[(ref, StepOp.CREATE)])
 
 
 def _wait_for_referrers(
     waits: set[Step], referrers: Iterable[str], index: Mapping[tuple[str, str], Step]
 ) -> None:
     for other in referrers:
-        for op in ("delete", "update"):
+        for op in (StepOp.DELETE, StepOp.UPDATE):
             if (other, op) in index:
                 waits.add(index[(other, op)])
 
 
 def order(graph: Mapping[Step, Iterable[Step]]) -> list[Step]:
     """A topological order, level by level (ties broken by address); raises CycleError on a
-    cycle. Each step and edge is looked at once, so a large plan costs linear time."""
-    waits = {step: set(deps) for step, deps in graph.items()}
-    dependents: dict[Step, list[Step]] = {step: [] for step in waits}
-    for step, deps in waits.items():
-        for dep in deps:
-            dependents.setdefault(dep, []).append(step)
-    count = {step: len(deps) for step, deps in waits.items()}
-    done: list[Step] = []
-    ready = sorted(s for s, n in count.items() if n == 0)
-    while ready:
-        done += ready
-        unblocked = []
-        for step in ready:
-            for dependent in dependents.get(step, ()):
-                count[dependent] -= 1
-                if count[dependent] == 0:
-                    unblocked.append(dependent)
-        ready = sorted(unblocked)
-    if len(done) < len(waits):
-        finished = set(done)
-        blocked = {s: deps - finished for s, deps in waits.items() if s not in finished}
-        cycle = _a_cycle(blocked)
+    cycle, naming the steps around it."""
+    sorter: graphlib.TopologicalSorter[Step] = graphlib.TopologicalSorter()
+    for step in sorted(graph):  # sorted: the same cycle is named whatever the dict order
+        sorter.add(step, *sorted(graph[step]))
+    try:
+        sorter.prepare()
+    except graphlib.CycleError as exc:
+        cycle: list[Step] = exc.args[1][::-1]  # graphlib lists it against the waits
         error = CycleError("dependency cycle: " + " -> ".join(str(s) for s in cycle))
         error.cycle = cycle
-        raise error
+        raise error from exc
+    done: list[Step] = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready())
+        done += ready
+        sorter.done(*ready)
     return done
-
-
-def _a_cycle(blocked: Mapping[Step, set[Step]]) -> list[Step]:
-    """Follow waits from the smallest blocked step until one repeats."""
-    path = [min(blocked)]
-    while True:
-        nxt = min(blocked[path[-1]])
-        if nxt in path:
-            return [*path[path.index(nxt) :], nxt]
-        path.append(nxt)
 
 
 def find_reference_cycle(state: State) -> list[str] | None:
     """A cycle among the resources' references, as addresses, or None."""
     graph = {
-        Step(r.address, "create"): {Step(ref, "create") for ref in r.refs if ref in state.resources}
+        Step(r.address, StepOp.CREATE): {
+            Step(ref, StepOp.CREATE) for ref in r.refs if ref in state.resources
+        }
         for r in state
     }
     try:

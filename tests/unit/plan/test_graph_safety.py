@@ -6,7 +6,7 @@ import pytest
 
 from fbplan.model import Resource, State
 from fbplan.plan.diff import DiffSettings, diff
-from fbplan.plan.graph import CycleError, Step, build_graph, find_reference_cycle, order
+from fbplan.plan.graph import CycleError, Step, StepOp, build_graph, find_reference_cycle, order
 from fbplan.plan.model import Action, Change, Plan
 from fbplan.plan.safety import delete_blocker, plan_blockers
 from fbplan.spec.build import build_desired
@@ -70,6 +70,19 @@ def test_reference_cycle_is_found() -> None:
         order(
             {Step("a", "create"): {Step("b", "create")}, Step("b", "create"): {Step("a", "create")}}
         )
+
+
+def test_a_cycle_is_one_error_naming_its_steps_in_the_order_they_wait() -> None:
+    a, b, c, d = (Step(name, StepOp.CREATE) for name in "abcd")
+    with pytest.raises(CycleError) as caught:
+        order({d: set(), a: {b, d}, b: {c}, c: {a}})  # a waits for b, b for c, c for a
+    assert str(caught.value) == "dependency cycle: create a -> create b -> create c -> create a"
+    assert caught.value.cycle == [a, b, c, a]
+
+
+def test_order_goes_level_by_level_by_address_within_a_level() -> None:
+    a, b, c, d = (Step(name, StepOp.CREATE) for name in "abcd")
+    assert order({d: set(), c: {d}, b: set(), a: {b, c}}) == [b, d, c, a]
 
 
 def _deletes(kind: str, count: int, protect: bool = False) -> list[Change]:
