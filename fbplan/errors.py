@@ -3,7 +3,8 @@
     FbplanError                     root; `str(err)` is one clear sentence, never a secret
     ├── SpecError                   a spec problem at file:line:column (one or many)
     ├── ConfigError                 bad flags, environment or local files
-    ├── ApiError                    the backend answered with an error (method, path, status, code)
+    ├── BackendError                a request to the backend failed (method, path, URL, ambiguous)
+    │   ├── ApiError                the backend answered with an error (status, code)
     │   └── TransportError          no usable answer: timeout, refused or dropped connection
     ├── SafetyError                 blocked by a safety rule (exit code 3): delete not allowed,
     │                               protect, threshold, stale plan, lock held
@@ -12,6 +13,10 @@
     └── SmokeError                  a smoke check failed after a successful apply (exit code 4)
 
 The CLI maps each class to an exit code with `exit_code`; nothing below the CLI prints.
+As in httpx, a request that got no answer is not an answered error: `except ApiError` sees
+what the backend said (a status, a code), `except BackendError` also a timeout. Where an
+error translates another one it keeps it as its cause (`raise ... from exc`), which the CLI
+shows only under FBPLAN_DEBUG.
 """
 
 from __future__ import annotations
@@ -65,14 +70,32 @@ class ConfigError(FbplanError):
     """A flag, environment variable or local file is wrong."""
 
 
-class ApiError(FbplanError):
-    """The Flashback backend answered a request with an error.
+class BackendError(FbplanError):
+    """A request to the Flashback backend failed, answered or not.
 
-    Carries the method, the path (never the query string's secrets, never headers),
-    the HTTP status and the API's own error code and message. `ambiguous` is true when a
-    non-idempotent request (a create) failed after it may have reached the server: the
-    caller must re-read by name before any retry. `foreign` is true when the answer does not
-    look like the Flashback API's (a wrong backend URL, most likely).
+    Carries the method, the path (never the query string's secrets, never headers) and the
+    URL. `ambiguous` is true when a non-idempotent request (a create) failed after it may
+    have reached the server: the caller must re-read by name before any retry.
+    """
+
+    method: str
+    path: str
+    url: str | None
+    ambiguous: bool
+
+    @property
+    def origin(self) -> str:
+        """`scheme://host:port` of the backend that answered (or did not), if known."""
+        if not self.url or "://" not in self.url:
+            return ""
+        scheme, rest = self.url.split("://", 1)
+        return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
+class ApiError(BackendError):
+    """The Flashback backend answered a request with an error: the HTTP status and the API's
+    own error code and message. `foreign` is true when the answer does not look like the
+    Flashback API's (a wrong backend URL, most likely).
     """
 
     def __init__(
@@ -112,17 +135,10 @@ class ApiError(FbplanError):
             hint = f" Check FB_JWT: the backend{where} did not accept the token."
         return f"{self.method} {self.path} failed with {status}{tail}.{hint}"
 
-    @property
-    def origin(self) -> str:
-        """`scheme://host:port` of the backend that answered (or did not), if known."""
-        if not self.url or "://" not in self.url:
-            return ""
-        scheme, rest = self.url.split("://", 1)
-        return f"{scheme}://{rest.split('/', 1)[0]}"
 
-
-class TransportError(ApiError):
-    """No usable answer: a timeout, a refused or a dropped connection."""
+class TransportError(BackendError):
+    """No usable answer: a timeout, a refused or a dropped connection. Not an `ApiError`:
+    the backend said nothing (no status, no code)."""
 
     def __init__(
         self,
@@ -133,12 +149,13 @@ class TransportError(ApiError):
         *,
         ambiguous: bool = False,
     ) -> None:
+        self.method = method
+        self.path = path
         self.reason = reason
-        super().__init__(method, path, None, None, reason, url, ambiguous=ambiguous)
-
-    def _sentence(self) -> str:
+        self.url = url
+        self.ambiguous = ambiguous
         where = f" from {self.origin} (FB_BACKEND_URL)" if self.origin else ""
-        return f"{self.method} {self.path} got no response{where}: {self.reason}."
+        super().__init__(f"{method} {path} got no response{where}: {reason}.")
 
 
 class SafetyError(FbplanError):

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Literal, assert_never
 
 from fbplan.backend.client import QUOTA_EXCEEDED
-from fbplan.errors import ApiError, FbplanError, StepFailed
+from fbplan.errors import ApiError, BackendError, FbplanError, StepFailed
 from fbplan.kinds import REGISTRY
 from fbplan.kinds.base import ApplyContext, Created, UnknownReference
 from fbplan.model import Resource, State
@@ -188,7 +188,7 @@ class _StepRunner:
                             f"quota exceeded (HTTP {error.status}) and still exceeded "
                             f"after waiting {waited:.0f} s; free capacity or raise the quota, "
                             "then apply again"
-                        ) from None
+                        ) from error
                     raise
                 self.options.sleep(pause)
                 waited += pause
@@ -247,7 +247,7 @@ class _StepRunner:
         for attempt in range(1, AMBIGUOUS_CREATE_ATTEMPTS + 1):
             try:
                 return kind.create(self.ctx, want)
-            except ApiError as error:
+            except BackendError as error:  # a timeout may be ambiguous too
                 if not error.ambiguous:
                     raise
                 last_error = error
@@ -270,7 +270,7 @@ class _StepRunner:
                 f"the key was created (id {found.id}) but its secret was lost in an unanswered "
                 f"request, and removing it failed ({error}); run apply with "
                 f"--rotate {want.address} --allow-delete to replace it"
-            ) from None
+            ) from error
 
     def _keep_secrets(self, want: Resource, created: Created) -> None:
         register(created.one_time_secrets.get("secret", ""))  # the key id is no secret
@@ -283,7 +283,7 @@ class _StepRunner:
                 f"could not be written to the {self.options.sink.description} "
                 f"({type(error).__name__}); fix the sink, then run apply with "
                 f"--rotate {want.address} --allow-delete to get a new key"
-            ) from None
+            ) from error
 
     def _record_fingerprints(self, want: Resource) -> None:
         """Record, and save at once: a run killed later keeps what this step wrote."""

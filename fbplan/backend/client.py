@@ -2,8 +2,8 @@
 
 `BackendClient` sends JSON requests with the bearer token, retries what is safe to retry
 (exponential backoff with full jitter, `Retry-After` honoured on 429/5xx, bounded attempts)
-and translates every failure into `ApiError` or `TransportError`. This is the only module
-that sees httpx exceptions.
+and translates every failure into `ApiError` (answered) or `TransportError` (no usable answer),
+both `BackendError`s. This is the only module that sees httpx exceptions.
 
 A non-idempotent request (POST, PATCH) is retried only when the server cannot have acted on
 it: a connect error or connect/pool timeout (never sent) or a 429 (refused). Any other failure
@@ -45,7 +45,7 @@ from tenacity import (
 from fbplan import __version__, contract
 from fbplan.backend.deadline import transport as deadline_transport
 from fbplan.backend.deadline import until as deadline_until
-from fbplan.errors import ApiError, ConfigError, TransportError
+from fbplan.errors import ApiError, BackendError, ConfigError, TransportError
 from fbplan.secrets.values import redact, register
 
 DEFAULT_BACKEND_URL = "https://backend.flashback.tech"
@@ -96,7 +96,7 @@ class ClientEvent:
 class _Retryable(Exception):
     """Internal: an attempt failed in a way that may be retried (never escapes the client)."""
 
-    def __init__(self, error: ApiError, retry_after: float | None = None) -> None:
+    def __init__(self, error: BackendError, retry_after: float | None = None) -> None:
         super().__init__(str(error))
         self.error = error
         self.retry_after = retry_after
@@ -214,8 +214,8 @@ class BackendClient:
                     result = self._once(request, path, attempt_number)
         except _Retryable as exc:
             self._fail(exc.error, attempt_number)
-            raise exc.error from None
-        except ApiError as exc:
+            raise exc.error from exc.__cause__  # what went wrong below, not the wrapper
+        except BackendError as exc:
             self._fail(exc, attempt_number)
             raise
         return result
@@ -238,10 +238,10 @@ class BackendClient:
             response = self._receive(request, started)
         except httpx.TransportError as exc:
             self._emit("request", request.method, path, None, attempt, started=started)
-            raise self._transport_failure(request, path, exc) from None
+            raise self._transport_failure(request, path, exc) from exc
         except _Overlong as exc:
             self._emit("request", request.method, path, exc.status, attempt, started=started)
-            raise _overlong_error(request, path, exc) from None
+            raise _overlong_error(request, path, exc) from exc.__cause__
         self._emit("request", request.method, path, response.status_code, attempt, started=started)
         return self._interpret(request.method, path, response)
 
@@ -257,11 +257,11 @@ class BackendClient:
                     body = self._bounded_body(response, started)
                 finally:
                     response.close()
-        except httpx.TimeoutException:
+        except httpx.TimeoutException as exc:
             # The sockets wait no longer than the deadline: past it, a timeout is the
             # deadline's, and no retry would answer in time either.
             if time.perf_counter() - started >= self._deadline:
-                raise _Overlong(self._late()) from None
+                raise _Overlong(self._late()) from exc
             raise
         return _loaded(response, body)
 
@@ -319,7 +319,7 @@ class BackendClient:
             return None
         try:
             body = jsonlib.loads(response.content)
-        except ValueError:
+        except ValueError as exc:
             raise self._error(
                 method,
                 path,
@@ -328,7 +328,7 @@ class BackendClient:
                 "the response body is not valid JSON",
                 ambiguous=method not in IDEMPOTENT_METHODS,
                 foreign=True,
-            ) from None
+            ) from exc
         if isinstance(body, dict) and body.get("success") is False:
             code, message = _details(body)
             raise self._error(
@@ -406,10 +406,11 @@ class BackendClient:
             return
         wait = state.next_action.sleep if state.next_action else None
         error = exc.error
-        self._emit("retry", error.method, error.path, error.status, state.attempt_number, wait)
+        status = _status(error)
+        self._emit("retry", error.method, error.path, status, state.attempt_number, wait)
 
-    def _fail(self, error: ApiError, attempt: int) -> None:
-        self._emit("error", error.method, error.path, error.status, attempt)
+    def _fail(self, error: BackendError, attempt: int) -> None:
+        self._emit("error", error.method, error.path, _status(error), attempt)
 
     def _emit(
         self,
@@ -449,7 +450,12 @@ def request_limits(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
     return limits
 
 
-def _overlong_error(request: httpx.Request, path: str, exc: _Overlong) -> ApiError:
+def _status(error: BackendError) -> int | None:
+    """The HTTP status of an answered error; None when no answer came."""
+    return error.status if isinstance(error, ApiError) else None
+
+
+def _overlong_error(request: httpx.Request, path: str, exc: _Overlong) -> BackendError:
     """A broken deadline is no usable answer; a broken size cap is an answer refused."""
     method, url = request.method, _safe_url(request.url)
     ambiguous = method not in IDEMPOTENT_METHODS
@@ -476,6 +482,7 @@ def _check_base_url(base_url: str) -> str:
     try:
         url = httpx.URL(base_url)
     except httpx.InvalidURL:
+        # from None: httpx's message quotes the URL, and a URL may carry a password
         raise ConfigError("the backend URL is not a valid URL.") from None
     if url.scheme not in ("http", "https") or not url.host:
         raise ConfigError(f"the backend URL must be an http(s) URL, got {_safe_url(url)!r}.")

@@ -81,11 +81,15 @@ def user_errors() -> Iterator[None]:
     """Turn fbplan errors into one clear message and an exit code, never a traceback.
 
     An unexpected exception is a bug: it is reported in one line (redacted), with the
-    traceback only when FBPLAN_DEBUG is set.
+    traceback only when FBPLAN_DEBUG is set. FBPLAN_DEBUG also shows, above an fbplan
+    error's sentence, the traceback with what caused it (e.g. the network error below a
+    TransportError), redacted too.
     """
     try:
         yield
     except FbplanError as error:
+        if os.environ.get("FBPLAN_DEBUG"):
+            err(redact(traceback.format_exc()))
         fail(error)
     except KeyboardInterrupt:
         err("Interrupted.")

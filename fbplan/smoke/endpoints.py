@@ -29,7 +29,7 @@ from statistics import fmean
 from typing import Any
 from urllib.parse import urlsplit
 
-from fbplan.errors import ApiError
+from fbplan.errors import BackendError
 from fbplan.secrets.values import redact
 
 API_OF_STORAGE_TYPE = {"S3": "s3", "GCS": "gcs", "BLOB": "blob", "AZURE": "blob"}
@@ -263,7 +263,7 @@ def fetch_rows(
     one list the backend cannot give leaves the others."""
     try:
         body = api.get(path, params=params) or {}
-    except ApiError as error:
+    except BackendError as error:  # answered with an error, or not at all
         notes.append(redact(f"no data from {path}: {error}"))
         return []
     rows = body.get(field) if isinstance(body, Mapping) else body

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fbplan.apply.executor import ApplyReport, ExecuteOptions, execute
-from fbplan.errors import ApiError
+from fbplan.errors import ApiError, TransportError
 from fbplan.kinds.base import ApplyContext
 from fbplan.model import Resource, State
 from fbplan.plan.diff import DiffSettings, diff
@@ -50,7 +50,8 @@ class FakeApi:
     """Records calls; a create stores an object that list calls then return. `script` maps
     (method, path with ids as {id}, name) to what the next such calls do: "ok", "reject" (400),
     "lost" (an ambiguous failure before storing), "commit_lost" (stored, then an ambiguous
-    failure) or "quota" (403 QUOTA_EXCEEDED). `hook` runs at the start of every create."""
+    failure), "commit_timeout" (stored, then no answer) or "quota" (403 QUOTA_EXCEEDED).
+    `hook` runs at the start of every create."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, str | None]] = []
@@ -94,6 +95,8 @@ class FakeApi:
             self.objects[path].append(stored)
             if behaviour == "commit_lost":
                 raise api_error(500, ambiguous=True)
+            if behaviour == "commit_timeout":
+                raise TransportError("POST", path, "timed out", ambiguous=True)
             return answer
 
     def put(self, path: str, *, json: Any = None) -> Any:
@@ -175,6 +178,19 @@ def test_an_ambiguous_create_that_was_committed_is_adopted_not_duplicated(
     assert ctx.ids["bucket.a"] == bucket_a["id"]
     (repo,) = api.objects["/repo"]
     assert repo["repoBuckets"][0]["bucketId"] == bucket_a["id"]
+
+
+def test_a_create_that_timed_out_after_it_was_committed_is_adopted_not_duplicated(
+    tmp_path: Path,
+) -> None:
+    """No answer is not an answered error (TransportError is no ApiError), but it is just as
+    ambiguous: the object is looked up by name before any retry."""
+    api = FakeApi()
+    api.script[("POST", "/bucket", "a")] = ["commit_timeout", "ok"]
+    report, _ = run(api, tmp_path)
+    assert report.ok, [r.message for r in report.results]
+    assert api.posts("/bucket").count("a") == 1
+    assert [b["name"] for b in api.objects["/bucket"]].count("a") == 1
 
 
 def test_an_ambiguous_create_that_did_not_happen_is_sent_again(tmp_path: Path) -> None:
