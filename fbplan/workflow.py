@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from fbplan.apply.executor import ApplyReport, ExecuteOptions, execute
 from fbplan.backend.client import BackendClient, ClientEvent, request_limits
@@ -36,31 +36,37 @@ from fbplan.secrets.sinks import (
     holds_secret_of,
     sink_from_spec,
 )
+from fbplan.smoke.endpoints import LocalEndpoints
 from fbplan.spec import Spec
 from fbplan.spec.build import kinds_to_read, load_desired
 from fbplan.spec.loader import prune_sections
+
+if TYPE_CHECKING:
+    import httpx
 
 LOCAL_DIR = Path(".fbplan")
 
 
 @dataclass
 class Connection:
-    """A backend client, and the embedded emulator behind it when running `--local`."""
+    """A backend client; when running `--local`, the embedded emulator's own endpoints
+    (`local`) and what stops it (`stop_local`)."""
 
     api: BackendClient
-    emulator: Any = None
+    local: LocalEndpoints | None = None
     fingerprint_path: Path | None = None
+    stop_local: Callable[[], None] | None = None
 
     @property
     def backend(self) -> str:
         """Which backend this is, as plan files and sink entries record it: `local` for the
         embedded emulator (its port changes at every run), else the backend's URL."""
-        return "local" if self.emulator is not None else str(self.api.base_url)
+        return "local" if self.local is not None else str(self.api.base_url)
 
     def close(self) -> None:
         self.api.close()
-        if self.emulator is not None:
-            self.emulator.stop()
+        if self.stop_local is not None:
+            self.stop_local()
 
     def __enter__(self) -> Connection:
         return self
@@ -75,11 +81,19 @@ def connect(
     env: Mapping[str, str] | None = None,
     on_event: Callable[[ClientEvent], None] | None = None,
     local_dir: Path = LOCAL_DIR,
+    transport: httpx.BaseTransport | None = None,
 ) -> Connection:
-    """The backend of FB_BACKEND_URL/FB_JWT, or an embedded emulator kept under .fbplan/."""
+    """The backend of FB_BACKEND_URL/FB_JWT, or an embedded emulator kept under .fbplan/.
+
+    `transport` carries the requests to FB_BACKEND_URL instead of the network (e.g.
+    `httpx.WSGITransport` over the emulator's app, in process); `--local` starts its own
+    emulator on real ports, since smoke checks reach its Bridge Nodes and gateway too.
+    """
     env = os.environ if env is None else env
     if not local:
-        return Connection(BackendClient.from_env(env, on_event=on_event))
+        return Connection(BackendClient.from_env(env, on_event=on_event, transport=transport))
+    if transport is not None:
+        raise ValueError("--local starts its own emulator: it takes no transport")
     from fbplan.emulator.server import start_emulator
 
     local_dir.mkdir(parents=True, exist_ok=True)
@@ -88,7 +102,9 @@ def connect(
     # default, and two emulators must never share one file.
     emulator = start_emulator(local_dir / "local-emulator.db", token)
     api = BackendClient(emulator.backend_url, token, on_event=on_event, **request_limits(env))
-    return Connection(api, emulator, local_dir / "local.fingerprints.json")
+    endpoints = LocalEndpoints(tuple(emulator.bridge_urls), emulator.gateway_url)
+    fingerprints = local_dir / "local.fingerprints.json"
+    return Connection(api, endpoints, fingerprints, emulator.stop)
 
 
 @dataclass

@@ -39,7 +39,7 @@ def publish_outputs(spec: Spec, connection: Connection) -> Pins | None:
         plural = "s" if count != 1 else ""
         out(f"Outputs: {count} value{plural} written to {', '.join(done) or 'no target'}.")
         endpoints = any(v.source in ("bridge_endpoint", "ai_base_url") for v in outputs.values)
-        if connection.emulator is not None and endpoints:
+        if connection.local is not None and endpoints:
             err(
                 "Outputs: with --local, endpoints point at the embedded emulator, which stops "
                 "with this command; run `fbplan emulator` for one that stays up."

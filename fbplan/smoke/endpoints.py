@@ -26,10 +26,11 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from statistics import fmean
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from fbplan.errors import BackendError
+from fbplan.kinds.base import Api
 from fbplan.secrets.values import redact
 
 API_OF_STORAGE_TYPE = {"S3": "s3", "GCS": "gcs", "BLOB": "blob", "AZURE": "blob"}
@@ -59,6 +60,30 @@ def normalize_url(url: str) -> str:
     host = (parts.netloc or "").lower()
     path = parts.path.rstrip("/")
     return f"{parts.scheme.lower()}://{host}{path}"
+
+
+@dataclass(frozen=True)
+class LocalEndpoints:
+    """The embedded emulator's own Bridge Nodes and AI gateway (`--local`): smoke checks go
+    to these and nowhere else, so a spec written for the platform never leaves the machine."""
+
+    bridge_urls: tuple[str, ...]
+    gateway_url: str
+
+    def own(self) -> set[str]:
+        """Every URL of these endpoints, normalized for comparison."""
+        return {normalize_url(url) for url in (*self.bridge_urls, self.gateway_url) if url}
+
+
+class SmokeConnection(Protocol):
+    """What smoke needs of a connection: the backend client, and the local endpoints when the
+    backend is an embedded emulator (None otherwise)."""
+
+    @property
+    def api(self) -> Api: ...
+
+    @property
+    def local(self) -> LocalEndpoints | None: ...
 
 
 def pattern_candidates(

@@ -50,6 +50,7 @@ from fbplan.smoke.endpoints import (
     DEFAULT_REGION,
     Choice,
     Node,
+    SmokeConnection,
     Telemetry,
     candidates_for,
     choose_endpoint,
@@ -96,7 +97,7 @@ class _Run:
     """What every target of one run shares."""
 
     spec: Spec
-    connection: Any
+    connection: SmokeConnection
     live: State
     sink: SecretSink | None
     env: Mapping[str, str]
@@ -118,7 +119,7 @@ class _Run:
 
 def run_smoke(
     spec: Spec,
-    connection: Any,
+    connection: SmokeConnection,
     *,
     env: Mapping[str, str] = os.environ,
     on_step: StepCallback | None = None,
@@ -290,11 +291,8 @@ def _explicit_endpoint(
 
 def _emulator_urls(run: _Run) -> set[str] | None:
     """The embedded emulator's own URLs (None when the connection has no emulator)."""
-    emulator = getattr(run.connection, "emulator", None)
-    if emulator is None:
-        return None
-    urls = [*(getattr(emulator, "bridge_urls", None) or []), getattr(emulator, "gateway_url", "")]
-    return {normalize_url(u) for u in urls if u}
+    local = run.connection.local
+    return None if local is None else local.own()
 
 
 def _local_only(run: _Run, url: str | None, source: str, note: str) -> tuple[str | None, str]:
@@ -335,8 +333,8 @@ def _nodes_for(run: _Run, api: str, repo: Mapping[str, Any]) -> list[Node]:
         run.telemetry = fetch_telemetry(run.connection.api, ids)
     advertised = run.telemetry.nodes(_repo_bucket_ids(run.live, repo))
     patterns = pattern_candidates(repo.get("storage_type"), placements(run.spec.data, repo))
-    emulator = getattr(run.connection, "emulator", None)
-    extra = list(getattr(emulator, "bridge_urls", None) or []) if emulator else []
+    local = run.connection.local
+    extra = list(local.bridge_urls) if local is not None else []
     own = _emulator_urls(run)
     if own is not None:
         patterns = []  # an embedded emulator never sends smoke traffic to the internet
@@ -415,10 +413,10 @@ def _base_url(run: _Run, check: Mapping[str, Any]) -> tuple[str, str]:
     url, note = _local_only(run, url, source, "")
     if url is not None:
         return url, f"base URL from {source}"
-    emulator = getattr(run.connection, "emulator", None)
-    if emulator is not None:
+    local = run.connection.local
+    if local is not None:
         reason = "the embedded emulator's AI gateway" + (f" ({note})" if note else "")
-        return str(emulator.gateway_url), reason
+        return local.gateway_url, reason
     if run.gateways is None:
         nodes, notes = fetch_gateways(run.connection.api)
         run.gateways = choose_gateway(nodes), "; ".join(notes)

@@ -3,6 +3,7 @@ own stages on top of it, as the CLI wires them."""
 
 from __future__ import annotations
 
+import functools
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,7 +17,15 @@ from fbplan.backend.client import BackendClient
 from fbplan.emulator.api import create_backend_app
 from fbplan.emulator.store import Store
 from fbplan.plan.model import Plan
-from fbplan.workflow import ApplyRequest, Connection, PlanRequest, Prepared, apply_prepared, prepare
+from fbplan.workflow import (
+    ApplyRequest,
+    Connection,
+    PlanRequest,
+    Prepared,
+    apply_prepared,
+    connect,
+    prepare,
+)
 
 TOKEN = "integration-test-token"
 
@@ -70,3 +79,37 @@ def fast_fingerprints(monkeypatch: pytest.MonkeyPatch) -> None:
     from fbplan.secrets import fingerprints
 
     monkeypatch.setitem(fingerprints._SCRYPT, "n", 2**4)
+
+
+#: The CLI modules whose commands connect to the backend.
+CONNECTING_COMMANDS = ("plan", "apply", "output", "smoke")
+
+
+@dataclass
+class InProcess:
+    """The emulator behind the CLI's FB_BACKEND_URL, in this process."""
+
+    store: Store
+    app: object
+
+    def client(self) -> BackendClient:
+        """A client of the same backend, to change it behind fbplan's back."""
+        return make_client(self.app, sleep=lambda _: None)
+
+
+@pytest.fixture
+def cli_in_process(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[InProcess]:
+    """`fbplan` commands (through click's CliRunner) talk to an emulator in this process:
+    `connect` gets httpx's WSGI transport over the emulator's app, so no server starts and
+    no socket opens. For tests of what the CLI does with the backend's answers; those of
+    real HTTP start a server (`--local`, tests/e2e)."""
+    store = Store(str(tmp_path / "in-process-emulator.db"))
+    app = create_backend_app(store, TOKEN)
+    transport = httpx.WSGITransport(app=app)  # type: ignore[arg-type]
+    monkeypatch.setenv("FB_BACKEND_URL", "http://emulator.test")
+    monkeypatch.setenv("FB_JWT", TOKEN)
+    in_process = functools.partial(connect, transport=transport)
+    for module in CONNECTING_COMMANDS:
+        monkeypatch.setattr(f"fbplan.cli.{module}.connect", in_process)
+    yield InProcess(store, app)
+    store.close()

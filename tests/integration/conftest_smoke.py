@@ -21,6 +21,7 @@ import pytest
 from fbplan.apply.executor import ApplyReport
 from fbplan.backend.client import BackendClient
 from fbplan.emulator.server import RunningEmulator, start_emulator
+from fbplan.smoke.endpoints import LocalEndpoints
 from fbplan.spec import Spec, load_spec
 from fbplan.workflow import ApplyRequest, Connection, PlanRequest, apply_prepared, prepare
 
@@ -122,7 +123,8 @@ def start_world(
     token = secrets.token_urlsafe(24)
     emulator = start_emulator(root / "emulator.db", token, bridge_nodes=bridge_nodes, faults=faults)
     client = BackendClient(emulator.backend_url, token, sleep=lambda _: None)
-    return SmokeWorld(root, emulator, Connection(client, emulator, root / "fingerprints.json"))
+    local = LocalEndpoints(tuple(emulator.bridge_urls), emulator.gateway_url)
+    return SmokeWorld(root, emulator, Connection(client, local, root / "fingerprints.json"))
 
 
 @pytest.fixture

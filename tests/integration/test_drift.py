@@ -9,14 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from click.testing import CliRunner, Result
 
 from fbplan.backend.client import BackendClient
 from fbplan.cli.main import cli
-from fbplan.emulator.api import create_backend_app
-from fbplan.emulator.store import Store
 from fbplan.plan.model import Action
 
 pytestmark = pytest.mark.usefixtures("fast_fingerprints")
@@ -50,24 +47,21 @@ def run(*args: str) -> Result:
 
 
 @pytest.fixture
-def local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A working folder for `--local` runs, with the spec applied."""
+def local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli_in_process: Any) -> Path:
+    """A working folder for CLI runs against an in-process emulator, with the spec applied."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "spec.yaml").write_text(SPEC)
-    result = run("apply", "--local", "spec.yaml", "--yes", "--no-smoke")
+    result = run("apply", "spec.yaml", "--yes", "--no-smoke")
     assert result.exit_code == 0, result.stderr
     return tmp_path
 
 
 @pytest.fixture
-def backend(local: Path) -> Iterator[BackendClient]:
-    """The embedded emulator's backend, reached directly (not through fbplan)."""
-    store = Store(str(local / ".fbplan" / "local-emulator.db"))
-    app = create_backend_app(store, "direct")
-    client = BackendClient("http://direct.test", "direct", transport=httpx.WSGITransport(app=app))
+def backend(local: Path, cli_in_process: Any) -> Iterator[BackendClient]:
+    """The emulator's backend, reached directly (not through fbplan)."""
+    client = cli_in_process.client()
     yield client
     client.close()
-    store.close()
 
 
 def workspace_id(api: BackendClient) -> str:
@@ -79,7 +73,7 @@ def only(items: list[dict[str, Any]], name: str) -> dict[str, Any]:
 
 
 def test_apply_then_drift_is_clean(local: Path) -> None:
-    result = run("drift", "--local", "spec.yaml")
+    result = run("drift", "spec.yaml")
     assert result.exit_code == 0, result.stdout
     assert "No drift." in result.stdout
 
@@ -95,7 +89,7 @@ def test_a_field_changed_on_the_backend_is_drift_with_exit_2(
         },
     )["policies"]
     backend.put(f"/policy/{only(policies, 'careful')['id']}", json={"riskType": "HIGH"})
-    result = run("drift", "--local", "spec.yaml", "--format", "json")
+    result = run("drift", "spec.yaml", "--format", "json")
     assert result.exit_code == 2
     report = json.loads(result.stdout)
     (change,) = [c for c in report["changes"] if c["action"] != "no-op"]
@@ -111,7 +105,7 @@ def test_a_deleted_and_an_added_object_are_drift(local: Path, backend: BackendCl
     backend.delete(f"/repo/{repo['id']}/apikey/{key['id']}")
     stray = {"repoId": repo["id"], "name": "stray", "accessType": "READ"}
     backend.post(f"/repo/{repo['id']}/apikey", json=stray)
-    result = run("drift", "--local", "spec.yaml")
+    result = run("drift", "spec.yaml")
     assert result.exit_code == 2
     assert "repo.app.api_key.app-rw" in result.stdout  # missing
     assert "repo.app.api_key.stray" in result.stdout  # unmanaged
@@ -133,13 +127,13 @@ def test_drift_is_clean_again_after_apply_repairs_it(local: Path, backend: Backe
             ],
         },
     )
-    assert run("drift", "--local", "spec.yaml").exit_code == 2
-    assert run("apply", "--local", "spec.yaml", "--yes", "--no-smoke").exit_code == 0
-    assert run("drift", "--local", "spec.yaml").exit_code == 0
+    assert run("drift", "spec.yaml").exit_code == 2
+    assert run("apply", "spec.yaml", "--yes", "--no-smoke").exit_code == 0
+    assert run("drift", "spec.yaml").exit_code == 0
 
 
 def test_full_example_apply_then_drift_is_clean(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli_in_process: Any
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAFULLEXAMPLE")
@@ -147,9 +141,9 @@ def test_full_example_apply_then_drift_is_clean(
     monkeypatch.setenv("OPENAI_API_KEY", "sk-full-example-openai")
     (tmp_path / "examples").mkdir()
     shutil.copy(EXAMPLES / "full.yaml", tmp_path / "examples" / "full.yaml")
-    applied = run("apply", "--local", "examples/full.yaml", "--yes", "--no-smoke")
+    applied = run("apply", "examples/full.yaml", "--yes", "--no-smoke")
     assert applied.exit_code == 0, applied.stderr
-    drift = run("drift", "--local", "examples/full.yaml")
+    drift = run("drift", "examples/full.yaml")
     assert drift.exit_code == 0, drift.stdout
 
 

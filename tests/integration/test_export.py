@@ -247,16 +247,16 @@ def test_a_repo_attaching_an_object_known_only_by_id_is_left_out_with_its_keys()
     assert yaml.safe_load(text) == {"version": 1, "workspace": WORKSPACE}
 
 
-def test_the_export_command_prints_the_spec_of_a_local_workspace(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_the_export_command_prints_the_spec_of_a_workspace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli_in_process: Any
 ) -> None:
     monkeypatch.chdir(tmp_path)
     spec = tmp_path / "spec.yaml"
     spec.write_text(yaml.safe_dump(SPEC, sort_keys=False))
     runner = CliRunner()
-    applied = runner.invoke(cli, ["apply", "--local", "--yes", "--no-smoke", str(spec)])
+    applied = runner.invoke(cli, ["apply", "--yes", "--no-smoke", str(spec)])
     assert applied.exit_code == 0, applied.output
-    result = runner.invoke(cli, ["export", "--workspace", WORKSPACE, "--local"])
+    result = runner.invoke(cli, ["export", "--workspace", WORKSPACE])
     assert result.exit_code == 0, result.output
     exported = yaml.safe_load(result.stdout)
     assert exported["workspace"] == WORKSPACE
@@ -266,10 +266,10 @@ def test_the_export_command_prints_the_spec_of_a_local_workspace(
 
 
 def test_the_export_command_on_an_unknown_workspace_exits_1_with_one_sentence(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli_in_process: Any
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(cli, ["export", "--workspace", "nowhere", "--local"])
+    result = CliRunner().invoke(cli, ["export", "--workspace", "nowhere"])
     assert result.exit_code == 1
     assert result.stdout == ""
     assert result.stderr.strip().splitlines() == [

@@ -79,10 +79,11 @@ def test_two_local_runs_in_one_folder_each_smoke_through_their_own_bridge_node(
         # A second --local run starts here (advertising its Bridge Node in the shared
         # store) and ends (its node stops) while the first is about to run its smoke.
         with connect(local=True) as second:
-            assert second.emulator.bridge_urls != first.emulator.bridge_urls
+            assert second.local and first.local
+            assert second.local.bridge_urls != first.local.bridge_urls
         report = run_smoke(prepared.spec, first, env={})
     assert report.ok, render_text(report)
-    assert report.targets[0].endpoint == first.emulator.bridge_urls[0]
+    assert report.targets[0].endpoint == first.local.bridge_urls[0]
 
 
 def test_a_read_only_key_fails_at_put_with_a_clear_message(world: Any) -> None:
