@@ -20,7 +20,7 @@ from fbplan.backend.conflicts import name_conflicts
 from fbplan.backend.live import live_digest, read_live, read_org_id
 from fbplan.errors import ConfigError, SafetyError
 from fbplan.kinds import KINDS, REGISTRY
-from fbplan.kinds.base import ApplyContext
+from fbplan.kinds.base import DEFAULT_PARALLELISM, ApplyContext
 from fbplan.model import State
 from fbplan.outputs.targets import check_writable as check_targets_writable
 from fbplan.plan.model import Action, Blocker, Plan
@@ -50,12 +50,14 @@ LOCAL_DIR = Path(".fbplan")
 @dataclass
 class Connection:
     """A backend client; when running `--local`, the embedded emulator's own endpoints
-    (`local`) and what stops it (`stop_local`)."""
+    (`local`) and what stops it (`stop_local`). `parallelism` bounds the requests a live
+    read has in flight at once (`--parallelism`)."""
 
     api: BackendClient
     local: LocalEndpoints | None = None
     fingerprint_path: Path | None = None
     stop_local: Callable[[], None] | None = None
+    parallelism: int = DEFAULT_PARALLELISM
 
     @property
     def backend(self) -> str:
@@ -82,6 +84,7 @@ def connect(
     on_event: Callable[[ClientEvent], None] | None = None,
     local_dir: Path = LOCAL_DIR,
     transport: httpx.BaseTransport | None = None,
+    parallelism: int = DEFAULT_PARALLELISM,
 ) -> Connection:
     """The backend of FB_BACKEND_URL/FB_JWT, or an embedded emulator kept under .fbplan/.
 
@@ -91,7 +94,8 @@ def connect(
     """
     env = os.environ if env is None else env
     if not local:
-        return Connection(BackendClient.from_env(env, on_event=on_event, transport=transport))
+        api = BackendClient.from_env(env, on_event=on_event, transport=transport)
+        return Connection(api, parallelism=parallelism)
     if transport is not None:
         raise ValueError("--local starts its own emulator: it takes no transport")
     from fbplan.emulator.server import start_emulator
@@ -104,7 +108,7 @@ def connect(
     api = BackendClient(emulator.backend_url, token, on_event=on_event, **request_limits(env))
     endpoints = LocalEndpoints(tuple(emulator.bridge_urls), emulator.gateway_url)
     fingerprints = local_dir / "local.fingerprints.json"
-    return Connection(api, endpoints, fingerprints, emulator.stop)
+    return Connection(api, endpoints, fingerprints, emulator.stop, parallelism)
 
 
 @dataclass
@@ -153,6 +157,7 @@ def prepare(
         desired.workspace,
         KINDS if destroy else kinds_to_read(spec.data),  # destroy must see all it would hit
         keep=lambda r: REGISTRY[r.kind].belongs(r, desired.get(r.address)),
+        parallelism=connection.parallelism,
     )
     _check_addresses(request, desired, live)
     store = FingerprintStore(
@@ -260,7 +265,7 @@ def _check_addresses(request: PlanRequest, desired: State, live: State) -> None:
 @dataclass(frozen=True)
 class ApplyRequest:
     allow_delete: bool = False
-    parallelism: int = 8
+    parallelism: int = DEFAULT_PARALLELISM
     saved_plan: Plan | None = None  # apply --plan: what was reviewed
 
 

@@ -28,7 +28,7 @@ from typing import Literal, assert_never
 from fbplan.backend.client import QUOTA_EXCEEDED
 from fbplan.errors import ApiError, BackendError, FbplanError, StepFailed
 from fbplan.kinds import REGISTRY
-from fbplan.kinds.base import ApplyContext, Created, UnknownReference
+from fbplan.kinds.base import DEFAULT_PARALLELISM, ApplyContext, Created, UnknownReference
 from fbplan.model import Resource, State
 from fbplan.plan.graph import Step, StepOp, build_graph
 from fbplan.plan.model import Action, Plan
@@ -68,7 +68,7 @@ class ApplyReport:
 
 @dataclass
 class ExecuteOptions:
-    parallelism: int = 8
+    parallelism: int = DEFAULT_PARALLELISM
     sink: SecretSink | None = None
     fingerprints: FingerprintStore | None = None
     quota_waits: Sequence[float] = (2.0, 5.0, 10.0)

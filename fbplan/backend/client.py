@@ -46,6 +46,7 @@ from fbplan import __version__, contract
 from fbplan.backend.deadline import transport as deadline_transport
 from fbplan.backend.deadline import until as deadline_until
 from fbplan.errors import ApiError, BackendError, ConfigError, TransportError
+from fbplan.kinds.base import MAX_PARALLELISM
 from fbplan.secrets.values import redact, register
 
 DEFAULT_BACKEND_URL = "https://backend.flashback.tech"
@@ -145,9 +146,9 @@ class BackendClient:
         self._retry_after_max = retry_after_max
         self._on_event = on_event
         self._sleep = sleep
-        # Keep as many connections open as a refresh has reads in flight (see
-        # PREFETCH_WORKERS), so its next round does not pay for new connections.
-        limits = httpx.Limits(max_connections=100, max_keepalive_connections=64)
+        # Keep as many connections open as requests may be in flight at once (see
+        # MAX_PARALLELISM), so the next round does not pay for new connections.
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=MAX_PARALLELISM)
         self._http = httpx.Client(
             base_url=self.base_url,
             headers=_headers(token),

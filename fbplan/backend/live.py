@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable, Sequence
 
 from fbplan.kinds import KINDS, Kind, LiveContext
-from fbplan.kinds.base import Api
+from fbplan.kinds.base import DEFAULT_PARALLELISM, Api
 from fbplan.kinds.workspace import WorkspaceKind
 from fbplan.model import Resource, State
 
@@ -21,17 +21,19 @@ def read_live(
     workspace: str,
     kinds: Sequence[Kind] = KINDS,
     keep: Callable[[Resource], bool] | None = None,
+    parallelism: int = DEFAULT_PARALLELISM,
 ) -> State:
     """Every object of `kinds` in the named workspace; an empty State if it does not exist.
 
     Lists that need only the workspace id are fetched together, then those that need the
     ids of other objects (policies per repo): a refresh takes three round trips after the
     workspace is found, however large the workspace. `keep` leaves out live objects that
-    are not the caller's business (see `Kind.belongs`).
+    are not the caller's business (see `Kind.belongs`). `parallelism` bounds the lists in
+    flight at once.
     """
     needs_org = any(kind.name == "policy" for kind in kinds)  # only policies name the org
     state = State(workspace, org_id=read_org_id(api) if needs_org else None)
-    ctx = LiveContext(api, state.org_id, None)
+    ctx = LiveContext(api, state.org_id, None, workers=parallelism)
     found = WorkspaceKind().find_by_name(ctx, workspace)
     if found is not None:  # else only organization-wide objects can exist yet
         ctx.workspace_id = found.id

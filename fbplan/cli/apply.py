@@ -248,7 +248,9 @@ def apply(
                 f"the spec {spec}, or a value it reads with ${{env:}} or ${{file:}}, changed "
                 "since the plan was saved; plan again"
             )
-        with connect(local=local, on_event=request_logger(verbose)) as connection:
+        with connect(
+            local=local, on_event=request_logger(verbose), parallelism=parallelism
+        ) as connection:
             with stopped_at_once(), lock(loaded[1].workspace, "apply", break_lock, lock_timeout):
                 prepared = prepare(request, connection, loaded=loaded)
                 apply_request = ApplyRequest(allow_delete, parallelism, saved)
@@ -281,7 +283,9 @@ def destroy(
         request = PlanRequest(spec, parse_vars(variables))
         loaded = load(request)
         with (
-            connect(local=local, on_event=request_logger(verbose)) as connection,
+            connect(
+                local=local, on_event=request_logger(verbose), parallelism=parallelism
+            ) as connection,
             stopped_at_once(),
             lock(loaded[1].workspace, "destroy", break_lock, lock_timeout),
         ):

@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from fbplan.kinds.base import DEFAULT_PARALLELISM, MAX_PARALLELISM
+
 F = Callable[..., Any]
 
 
@@ -78,9 +80,9 @@ def format_option(*choices: str) -> Callable[[F], F]:
 def parallelism_option(f: F) -> F:
     return click.option(
         "--parallelism",
-        default=8,
+        default=DEFAULT_PARALLELISM,
         show_default=True,
-        type=click.IntRange(1, 64),
+        type=click.IntRange(1, MAX_PARALLELISM),
         help="How many changes may run at once.",
     )(f)
 

@@ -17,11 +17,13 @@ from typing import Any, ClassVar, Protocol
 from fbplan.model import Resource, child_address
 from fbplan.secrets.values import Secret
 
-#: Reads in flight at once while reading a workspace. The API lists AI policies one repo at
-#: a time, so a refresh of R repos costs about R / PREFETCH_WORKERS round trips on top of
-#: the kinds' own lists: 64 keeps a thousand-resource workspace (150 repos) within four.
-#: A 429 is retried by the client after its Retry-After, like any other request.
-PREFETCH_WORKERS = 64
+#: Requests in flight at once unless `--parallelism` says otherwise: apply's steps, and the
+#: live read's lists (the API lists AI policies one repo at a time, so a refresh of R repos
+#: costs about R / parallelism round trips on top of the kinds' own lists). A 429 is retried
+#: by the client after its Retry-After, like any other request.
+DEFAULT_PARALLELISM = 8
+#: The most `--parallelism` accepts; the backend client keeps this many connections open.
+MAX_PARALLELISM = 64
 
 
 class Api(Protocol):
@@ -47,6 +49,7 @@ class LiveContext:
     workspace_id: str | None
     addresses: dict[tuple[str, str], str] = field(default_factory=dict)
     ids: dict[str, str] = field(default_factory=dict)
+    workers: int = DEFAULT_PARALLELISM  # GETs in flight at once in `prefetch`
     _cache: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = field(default_factory=dict)
 
     def fetch(self, path: str, params: Mapping[str, str] | None = None) -> Any:
@@ -61,7 +64,9 @@ class LiveContext:
         todo = [(path, params) for path, params in requests if not self.cached(path, params)]
         if len(todo) < 2:
             return
-        with ThreadPoolExecutor(max_workers=min(PREFETCH_WORKERS, len(todo))) as pool:
+        with ThreadPoolExecutor(
+            max_workers=max(1, min(self.workers, MAX_PARALLELISM, len(todo)))
+        ) as pool:
             list(pool.map(lambda request: self.fetch(*request), todo))
 
     def cached(self, path: str, params: Mapping[str, str] | None = None) -> bool:
