@@ -38,7 +38,7 @@ def until(moment: float) -> Iterator[None]:
 
 
 def _bounded(timeout: float | None) -> float | None:
-    moment = getattr(_local, "until", None)
+    moment: float | None = getattr(_local, "until", None)
     if moment is None:
         return timeout
     left = moment - time.monotonic()

@@ -114,7 +114,7 @@ def create_backend_app(
         "recorder": requests_log,
     }
     inner = injector.wrap(app.wsgi_app, service="backend")
-    app.wsgi_app = requests_log.wrap(inner, service="backend", template_for=_template_finder(app))  # type: ignore[method-assign]
+    app.wsgi_app = requests_log.wrap(inner, service="backend", template_for=_template_finder(app))  # type: ignore[method-assign,assignment]
     return app
 
 

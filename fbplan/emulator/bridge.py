@@ -269,7 +269,8 @@ class MotoS3:
             self.ensure_bucket(call.internal)
             before = self._sizes(call)
             reply = self._send(call)
-            change = self._sizes(call) - before if before is not None else 0
+            after = self._sizes(call)
+            change = after - before if after is not None and before is not None else 0
         reply = rename_bucket(reply, call)
         reply.forwarded = True
         reply.size_change = change
@@ -306,11 +307,16 @@ class MotoS3:
         body: bytes = b"",
     ) -> Reply:
         """One in-process request to moto (path-style, host ``localhost``, fixed auth)."""
+        sent: dict[str, str] = {
+            **(headers or {}),
+            "Host": "localhost",
+            "Authorization": _MOTO_AUTHORIZATION,
+        }
         builder = EnvironBuilder(
             path=path,
             method=method,
             query_string=query,
-            headers={**(headers or {}), "Host": "localhost", "Authorization": _MOTO_AUTHORIZATION},
+            headers=list(sent.items()),
             data=body,
         )
         try:

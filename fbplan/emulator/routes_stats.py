@@ -15,11 +15,12 @@ from flask import Flask
 
 from fbplan.emulator.payload import ok, parse_day, query, query_csv, query_datetime, query_int
 from fbplan.emulator.store import Store
+from fbplan.emulator.store_stats import Filters
 
 
 def register(app: Flask, store: Store) -> None:
     def storage_series(period: str) -> Any:
-        filters = {
+        filters: Filters = {
             "repo_id": query_csv("repoId"),
             "bucket_id": query_csv("bucketId", "unitId"),
             "host": query_csv("hosts"),
@@ -28,7 +29,7 @@ def register(app: Flask, store: Store) -> None:
         return ok(data=rows)
 
     def ai_series(period: str) -> Any:
-        filters = {
+        filters: Filters = {
             "repo_id": query_csv("repoId"),
             "ai_llm_id": query_csv("aiLlmId"),
             "ai_key_id": query_csv("repoAiApiKeyId"),

@@ -138,8 +138,8 @@ def start_emulator(
                 node["status"],
                 services=SERVICE_STORAGE,
             )
-            app = injector.wrap(create_bridge_app(store, advertised), service="bridge")
-            server.app = recorder.wrap(app, service="bridge", template_for=s3_template)
+            bridge = injector.wrap(create_bridge_app(store, advertised), service="bridge")
+            server.app = recorder.wrap(bridge, service="bridge", template_for=s3_template)
         first = nodes[0]
         store.set_node(
             f"openai-{first['region']}-{first['provider']}",
@@ -232,7 +232,8 @@ def _serve(
 
 
 def _url(server: BaseWSGIServer) -> str:
-    host = server.server_address[0]
+    bound = server.server_address[0]
+    host = bound.decode() if isinstance(bound, bytes) else bound
     if host in ("0.0.0.0", "::", ""):
         host = "127.0.0.1"
     if ":" in host:

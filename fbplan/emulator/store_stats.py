@@ -301,7 +301,8 @@ _COLUMNS = {
 
 
 def _where(filters: Filters, start: datetime | None, end: datetime | None) -> tuple[str, list[Any]]:
-    clauses, params = ["1 = 1"], []
+    clauses: list[str] = ["1 = 1"]
+    params: list[Any] = []
     for name, values in filters.items():
         if values is None:
             continue

@@ -29,7 +29,7 @@ def repo_mode(value: str | None) -> str | None:
     return MODE_ALIASES.get(upper, upper)
 
 
-def bucket_id_of(item: dict) -> str | None:
+def bucket_id_of(item: Mapping[str, Any]) -> str | None:
     """A repo attachment's bucket id, in the new (`bucketId`) or legacy (`unitId`) spelling."""
     nested = item.get("bucket") or item.get("unit") or {}
     return item.get("bucketId") or item.get("unitId") or nested.get("id")

@@ -84,10 +84,11 @@ class PolicyKind(Kind):
             scope = WORKSPACE
         else:
             scope = ORGANIZATION
+        action: Any = item.get("actionType")  # a number, or what the API sent instead
         attrs = {
             "scope": scope,
             "risk": str(item.get("riskType") or "").upper(),
-            "action": ACTION_NAMES.get(item.get("actionType"), str(item.get("actionType"))),
+            "action": ACTION_NAMES.get(action, str(action)),
             "content": item.get("content") or "",
         }
         return Resource(

@@ -18,7 +18,7 @@ from fbplan.model import WORKSPACE_ADDRESS, Resource
 
 def workspace_name(spec: Mapping[str, Any]) -> str:
     value = spec["workspace"]
-    return value["name"] if isinstance(value, Mapping) else value
+    return str(value["name"] if isinstance(value, Mapping) else value)
 
 
 def workspace_protected(spec: Mapping[str, Any]) -> bool:

@@ -85,7 +85,8 @@ def _details(exc: Any) -> tuple[str, str]:
     """(code, message) from an OpenAI-format error body, shortened."""
     body = getattr(exc, "body", None)
     if isinstance(body, Mapping):
-        inner = body.get("error") if isinstance(body.get("error"), Mapping) else body
+        error = body.get("error")
+        inner: Mapping[str, Any] = error if isinstance(error, Mapping) else body
         code = str(inner.get("code") or inner.get("error_code") or inner.get("type") or "")
         message = str(inner.get("message") or "")
     else:

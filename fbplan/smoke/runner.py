@@ -152,7 +152,8 @@ def run_smoke(
     )
     storage_targets = [_StorageTarget.prepare(run, check) for check in storage]
     ai_targets = [_AiTarget.prepare(run, check, storage_targets) for check in ai]
-    return SmokeReport([t.execute(run) for t in [*storage_targets, *ai_targets]])
+    targets: list[_StorageTarget | _AiTarget] = [*storage_targets, *ai_targets]
+    return SmokeReport([t.execute(run) for t in targets])
 
 
 # -- storage --------------------------------------------------------------------------------

@@ -537,7 +537,7 @@ def _merge_named(
     path: PathKey,
     item: Any,
 ) -> list[SpecProblem]:
-    name = path[-1]
+    name = str(path[-1])
     if name in target:
         return _clash(owners[path], source, path, f"duplicate name '{name}'")
     target[name] = item

@@ -62,7 +62,7 @@ def _inline_refs(
         return node
     ref = node.get("$ref")
     name = ref.removeprefix("#/$defs/") if isinstance(ref, str) else None
-    if name in defs and name not in within:
+    if name is not None and name in defs and name not in within:
         target = _inline_refs(defs[name], defs, (*within, name))
         return {**{k: v for k, v in node.items() if k != "$ref"}, **target}
     return {key: _inline_refs(value, defs, within) for key, value in node.items()}
@@ -258,6 +258,10 @@ def _mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _entries(spec: dict[str, Any], section: str) -> Iterator[tuple[str, dict[str, Any]]]:
     for name, item in _mapping(spec.get(section)).items():
         if isinstance(item, dict):
@@ -362,9 +366,9 @@ def _repo_rules(spec: dict[str, Any], ctx: _Context) -> Iterator[SpecProblem]:
     buckets, ai_llms = _mapping(spec.get("buckets")), _mapping(spec.get("ai_llms"))
     for name, repo in _entries(spec, "repos"):
         base = ("repos", name)
-        attachments = repo.get("buckets") if isinstance(repo.get("buckets"), list) else []
+        attachments = _list(repo.get("buckets"))
         yield from _attachment_rules(base, attachments, repo.get("mode"), buckets, ctx)
-        llms = repo.get("ai_llms") if isinstance(repo.get("ai_llms"), list) else []
+        llms = _list(repo.get("ai_llms"))
         yield from _llm_rules(base, llms, ai_llms, ctx)
 
 
@@ -421,7 +425,7 @@ def _mirror_exclusivity(spec: dict[str, Any], ctx: _Context) -> Iterator[SpecPro
     users: dict[str, list[tuple[str, PathKey]]] = {}
     mirrors: dict[str, str] = {}
     for name, repo in _entries(spec, "repos"):
-        attachments = repo.get("buckets") if isinstance(repo.get("buckets"), list) else []
+        attachments = _list(repo.get("buckets"))
         for index, attachment in enumerate(attachments):
             bucket = attachment.get("bucket") if isinstance(attachment, dict) else None
             if not isinstance(bucket, str):
@@ -456,7 +460,7 @@ def _smoke_rules(spec: dict[str, Any], ctx: _Context) -> Iterator[SpecProblem]:
     repos = _mapping(spec.get("repos"))
     smoke = _mapping(spec.get("smoke"))
     for section, key_field in (("storage", "api_key"), ("ai", "ai_api_key")):
-        checks = smoke.get(section) if isinstance(smoke.get(section), list) else []
+        checks = _list(smoke.get(section))
         for index, check in enumerate(checks):
             if isinstance(check, dict):
                 yield from _smoke_check(("smoke", section, index), check, key_field, repos, ctx)
@@ -472,7 +476,8 @@ def _smoke_check(
         keys = _mapping(repo.get(f"{key_field}s"))
         key_path, within = (*path, key_field), f" in repo '{repo_name}'"
         yield from _reference(ctx, key_path, check.get(key_field), keys, key_field, within)
-        key = keys.get(check.get(key_field)) if isinstance(check.get(key_field), str) else None
+        key_name = check.get(key_field)
+        key = keys.get(key_name) if isinstance(key_name, str) else None
         if key_field == "api_key" and isinstance(key, dict) and key.get("access") == "READ":
             yield ctx.problem(
                 key_path,
@@ -518,13 +523,13 @@ def _dotenv_name_rules(spec: dict[str, Any], ctx: _Context) -> Iterator[SpecProb
                 place = (where.file, where.line, where.column)
                 keys.append((place, len(keys), path, f"repo.{repo}.{segment}.{name}"))
     first: dict[str, str] = {}
-    for _, _, path, address in sorted(keys):
+    for _, _, key_path, address in sorted(keys):
         prefix = env_prefix(address)
         if prefix not in first:
             first[prefix] = address
             continue
         yield ctx.problem(
-            path,
+            key_path,
             f"{address} and {first[prefix]} would both be kept in the dotenv variables "
             f"{prefix}_KEY_ID and {prefix}_SECRET of the secret sink; rename one of them",
             at_key=True,
