@@ -10,7 +10,7 @@ CLI's. docs/checks.md is the user's guide.
 
 from __future__ import annotations
 
-from fbplan.checks.evaluate import evaluate
+from fbplan.checks.evaluator import evaluate
 from fbplan.checks.loader import Checks, ChecksError, Rule, checks_for_apply, load_checks
 from fbplan.checks.results import CheckResults, Finding
 
