@@ -29,7 +29,7 @@ from fbplan.errors import ConfigError
 from fbplan.printable import printable
 
 #: At most this many (rule, change) evaluations per plan: rules x changes in their scope.
-MAX_EVALUATIONS = 100_000
+MAX_EVALUATIONS = 20_000
 #: And at most this long for all of them.
 DEADLINE_SECONDS = 120.0
 #: The plan document's keys an expression sees as `plan`.
@@ -92,7 +92,7 @@ def _evaluate_one(
         value = rule.program.evaluate(activation)
     except Exception as error:  # any failure of one expression is that rule's deny
         return Finding(rule.name, "deny", address, rule.message, describe(error))
-    if not isinstance(value, BoolType):
+    if not isinstance(value, BoolType | bool):
         shown = type(value).__name__.removesuffix("Type").lower()
         return Finding(
             rule.name, "deny", address, rule.message, f"the expression gave a {shown}, not a bool"
@@ -113,7 +113,7 @@ def describe(error: BaseException) -> str:
             parts.append(head)
         args = args[2] if len(args) > 2 and isinstance(args[2], tuple) else ()
     text = ": ".join(parts) or type(error).__name__
-    if "'NoneType' object" in text:
+    if "NoneType" in text:
         text = "a field was read from null (change.after of a delete? read resource instead)"
     text = printable(text)
     return text if len(text) <= _MAX_ERROR_CHARS else text[: _MAX_ERROR_CHARS - 1] + "…"

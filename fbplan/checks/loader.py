@@ -192,13 +192,13 @@ def _names(value: str | list[str] | None) -> tuple[str, ...]:
 @cache
 def _environment() -> Any:
     """A CEL environment (cel-python's, imported only when checks are used: it takes a
-    second to build its parser). Expressions are compiled to Python once and then run for
-    every change; cel-python's own logging is silenced, as its error log repeats what the
-    caller reports."""
+    second to build its parser). Its interpreter, not its transpiler to Python: the
+    transpiler (0.5) fails on `has()` and `!`, which rules need. cel-python's own logging is
+    silenced, as its error log repeats what the caller reports."""
     import celpy
 
     logging.getLogger("celpy").setLevel(logging.CRITICAL)
-    return celpy.Environment(runner_class=celpy.CompiledRunner)
+    return celpy.Environment(runner_class=celpy.InterpretedRunner)
 
 
 def _compile(

@@ -279,3 +279,28 @@ def test_apply_of_a_saved_plan_uses_the_recorded_file_and_refuses_a_changed_one(
     with pytest.raises(SafetyError, match="not the one the plan was checked with"):
         checks_for_apply(None, recorded)
     assert checks_for_apply(tmp_path / "checks.yaml", None) is not None
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        'change.action in ["create", "update"]',
+        'resource.bucket.startsWith("shop-") && resource.bucket.endsWith("-media")',
+        'resource.bucket.matches("^shop-[a-z]+$")',
+        "has(resource.bucket) && !has(resource.region)",
+        'change.fields.exists(f, f.field == "mode")',
+        "resource.tags.all(t, size(t) == 2) && size(resource.tags) == 2",
+        '(change.action == "create" ? 1 : 2) == 1 && plan.summary.create > 0',
+    ],
+)
+def test_the_cel_forms_the_guide_shows_work(tmp_path: Path, expression: str) -> None:
+    rules = checks(tmp_path, f"- {{name: form, warn: '{expression}', message: m}}\n")
+    media = change(
+        "bucket.media",
+        "bucket",
+        "create",
+        after={"bucket": "shop-media", "tags": ["ab", "cd"]},
+        fields=[{"field": "mode", "before": "A", "after": "B", "sensitive": False}],
+    )
+    results = evaluate(rules, document(media))
+    assert [(f.outcome, f.error) for f in results.findings] == [("warn", None)]
