@@ -18,6 +18,7 @@ from fbplan.apply.executor import ApplyReport, ExecuteOptions, execute
 from fbplan.backend.client import BackendClient, ClientEvent, request_limits
 from fbplan.backend.conflicts import name_conflicts
 from fbplan.backend.live import live_digest, read_live, read_org_id
+from fbplan.checks import Checks, evaluate
 from fbplan.errors import ConfigError, SafetyError
 from fbplan.kinds import KINDS, REGISTRY
 from fbplan.kinds.base import DEFAULT_PARALLELISM, ApplyContext
@@ -132,6 +133,7 @@ class PlanRequest:
     targets: Sequence[str] = ()
     force: bool = False
     env: Mapping[str, str] | None = None
+    checks: Checks | None = None  # `--checks FILE`, loaded (and compiled) before any request
 
 
 def load(request: PlanRequest, *, require_env: bool = True) -> tuple[Spec, State]:
@@ -182,7 +184,18 @@ def prepare(
         plan.blockers += _foreign_sink_entries(plan, sink)
     plan.notes += conflicts + _hidden_namesakes(live, desired)
     plan.backend, plan.org_id = connection.backend, _org_id(connection, live)
+    if apply_checks and request.checks is not None:
+        _run_checks(plan, request.checks)
     return Prepared(spec, desired, live, plan, store, sink, conflicts)
+
+
+def _run_checks(plan: Plan, checks: Checks) -> None:
+    """The plan checks, over the plan's JSON document (redacted: no secret reaches a rule);
+    each rule that denies is a blocker (exit 3), naming the rule and the resources."""
+    plan.checks = evaluate(checks, to_document(plan))
+    plan.blockers += [
+        Blocker("check", sentence, addresses) for sentence, addresses in plan.checks.blocking()
+    ]
 
 
 def _org_id(connection: Connection, live: State) -> str:

@@ -21,6 +21,7 @@ import click
 
 from fbplan.apply.executor import ApplyReport
 from fbplan.apply.lock import LockWait, workspace_lock
+from fbplan.checks import checks_for_apply
 from fbplan.cli.console import (
     confirm,
     err,
@@ -32,6 +33,7 @@ from fbplan.cli.console import (
 )
 from fbplan.cli.options import (
     break_lock_option,
+    checks_option,
     lock_timeout_option,
     parallelism_option,
     planning_options,
@@ -207,6 +209,7 @@ def smoke_after_apply(prepared: Prepared, connection: Connection, pins: Pins | N
 @click.option("--no-smoke", is_flag=True, help="Skip the smoke checks after apply.")
 @break_lock_option
 @lock_timeout_option
+@checks_option
 def apply(
     spec: str | None,
     plan_path: str | None,
@@ -222,6 +225,7 @@ def apply(
     no_smoke: bool,
     break_lock: bool,
     lock_timeout: float,
+    checks_path: str | None,
 ) -> None:
     """Make the live workspace match SPEC (or carry out a saved plan)."""
     setup_logging(verbose)
@@ -241,7 +245,8 @@ def apply(
             cli_vars, force = {**saved.variables, **cli_vars}, saved.force or force
         if not spec:
             raise ConfigError("apply needs a SPEC or --plan PLANFILE")
-        request = PlanRequest(spec, cli_vars, rotate, targets, force)
+        checks = checks_for_apply(checks_path, saved.checks if saved else None)
+        request = PlanRequest(spec, cli_vars, rotate, targets, force, checks=checks)
         loaded = load(request)
         if saved and loaded[0].digest != saved.spec_digest:
             raise SafetyError(

@@ -124,3 +124,13 @@ def lock_timeout_option(f: F) -> F:
         metavar="DURATION",
         help="Wait up to DURATION (e.g. 30s, 5m) for a workspace lock held by a running apply.",
     )(f)
+
+
+def checks_option(f: F) -> F:
+    return click.option(
+        "--checks",
+        "checks_path",
+        type=click.Path(dir_okay=False),
+        metavar="FILE",
+        help="Evaluate the plan checks of FILE (docs/checks.md): a deny blocks (exit 3).",
+    )(f)

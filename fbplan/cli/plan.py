@@ -9,8 +9,10 @@ from pathlib import Path
 import click
 
 from fbplan.backend.live import read_live
+from fbplan.checks import load_checks
 from fbplan.cli.console import err, out, parse_vars, request_logger, setup_logging, user_errors
 from fbplan.cli.options import (
+    checks_option,
     format_option,
     local_option,
     planning_options,
@@ -45,6 +47,7 @@ def render(plan: Plan, output_format: str, *, drift: bool = False, title: str | 
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none."
 )
+@checks_option
 def plan(
     spec: str,
     local: bool,
@@ -56,12 +59,14 @@ def plan(
     output_format: str,
     out_path: str | None,
     detailed_exitcode: bool,
+    checks_path: str | None,
 ) -> None:
     """Show what apply would change to make the live workspace match SPEC."""
     setup_logging(verbose)
     with user_errors():
-        request = PlanRequest(spec, parse_vars(variables), rotate, targets, force)
-        loaded = load(request)  # a spec error stops here, before any request
+        checks = load_checks(checks_path) if checks_path else None
+        request = PlanRequest(spec, parse_vars(variables), rotate, targets, force, checks=checks)
+        loaded = load(request)  # a spec or checks error stops here, before any request
         with connect(local=local, on_event=request_logger(verbose)) as connection:
             prepared = prepare(request, connection, loaded=loaded)
         result = prepared.plan

@@ -22,6 +22,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
+from fbplan.checks.results import CheckResults
 from fbplan.errors import ConfigError
 from fbplan.files import MAX_PLAN_BYTES, FileRefused, read_bounded
 from fbplan.plan.model import (
@@ -162,6 +163,7 @@ def from_document(document: dict[str, Any]) -> Plan:
         force=bool(document.get("force", False)),
         backend=str((document.get("backend") or {}).get("url", "")),
         org_id=str((document.get("backend") or {}).get("org_id", "")),
+        checks=CheckResults.from_document(document["checks"]) if "checks" in document else None,
         format_version=document["format_version"],
     )
 

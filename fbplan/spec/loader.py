@@ -306,6 +306,15 @@ def _parse_file(path: Path) -> _Document:
     return _build_document(doc, node)
 
 
+def read_yaml_file(path: Path) -> tuple[dict[str, Any], Marks, list[SpecProblem], bytes]:
+    """One YAML file as plain data with its marks and problems, read like a spec file
+    (bounded size and nodes, duplicate keys refused), and its bytes: for the other YAML
+    files fbplan reads, such as a checks file."""
+    doc = _parse_file(path)
+    assert doc.marks is not None
+    return doc.data, doc.marks, doc.problems, doc.raw
+
+
 def _with_problem(doc: _Document, message: str, where: tuple[int, int] = (1, 1)) -> _Document:
     doc.problems.append(SpecProblem(str(doc.file), where[0], where[1], "", message))
     return doc

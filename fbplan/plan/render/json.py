@@ -50,6 +50,8 @@ def to_document(plan: Plan, *, drift: bool = False) -> dict[str, Any]:
     document["unmanaged"] = [_unmanaged(u) for u in plan.unmanaged]
     document["notes"] = [redact(n) for n in plan.notes]
     document["blockers"] = [_blocker(b) for b in plan.blockers]
+    if plan.checks is not None:
+        document["checks"] = scrub(plan.checks.to_document())
     return document
 
 

@@ -36,7 +36,7 @@ _MAX_FIELD_NAMES = 6
 
 def render_markdown(plan: Plan, *, drift: bool = False, max_chars: int = DEFAULT_MAX_CHARS) -> str:
     rows = build_rows(plan, drift=drift)
-    head = _join(_title(rows), _counts(rows), _blockers(rows))
+    head = _join(_title(rows), _counts(rows), _blockers(rows), _checks(rows, max_chars // 8))
     tail = _join(
         _unmanaged(rows.unmanaged, rows.drift, max_chars // 8),
         _notes(rows.notes, max_chars // 8),
@@ -72,6 +72,19 @@ def _blockers(rows: Rows) -> str:
     lines = ["> [!CAUTION]", "> **Blocked:** apply will not run until this is resolved."]
     lines += [f"> - {text(b)}" for b in rows.blockers]
     return "\n".join(lines)
+
+
+def _checks(rows: Rows, room: int) -> str:
+    """The `--checks` summary, and its warnings in a callout (denies are blockers)."""
+    if not rows.checks:
+        return ""
+    summary = text(rows.checks)
+    if not rows.check_warnings:
+        return summary
+    lines = ["> [!WARNING]", "> **Checks warned** (these do not block apply):"]
+    warnings = _capped([f"- {text(w)}" for w in rows.check_warnings], room, "warnings")
+    lines += [f"> {line}".rstrip() for line in warnings]
+    return summary + "\n\n" + "\n".join(lines)
 
 
 # --- changes ------------------------------------------------------------------------------

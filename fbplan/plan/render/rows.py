@@ -122,6 +122,8 @@ class Rows:
     blockers: tuple[str, ...]
     counts: tuple[tuple[str, int], ...]
     summary: str
+    checks: str = ""  # `--checks`: the summary line, when checks ran (not in a drift report)
+    check_warnings: tuple[str, ...] = ()
 
 
 def redact(text: str) -> str:
@@ -139,7 +141,17 @@ def build_rows(plan: Plan, *, drift: bool = False) -> Rows:
         blockers=() if drift else tuple(_blocker_line(b) for b in plan.blockers),
         counts=drift_counts(plan) if drift else plan_counts(plan),
         summary=redact(drift_summary(plan) if drift else plan.summary()),
+        **_check_rows(plan, drift),
     )
+
+
+def _check_rows(plan: Plan, drift: bool) -> dict[str, Any]:
+    if drift or plan.checks is None:
+        return {}
+    return {
+        "checks": redact(plan.checks.summary()),
+        "check_warnings": tuple(redact(f.line()) for f in plan.checks.warnings),
+    }
 
 
 # --- counts and summaries -------------------------------------------------------------

@@ -27,6 +27,7 @@ def render_text(
         *(_change_block(row, paint) for row in rows.changes),
         _unmanaged(rows),
         _notes(rows),
+        _checks(rows),
         [f"{paint('!', 'Blocked:')} {line}" for line in rows.blockers],
         [rows.summary],
     ]
@@ -79,3 +80,10 @@ def _notes(rows: Rows) -> list[str]:
     if not rows.notes:
         return []
     return ["Notes:", *(f"  - {note}" for note in rows.notes)]
+
+
+def _checks(rows: Rows) -> list[str]:
+    """The `--checks` summary and each warning (a deny is a blocker, shown below)."""
+    if not rows.checks:
+        return []
+    return [rows.checks, *(f"  warning: {line}" for line in rows.check_warnings)]
