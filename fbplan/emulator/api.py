@@ -80,7 +80,7 @@ from fbplan.emulator.store import Store
 
 log = logging.getLogger(__name__)
 
-OPEN_ROUTES = {("GET", "/"), ("GET", "/health")}
+OPEN_ROUTES = {("GET", "/"), ("GET", "/health"), ("GET", "/credits/rates")}
 
 
 def create_backend_app(
