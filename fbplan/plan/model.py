@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fbplan.plan.quota import QuotaReport
 
 PLAN_FORMAT_VERSION = 1
 
@@ -86,6 +89,7 @@ class Plan:
     force: bool = False
     backend: str = ""  # the backend's URL (`local`: the embedded emulator) it was made against
     org_id: str = ""  # and the organization; a saved plan is refused anywhere else
+    quota: QuotaReport | None = None  # the organization's quota and credits (plan/quota.py)
     format_version: int = PLAN_FORMAT_VERSION
 
     @property
