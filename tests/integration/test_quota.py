@@ -13,7 +13,13 @@ from fbplan.apply.executor import ExecuteOptions, execute
 from fbplan.errors import SafetyError
 from fbplan.kinds.base import ApplyContext
 from fbplan.plan.model import Action
-from fbplan.workflow import ApplyRequest, PlanRequest, check_before_apply, prepare
+from fbplan.workflow import (
+    ApplyRequest,
+    PlanRequest,
+    apply_prepared,
+    check_before_apply,
+    prepare,
+)
 
 pytestmark = pytest.mark.usefixtures("fast_fingerprints")
 
@@ -100,6 +106,16 @@ def test_a_quota_lowered_after_the_plan_fails_the_create_with_the_apis_refusal(h
     harness.store.set_quotas({"buckets": None, "repos": None})
     assert harness.apply(spec).ok  # capacity freed: apply converges
     assert not harness.plan(spec).has_changes
+
+
+def test_a_saved_plan_is_blocked_when_the_quota_was_used_up_since(harness, spec):
+    saved = harness.plan(spec)
+    other = harness.store.create_workspace("elsewhere")["id"]
+    harness.api().post("/bucket", json=_bucket("x", other))
+    harness.store.set_quotas({"buckets": 2})
+    with pytest.raises(SafetyError, match=r"blocked \(quota\).*1 used \+ 2 created = 3 > 2"):
+        apply_prepared(harness.prepare(spec), harness.connection, ApplyRequest(saved_plan=saved))
+    assert [w["name"] for w in harness.store.list_workspaces()] == ["elsewhere"]
 
 
 @pytest.mark.parametrize(
