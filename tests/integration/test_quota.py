@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from fbplan.apply.executor import ExecuteOptions, execute
-from fbplan.errors import SafetyError
+from fbplan.errors import ApiError, SafetyError
 from fbplan.kinds.base import ApplyContext
 from fbplan.plan.model import Action
 from fbplan.workflow import (
@@ -147,6 +147,14 @@ def test_a_token_without_the_right_to_read_the_quota_gets_a_note(harness, spec):
     plan = harness.plan(spec)
     assert not plan.quota.checked and plan.blockers == []
     assert any("GET /user/quota answered HTTP 403" in note for note in plan.notes)
+
+
+def test_a_quota_endpoint_failing_otherwise_fails_the_plan_with_one_sentence(harness, spec):
+    faults = harness.app.extensions["fbplan_emulator"]["faults"]
+    faults.add_rules([{"action": "error", "status": 500, "method": "GET", "path": "/user/quota"}])
+    with pytest.raises(ApiError) as caught:
+        harness.plan(spec)
+    assert str(caught.value).startswith("GET /user/quota failed with HTTP 500")
 
 
 def test_an_exhausted_credit_balance_is_a_warning_not_a_blocker(harness, spec):
