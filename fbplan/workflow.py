@@ -18,6 +18,7 @@ from fbplan.apply.executor import ApplyReport, ExecuteOptions, execute
 from fbplan.backend.client import BackendClient, ClientEvent, request_limits
 from fbplan.backend.conflicts import name_conflicts
 from fbplan.backend.live import live_digest, read_live, read_org_id
+from fbplan.backend.quota import reading_quota
 from fbplan.checks import Checks, evaluate
 from fbplan.errors import ConfigError, SafetyError
 from fbplan.kinds import KINDS, REGISTRY
@@ -26,6 +27,7 @@ from fbplan.model import State
 from fbplan.outputs.targets import check_writable as check_targets_writable
 from fbplan.plan.model import Action, Blocker, Plan
 from fbplan.plan.planner import PlanOptions, destroy_plan, make_plan, targeted
+from fbplan.plan.quota import QuotaFacts, credit_notes, quota_blockers, quota_report
 from fbplan.plan.render.json import to_document
 from fbplan.plan.safety import delete_blocker
 from fbplan.secrets.fingerprints import FILE_NAME, FingerprintStore
@@ -150,17 +152,22 @@ def prepare(
     destroy: bool = False,
     drift: bool = False,
     loaded: tuple[Spec, State] | None = None,
+    quota: QuotaFacts | None = None,
 ) -> Prepared:
     """Load, read live and plan. `drift` reports only: it skips the checks that matter to
-    an apply (organization-wide name conflicts), saving their requests."""
+    an apply (organization-wide name conflicts, quota), saving their requests. `quota`:
+    the organization's quota and credits if already read (else read beside the workspace)."""
     spec, desired = loaded or load(request)
-    live = read_live(
-        connection.api,
-        desired.workspace,
-        KINDS if destroy else kinds_to_read(spec.data),  # destroy must see all it would hit
-        keep=lambda r: REGISTRY[r.kind].belongs(r, desired.get(r.address)),
-        parallelism=connection.parallelism,
-    )
+    apply_checks = not (destroy or drift)
+    with reading_quota(connection.api, enabled=apply_checks and quota is None) as read_quota:
+        live = read_live(
+            connection.api,
+            desired.workspace,
+            KINDS if destroy else kinds_to_read(spec.data),  # destroy must see all it would hit
+            keep=lambda r: REGISTRY[r.kind].belongs(r, desired.get(r.address)),
+            parallelism=connection.parallelism,
+        )
+        quota = quota or read_quota()
     _check_addresses(request, desired, live)
     store = FingerprintStore(
         connection.fingerprint_path or spec.root / FILE_NAME, desired.workspace
@@ -174,7 +181,6 @@ def prepare(
             if r.address in live.resources
             for name, value in r.secrets.items()
         )
-    apply_checks = not (destroy or drift)
     options = _plan_options(request, spec, store, sink if apply_checks else None)
     plan = destroy_plan(desired, live, options) if destroy else make_plan(desired, live, options)
     conflicts = name_conflicts(connection.api, plan, desired, live) if apply_checks else []
@@ -183,6 +189,8 @@ def prepare(
     elif apply_checks and sink is not None and sink.local:
         plan.blockers += _foreign_sink_entries(plan, sink)
     plan.notes += conflicts + _hidden_namesakes(live, desired)
+    if quota is not None:
+        _check_quota(plan, quota)
     plan.backend, plan.org_id = connection.backend, _org_id(connection, live)
     if apply_checks and request.checks is not None:
         _run_checks(plan, request.checks)
@@ -196,6 +204,15 @@ def _run_checks(plan: Plan, checks: Checks) -> None:
     plan.blockers += [
         Blocker("check", sentence, addresses) for sentence, addresses in plan.checks.blocking()
     ]
+
+
+def _check_quota(plan: Plan, facts: QuotaFacts) -> None:
+    """The quota preflight (`fbplan.plan.quota`): the plan's quota section, a blocker per
+    capability its creates would exceed, and notes (quota unknown, credits exhausted)."""
+    counted_by = {kind.name: kind.quota_capability for kind in KINDS if kind.quota_capability}
+    plan.quota = quota_report(plan.changes, facts, counted_by)
+    plan.blockers += quota_blockers(plan.quota)
+    plan.notes += [*facts.notes, *credit_notes(plan.quota)]
 
 
 def _org_id(connection: Connection, live: State) -> str:

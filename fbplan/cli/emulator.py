@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import threading
@@ -33,6 +34,42 @@ def fault_rules(value: str) -> tuple[list[Any], int | None]:
     except (ValueError, TypeError, KeyError, yaml.YAMLError) as error:
         detail = " ".join(str(error).split())
         raise ConfigError(f"--faults: invalid fault rules ({detail})") from None
+
+
+def quota_limits(values: tuple[str, ...]) -> dict[str, int | None]:
+    """`--quota KIND=LIMIT` values: LIMIT a non-negative integer, or `none` (unlimited)."""
+    from fbplan.emulator.store_base import QUOTA_KINDS
+
+    limits: dict[str, int | None] = {}
+    for value in values:
+        kind, _, limit = value.partition("=")
+        if kind not in QUOTA_KINDS:
+            raise ConfigError(
+                f"--quota {value}: unknown quota {kind!r}; expected one of {', '.join(QUOTA_KINDS)}"
+            )
+        if limit.lower() == "none":
+            limits[kind] = None
+        elif limit.isdigit() and len(limit) <= 15:
+            limits[kind] = int(limit)
+        else:
+            raise ConfigError(f"--quota {value}: the limit must be a non-negative integer or none")
+    return limits
+
+
+def credit_settings(amount: str | None, no_subscription: bool) -> dict[str, Any]:
+    """`--credits AMOUNT|off` and `--no-subscription` as the store's credit settings."""
+    settings: dict[str, Any] = {"subscription": False} if no_subscription else {}
+    if amount is None:
+        return settings
+    if amount.lower() == "off":
+        return {**settings, "credits": None}
+    try:
+        number = float(amount)
+    except ValueError:
+        number = float("nan")
+    if not math.isfinite(number) or abs(number) >= 1e15:
+        raise ConfigError(f"--credits {amount}: give a number (the balance) or off")
+    return {**settings, "credits": number}
 
 
 MAX_PORT = 65535 - 2  # the AI gateway and the Bridge Node take the next two ports
@@ -85,8 +122,35 @@ def port_error(error: OSError, host: str, port: int) -> ConfigError:
 @click.option("--token", default=None, help="Bearer token to accept (else FB_JWT, else generated).")
 @click.option("--faults", default=None, help="Fault rules as JSON or YAML text, or @FILE.")
 @click.option("--seed", default=None, type=int, help="Seed for reproducible faults.")
+@click.option(
+    "--quota",
+    "quotas",
+    multiple=True,
+    metavar="KIND=LIMIT",
+    help="An organization quota, e.g. buckets=10 (repeatable; LIMIT none: unlimited).",
+)
+@click.option(
+    "--credits",
+    "credit_amount",
+    default=None,
+    metavar="AMOUNT|off",
+    help="The organization's credit balance (default 1000); off: credits not enabled.",
+)
+@click.option(
+    "--no-subscription",
+    is_flag=True,
+    help="No active subscription: GET /user/quota answers 404 NO_ACTIVE_SUBSCRIPTION.",
+)
 def emulator(
-    host: str, port: int, data_path: str, token: str | None, faults: str | None, seed: int | None
+    host: str,
+    port: int,
+    data_path: str,
+    token: str | None,
+    faults: str | None,
+    seed: int | None,
+    quotas: tuple[str, ...],
+    credit_amount: str | None,
+    no_subscription: bool,
 ) -> None:
     """Run a local Flashback backend until interrupted."""
     from fbplan.emulator.server import start_emulator
@@ -96,9 +160,17 @@ def emulator(
         token = token or os.environ.get("FB_JWT") or secrets.token_urlsafe(24)
         Path(data_path).parent.mkdir(parents=True, exist_ok=True)
         rules, rules_seed = fault_rules(faults) if faults else (None, None)
+        limits, credits = quota_limits(quotas), credit_settings(credit_amount, no_subscription)
         try:
             running = start_emulator(
-                data_path, token, host=host, port=port, faults=rules, seed=seed or rules_seed
+                data_path,
+                token,
+                host=host,
+                port=port,
+                faults=rules,
+                seed=seed or rules_seed,
+                quotas=limits,
+                credits=credits,
             )
         except OSError as error:
             raise port_error(error, host, port) from None

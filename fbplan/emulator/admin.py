@@ -4,8 +4,8 @@ Token-protected like every management call; never faulted, logged or counted.
 
     GET    /_emulator/info                 org and user ids, data path, quotas, nodes
     POST   /_emulator/reset                forget all resources, statistics, faults, the
-                                           request log and counters; quotas back to the
-                                           start-up values; nodes are kept
+                                           request log and counters; quotas and credits back
+                                           to the start-up values; nodes are kept
     GET    /_emulator/faults               {seed, rules[...with seen/fired counters]}
     PUT    /_emulator/faults               replace: a list of rules or {rules, seed}
     POST   /_emulator/faults               append: one rule, a list, or {rules}
@@ -15,6 +15,11 @@ Token-protected like every management call; never faulted, logged or counted.
     GET    /_emulator/counters             {counters: {"METHOD /template": n}, total}
     GET    /_emulator/quotas               {quotas: {kind: limit | null}}
     PUT    /_emulator/quotas               merge {kind: limit | null}
+    GET    /_emulator/credits              {subscription: bool, credits: number | null}
+    PUT    /_emulator/credits              merge {subscription?: bool (false: GET /user/quota
+                                           answers 404 NO_ACTIVE_SUBSCRIPTION), credits?:
+                                           number (the balance granted) | null (credits
+                                           system not enabled: /credits/balance answers 400)}
     GET    /_emulator/nodes                advertised nodes (store form, snake_case)
     PUT    /_emulator/nodes/{nodeId}       {latency_ms?, status?} (camelCase latencyMs too)
     POST   /_emulator/traffic              record storage traffic without a Bridge Node
@@ -39,6 +44,7 @@ PREFIX = "/_emulator"
 
 def register(app: Flask, store: Store, faults: FaultInjector, recorder: RequestRecorder) -> None:
     start_quotas = store.get_quotas()
+    start_credits = store.get_credits_settings()
 
     @app.get(f"{PREFIX}/info")
     def info() -> Any:
@@ -47,12 +53,14 @@ def register(app: Flask, store: Store, faults: FaultInjector, recorder: RequestR
             userId=store.user_id,
             dataPath=store.path,
             quotas=store.get_quotas(),
+            credits=store.get_credits_settings(),
             nodes=store.list_nodes(),
         )
 
     @app.post(f"{PREFIX}/reset")
     def reset() -> Any:
         store.reset(start_quotas)
+        store.set_credits_settings(start_credits)
         faults.clear()
         recorder.clear()
         return ok(message="Emulator state reset")
@@ -100,6 +108,14 @@ def register(app: Flask, store: Store, faults: FaultInjector, recorder: RequestR
     @app.put(f"{PREFIX}/quotas")
     def put_quotas() -> Any:
         return ok(quotas=store.set_quotas(json_body()))
+
+    @app.get(f"{PREFIX}/credits")
+    def get_credits() -> Any:
+        return ok(**store.get_credits_settings())
+
+    @app.put(f"{PREFIX}/credits")
+    def put_credits() -> Any:
+        return ok(**store.set_credits_settings(json_body()))
 
     @app.get(f"{PREFIX}/nodes")
     def get_nodes() -> Any:

@@ -9,10 +9,10 @@ under ``/_emulator/`` (see `fbplan.emulator.admin`). Layers, outermost first:
     Flask             bearer-token check, routes, JSON error handlers
 
 Every management call needs ``Authorization: Bearer <token>`` (401
-``{success: false, error_code: "NO_AUTH_USER", message}`` otherwise); ``GET /`` and
-``GET /health`` are open. Every error answer is JSON with ``Content-Type: application/json``,
-including unknown paths (404) and methods (405). Routes live in ``routes_*.py``; the rules
-they rely on live in the store.
+``{success: false, error_code: "NO_AUTH_USER", message}`` otherwise); ``GET /``,
+``GET /health`` and ``GET /credits/rates`` are open. Every error answer is JSON with
+``Content-Type: application/json``, including unknown paths (404) and methods (405). Routes
+live in ``routes_*.py``; the rules they rely on live in the store.
 
 Choices where flashback-api.md leaves a question open (section 18; details in the store
 modules' docstrings):
@@ -41,6 +41,11 @@ modules' docstrings):
 - Answers: absent optional fields are left out, never null; only the fields of the client's
   DTO (plus documented ones such as ``lastStatusAt``), in the client's types (numeric stats
   timestamps and node days, numeric quota usage).
+- Quotas and credits (section 15): quotas are organization-wide and count live objects (a
+  soft delete frees its place); a capability without a limit has no ``quotaUsage`` entry;
+  capability codes are ``<OBJECTS>_COUNT`` (undocumented, see the contract's choices). No
+  create is refused for a zero or negative credit balance (none is documented), and without
+  a subscription the quotas set still apply (`fbplan.emulator.store_credits`).
 - Updates (q. 6): ``PUT /bucket/{id}`` takes the full body, and an optional field left out
   keeps its value; ``PUT /repo/{id}`` replaces name, storageType, mode and the bucket
   attachments, keeps the AI LLM attachments when ``repoAiLlms`` is missing and detaches all
@@ -80,7 +85,7 @@ from fbplan.emulator.store import Store
 
 log = logging.getLogger(__name__)
 
-OPEN_ROUTES = {("GET", "/"), ("GET", "/health")}
+OPEN_ROUTES = {("GET", "/"), ("GET", "/health"), ("GET", "/credits/rates")}
 
 
 def create_backend_app(

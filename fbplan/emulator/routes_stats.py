@@ -1,4 +1,5 @@
-"""Routes: statistics (``/stats/*``, ``/aistats/*``), nodes (``/node``) and ``/user/quota``.
+"""Routes: statistics (``/stats/*``, ``/aistats/*``), nodes (``/node``), ``/user/quota`` and
+``/credits/balance`` and ``/credits/rates`` (the latter without authentication, as documented).
 
 The four time-series endpoints wrap as ``{success, data[]}``; ``startDate``/``endDate`` are
 ISO dates or date-times (a bare ``endDate`` date includes that whole day); the node daily
@@ -77,12 +78,21 @@ def register(app: Flask, store: Store) -> None:
 
     @app.get("/user/quota")
     def quota() -> Any:
+        store.check_subscription()
         subscription = {
             "id": store.org_id,
             "name": "Emulator",
             "description": "Local Flashback emulator subscription (quotas set by the admin API)",
         }
         return ok(subscription=subscription, quotaUsage=store.quota_usage())
+
+    @app.get("/credits/balance")
+    def credit_balance() -> Any:
+        return ok(data=store.credit_balance())
+
+    @app.get("/credits/rates")
+    def credit_rates() -> Any:
+        return ok(data=store.credit_rates())
 
 
 def _range() -> tuple[datetime | None, datetime | None]:

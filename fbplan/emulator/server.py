@@ -102,6 +102,7 @@ def start_emulator(
     bridge_nodes: Sequence[Mapping[str, Any]] | None = None,
     *,
     quotas: Mapping[str, int | None] | None = None,
+    credits: Mapping[str, Any] | None = None,
 ) -> RunningEmulator:
     """Start backend, Bridge Node(s) and AI gateway; see the module docstring.
 
@@ -119,6 +120,8 @@ def start_emulator(
     store = Store(data_path)
     if quotas:
         store.set_quotas(quotas)
+    if credits:
+        store.set_credits_settings(credits)  # {subscription?: bool, credits?: number | None}
     injector = FaultInjector(faults or [], seed)
     recorder = RequestRecorder()
     servers: list[BaseWSGIServer] = []
@@ -192,13 +195,14 @@ def run_forever(
     bridge_nodes: Sequence[Mapping[str, Any]] | None = None,
     *,
     quotas: Mapping[str, int | None] | None = None,
+    credits: Mapping[str, Any] | None = None,
     on_ready: Callable[[RunningEmulator], None] | None = None,
     stop_event: threading.Event | None = None,
 ) -> RunningEmulator:
     """Start the emulator, call ``on_ready(emulator)`` (the caller prints the URLs), serve until
     `stop_event` is set or Ctrl-C, then stop and return the (stopped) emulator."""
     emulator = start_emulator(
-        data_path, token, host, port, faults, seed, bridge_nodes, quotas=quotas
+        data_path, token, host, port, faults, seed, bridge_nodes, quotas=quotas, credits=credits
     )
     event = stop_event or threading.Event()
     try:

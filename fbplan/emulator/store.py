@@ -10,6 +10,7 @@
     AiOps          store_ai.py          AI LLM configs, policies
     NodeOps        store_nodes.py       advertised nodes, node reports, bucket reachability
     StatsOps       store_stats.py       recorded traffic, statistics, quota usage
+    CreditOps      store_credits.py     subscription, credit balance and rates
     Store          here                 the data-plane interface of the Bridge Node and gateway
 
 Write methods raise `fbplan.emulator.problems.ApiProblem`, already shaped as the HTTP answer.
@@ -22,11 +23,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from fbplan.emulator.store_credits import CreditOps
 from fbplan.emulator.store_keys import sha256
-from fbplan.emulator.store_stats import StatsOps
 
 
-class Store(StatsOps):
+class Store(CreditOps):
     """All emulated backend state (``Store(":memory:")`` or ``Store(path)``)."""
 
     def find_repo_api_key_by_key(self, key: str) -> dict[str, Any] | None:

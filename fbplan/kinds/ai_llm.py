@@ -20,6 +20,7 @@ class AiLlmKind(UsesProviderKey):
     segment = "ai_llm"
     section = "ai_llms"
     label = "AI LLM configuration"
+    quota_capability = "AI_LLMS_COUNT"
     updatable = frozenset({"ai_type", "endpoint", "provider_key", "key", "secret"})
     secret_fields = ("key", "secret")
 

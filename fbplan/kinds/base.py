@@ -163,6 +163,9 @@ class Kind:
     # Keys whose secret the backend shows once: a replace means new credentials, and a
     # create needs a secret sink.
     issues_credentials: ClassVar[bool] = False
+    # The code of the organization quota capability that counts this kind's objects
+    # (`GET /user/quota`); None: no quota limits how many there may be.
+    quota_capability: ClassVar[str | None] = None
 
     def address(self, name: str, parent: str | None = None) -> str:
         if parent:

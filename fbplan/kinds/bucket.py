@@ -32,6 +32,7 @@ class BucketKind(UsesProviderKey):
     segment = "bucket"
     section = "buckets"
     label = "bucket"
+    quota_capability = "BUCKETS_COUNT"
     updatable = frozenset({"region", "endpoint", "provider_key", "key", "secret"})
     replace_on = frozenset({"bucket", "storage_type"})
     secret_fields = ("secret",)

@@ -31,6 +31,7 @@ class PolicyKind(Kind):
     segment = "policy"
     section = "policies"
     label = "AI policy"
+    quota_capability = "POLICIES_COUNT"
     updatable = frozenset({"risk", "action", "content"})
     replace_on = frozenset({"scope"})
 

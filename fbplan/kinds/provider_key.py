@@ -37,6 +37,7 @@ class ProviderKeyKind(Kind):
     segment = "provider_key"
     section = "provider_keys"
     label = "provider key"
+    quota_capability = "API_KEYS_COUNT"
     updatable = frozenset(FIELDS) | {"secret"}
     secret_fields = ("secret",)
 

@@ -38,6 +38,7 @@ class RepoKind(Kind):
     segment = "repo"
     section = "repos"
     label = "repository"
+    quota_capability = "REPOS_COUNT"
     updatable = frozenset({"mode", "buckets", "ai_llms"})
     replace_on = frozenset({"storage_type"})
 

@@ -31,6 +31,7 @@ class WorkspaceKind(Kind):
     segment = "workspace"
     section = "workspace"
     label = "workspace"
+    quota_capability = "WORKSPACES_COUNT"
 
     def address(self, name: str, parent: str | None = None) -> str:
         return WORKSPACE_ADDRESS

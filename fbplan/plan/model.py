@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from fbplan.checks.results import CheckResults
+    from fbplan.plan.quota import QuotaReport
 
 PLAN_FORMAT_VERSION = 1
 
@@ -90,6 +91,7 @@ class Plan:
     backend: str = ""  # the backend's URL (`local`: the embedded emulator) it was made against
     org_id: str = ""  # and the organization; a saved plan is refused anywhere else
     checks: CheckResults | None = None  # what `--checks FILE` found, when given
+    quota: QuotaReport | None = None  # the organization's quota and credits (plan/quota.py)
     format_version: int = PLAN_FORMAT_VERSION
 
     @property

@@ -34,6 +34,7 @@ from fbplan.plan.model import (
     Plan,
     Unmanaged,
 )
+from fbplan.plan.quota import Credits, QuotaReport, QuotaRow
 from fbplan.plan.render.json import dumps, to_document
 
 _MODE = 0o600
@@ -165,6 +166,7 @@ def from_document(document: dict[str, Any]) -> Plan:
         org_id=str((document.get("backend") or {}).get("org_id", "")),
         checks=CheckResults.from_document(document["checks"]) if "checks" in document else None,
         format_version=document["format_version"],
+        quota=_quota(document["quota"]) if "quota" in document else None,
     )
 
 
@@ -193,3 +195,25 @@ def _unmanaged(item: dict[str, Any]) -> Unmanaged:
 
 def _blocker(item: dict[str, Any]) -> Blocker:
     return Blocker(item["rule"], item["message"], tuple(item["addresses"]))
+
+
+def _quota(item: dict[str, Any]) -> QuotaReport:
+    credits = item["credits"]
+    return QuotaReport(
+        checked=item["checked"],
+        rows=tuple(
+            QuotaRow(
+                row["code"],
+                row["type"],
+                row["period"],
+                row["current"],
+                row["planned"],
+                row["max"],
+                tuple(row["creates"]),
+            )
+            for row in item["capabilities"]
+        ),
+        credits=None
+        if credits is None
+        else Credits(credits["balance"], credits["realtime_balance"], credits["pending"]),
+    )

@@ -12,6 +12,8 @@ import subprocess
 import sys
 import tarfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +73,29 @@ class User:
                 process.wait()
         text = seen.decode("utf-8", errors="replace").replace("\r\n", "\n")
         return Run(code, _ANSI.sub("", text), "")
+
+
+@contextmanager
+def emulator_server(user: User, *flags: str, token: str) -> Iterator[None]:
+    """`fbplan emulator` as a server that outlives each command, as the README shows, with
+    FB_BACKEND_URL and FB_JWT set for the user's next commands."""
+    args = ["emulator", "--port", "0", "--data", "emu.db", "--token", token, *flags]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "fbplan", *args],
+        cwd=user.cwd,
+        env=user.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        backend = server.stdout.readline().split()[-1]
+        user.env.update(FB_BACKEND_URL=backend, FB_JWT=token)
+        yield
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)
 
 
 def _read_until_closed(fd: int, deadline: float) -> bytes:

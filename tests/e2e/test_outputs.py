@@ -8,10 +8,10 @@ import os
 import pty
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
+
+from tests.e2e.conftest import emulator_server as shared_emulator_server
 
 pytestmark = pytest.mark.e2e
 
@@ -28,25 +28,8 @@ def dotenv(text: str) -> dict[str, str]:
     return {name: value.strip('"') for name, value in pairs}
 
 
-@contextmanager
-def emulator_server(user) -> Iterator[None]:
-    """`fbplan emulator` as a server that outlives each command, as the README shows."""
-    args = ["emulator", "--port", "0", "--data", "emu.db", "--token", "outputs-token"]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "fbplan", *args],
-        cwd=user.cwd,
-        env=user.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        backend = server.stdout.readline().split()[-1]
-        user.env.update(FB_BACKEND_URL=backend, FB_JWT="outputs-token")
-        yield
-    finally:
-        server.terminate()
-        server.communicate(timeout=10)
+def emulator_server(user):
+    return shared_emulator_server(user, token="outputs-token")
 
 
 def test_the_application_check_connects_with_only_the_dotenv_file_apply_wrote(user):

@@ -132,6 +132,8 @@ CALLS: dict[tuple[str, str], CallFor] = {
     ("GET", "/organization/{orgId}/nodes"): lambda w: Call(f"/organization/{w['org']}/nodes"),
     ("GET", "/node"): lambda w: Call("/node", {"nodeServices": "1"}),
     ("GET", "/user/quota"): lambda w: Call("/user/quota"),
+    ("GET", "/credits/balance"): lambda w: Call("/credits/balance"),
+    ("GET", "/credits/rates"): lambda w: Call("/credits/rates"),
     # workspaces
     ("POST", "/workspace"): lambda w: Call("/workspace", body={"name": "team"}),
     ("GET", "/workspace"): lambda w: Call("/workspace"),

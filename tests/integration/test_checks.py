@@ -14,10 +14,10 @@ import pytest
 from click.testing import CliRunner, Result
 from jsonschema import Draft202012Validator
 
-from fbplan import secret
 from fbplan.checks import load_checks
 from fbplan.cli.main import cli
 from fbplan.plan.planfile import schema
+from fbplan.secrets import values as secret
 
 pytestmark = pytest.mark.usefixtures("fast_fingerprints")
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from fbplan.plan.model import PLAN_FORMAT_VERSION, Action, Blocker, Change, FieldChange, Plan
 from fbplan.plan.model import Unmanaged as UnmanagedItem
+from fbplan.plan.quota import QuotaReport, plain
 from fbplan.plan.render.rows import drift_counts, drift_status, scrub
 from fbplan.printable import json_safe
 from fbplan.secrets.values import MASK, redact, shown
@@ -52,6 +53,8 @@ def to_document(plan: Plan, *, drift: bool = False) -> dict[str, Any]:
     document["blockers"] = [_blocker(b) for b in plan.blockers]
     if plan.checks is not None:
         document["checks"] = scrub(plan.checks.to_document())
+    if plan.quota is not None and not drift:
+        document["quota"] = _quota(plan.quota)
     return document
 
 
@@ -104,4 +107,31 @@ def _blocker(blocker: Blocker) -> dict[str, Any]:
         "rule": blocker.rule,
         "message": redact(blocker.message),
         "addresses": [redact(a) for a in blocker.addresses],
+    }
+
+
+def _quota(report: QuotaReport) -> dict[str, Any]:
+    credits = report.credits
+    return {
+        "checked": report.checked,
+        "capabilities": [
+            {
+                "code": redact(row.code),
+                "type": redact(row.type),
+                "period": redact(row.period),
+                "current": plain(row.current),
+                "planned": plain(row.planned),
+                "max": plain(row.max),
+                "over": row.over,
+                "creates": [redact(a) for a in row.creates],
+            }
+            for row in report.rows
+        ],
+        "credits": None
+        if credits is None
+        else {
+            "balance": plain(credits.balance),
+            "realtime_balance": plain(credits.realtime),
+            "pending": plain(credits.pending),
+        },
     }

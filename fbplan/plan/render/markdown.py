@@ -1,6 +1,7 @@
 """The plan (or drift report) as markdown, sized for a pull-request comment.
 
-A title, the summary line, a count table, blockers in a callout, a table of changes with
+A title, the summary line, a count table, blockers in a callout, the quota the plan's
+creates count against (capability, current, planned, max), a table of changes with
 each change's details folded in `<details>` (a fenced `diff` block), then the unmanaged
 objects and the notes. The whole stays under `max_chars` (GitHub refuses comments over
 65,536 characters): when it would not, destructive changes are kept first and an explicit
@@ -36,7 +37,9 @@ _MAX_FIELD_NAMES = 6
 
 def render_markdown(plan: Plan, *, drift: bool = False, max_chars: int = DEFAULT_MAX_CHARS) -> str:
     rows = build_rows(plan, drift=drift)
-    head = _join(_title(rows), _counts(rows), _blockers(rows), _checks(rows, max_chars // 8))
+    head = _join(
+        _title(rows), _counts(rows), _blockers(rows), _quota(rows), _checks(rows, max_chars // 8)
+    )
     tail = _join(
         _unmanaged(rows.unmanaged, rows.drift, max_chars // 8),
         _notes(rows.notes, max_chars // 8),
@@ -85,6 +88,23 @@ def _checks(rows: Rows, room: int) -> str:
     warnings = _capped([f"- {text(w)}" for w in rows.check_warnings], room, "warnings")
     lines += [f"> {line}".rstrip() for line in warnings]
     return summary + "\n\n" + "\n".join(lines)
+
+
+def _quota(rows: Rows) -> str:
+    if not rows.quota:
+        return ""
+    lines = [
+        "#### Quota (organization-wide)",
+        "",
+        "| capability | current | planned | max | |",
+        "|---|--:|--:|--:|---|",
+    ]
+    lines += [
+        f"| {code(q.capability, cell=True)} | {q.current} | {q.planned} | {q.max} | "
+        f"{'🔴 over the quota' if q.over else '🟢'} |"
+        for q in rows.quota[:_LIST_LIMIT]
+    ]
+    return "\n".join(lines)
 
 
 # --- changes ------------------------------------------------------------------------------

@@ -4,7 +4,8 @@
 with control characters escaped (a name or value can never forge a line or drive the
 terminal):
 one `ChangeRow` per actionable change (marker, phrase, field lines, comments), the
-unmanaged objects, notes, blockers, counts and the summary line. The text and markdown
+unmanaged objects, notes, blockers, counts, the quota capabilities the plan's creates count
+against, and the summary line. The text and markdown
 renderers only lay these rows out, so both always say the same thing.
 
 With `drift=True` the same data reads as a drift report: an update or replace is
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from fbplan.plan.model import Action, Blocker, Change, FieldChange, Plan, Unmanaged
+from fbplan.plan.quota import QuotaReport, number
 from fbplan.printable import printable
 from fbplan.secrets.values import MASK, Secret, Sourced, shown
 from fbplan.secrets.values import redact as _redact
@@ -113,6 +115,17 @@ class UnmanagedRow:
 
 
 @dataclass(frozen=True)
+class QuotaLine:
+    """One capability the plan's creates count against, its numbers already formatted."""
+
+    capability: str
+    current: str
+    planned: str
+    max: str
+    over: bool
+
+
+@dataclass(frozen=True)
 class Rows:
     drift: bool
     workspace: str
@@ -124,6 +137,7 @@ class Rows:
     summary: str
     checks: str = ""  # `--checks`: the summary line, when checks ran (not in a drift report)
     check_warnings: tuple[str, ...] = ()
+    quota: tuple[QuotaLine, ...] = ()  # capabilities the plan's creates count against
 
 
 def redact(text: str) -> str:
@@ -142,6 +156,16 @@ def build_rows(plan: Plan, *, drift: bool = False) -> Rows:
         counts=drift_counts(plan) if drift else plan_counts(plan),
         summary=redact(drift_summary(plan) if drift else plan.summary()),
         **_check_rows(plan, drift),
+        quota=() if drift or plan.quota is None else _quota_lines(plan.quota),
+    )
+
+
+def _quota_lines(report: QuotaReport) -> tuple[QuotaLine, ...]:
+    return tuple(
+        QuotaLine(
+            redact(row.code), number(row.current), number(row.planned), number(row.max), row.over
+        )
+        for row in report.affected
     )
 
 

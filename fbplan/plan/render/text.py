@@ -1,7 +1,8 @@
 """The plan (or drift report) as text, Terraform-like, readable in a terminal or a CI log.
 
 A header, one block per actionable change (marker, address, phrase, field lines and `#`
-comments), the unmanaged objects, notes, blockers, and last the summary line.
+comments), the unmanaged objects, the quota the plan's creates count against, notes,
+blockers, and last the summary line.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ def render_text(
         _header(rows, title),
         *(_change_block(row, paint) for row in rows.changes),
         _unmanaged(rows),
+        _quota(rows),
         _notes(rows),
         _checks(rows),
         [f"{paint('!', 'Blocked:')} {line}" for line in rows.blockers],
@@ -87,3 +89,20 @@ def _checks(rows: Rows) -> list[str]:
     if not rows.checks:
         return []
     return [rows.checks, *(f"  warning: {line}" for line in rows.check_warnings)]
+
+
+def _quota(rows: Rows) -> list[str]:
+    """The organization's quota the plan's creates count against, as a small table."""
+    if not rows.quota:
+        return []
+    table = [("capability", "current", "planned", "max", "")]
+    table += [
+        (q.capability, q.current, q.planned, q.max, "over the quota" if q.over else "")
+        for q in rows.quota
+    ]
+    widths = [max(len(line[i]) for line in table) for i in range(5)]
+    cells = (zip(line, widths, strict=True) for line in table)
+    return [
+        "Quota (organization-wide):",
+        *("  " + "  ".join(cell.ljust(width) for cell, width in row).rstrip() for row in cells),
+    ]
