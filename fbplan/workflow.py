@@ -32,12 +32,14 @@ from fbplan.kinds import KINDS, REGISTRY
 from fbplan.kinds.base import ApplyContext
 from fbplan.model import State
 from fbplan.outputs.targets import check_writable as check_targets_writable
-from fbplan.plan.model import Action, Blocker, Plan
+from fbplan.plan.ignore import set_aside
+from fbplan.plan.model import Action, Blocker, Ignored, Plan
 from fbplan.plan.planner import PlanOptions, destroy_plan, make_plan, targeted
 from fbplan.plan.render.json import to_document
-from fbplan.plan.safety import delete_blocker
+from fbplan.plan.safety import delete_blocker, stale_approvals
 from fbplan.spec import Spec
 from fbplan.spec.build import kinds_to_read, load_desired
+from fbplan.spec.ignore import approvals, ignore_rules
 from fbplan.spec.loader import prune_sections
 
 LOCAL_DIR = Path(".fbplan")
@@ -139,6 +141,9 @@ def prepare(
         keep=lambda r: REGISTRY[r.kind].belongs(r, desired.get(r.address)),
     )
     _check_addresses(request, desired, live)
+    ignored: list[Ignored] = []
+    if not destroy:  # destroy deletes what the spec declares, ignored fields or not
+        desired, live, ignored = set_aside(ignore_rules(spec.data), desired, live)
     store = FingerprintStore(
         connection.fingerprint_path or spec.root / FILE_NAME, desired.workspace
     )
@@ -160,6 +165,9 @@ def prepare(
     elif apply_checks and sink is not None and sink.local:
         plan.blockers += _foreign_sink_entries(plan, sink)
     plan.notes += conflicts + _hidden_namesakes(live, desired)
+    plan.ignored, plan.approved = ignored, approvals(spec.data)
+    if not (destroy or request.targets):
+        plan.notes += stale_approvals(plan, plan.approved)
     plan.backend, plan.org_id = connection.backend, _org_id(connection, live)
     return Prepared(spec, desired, live, plan, store, sink, conflicts)
 
@@ -285,7 +293,7 @@ def check_before_apply(prepared: Prepared, request: ApplyRequest) -> None:
         )
     for blocker in plan.blockers:
         raise SafetyError(f"blocked ({blocker.rule}): {blocker.message}")
-    blocker = delete_blocker(plan, allow_delete=request.allow_delete)
+    blocker = delete_blocker(plan, allow_delete=request.allow_delete, approved=plan.approved)
     if blocker:
         raise SafetyError(f"blocked: {blocker.message}")
     check_targets_writable(prepared.spec)

@@ -30,6 +30,7 @@ from fbplan.plan.model import (
     Blocker,
     Change,
     FieldChange,
+    Ignored,
     Plan,
     Unmanaged,
 )
@@ -163,6 +164,8 @@ def from_document(document: dict[str, Any]) -> Plan:
         backend=str((document.get("backend") or {}).get("url", "")),
         org_id=str((document.get("backend") or {}).get("org_id", "")),
         format_version=document["format_version"],
+        ignored=[_ignored(item) for item in document.get("ignored", [])],
+        approved=list(document.get("approved", [])),
     )
 
 
@@ -187,6 +190,11 @@ def _field(item: dict[str, Any]) -> FieldChange:
 
 def _unmanaged(item: dict[str, Any]) -> Unmanaged:
     return Unmanaged(item["address"], item["kind"], item["live_id"], item["prunable"])
+
+
+def _ignored(item: dict[str, Any]) -> Ignored:
+    fields = tuple(_field(f) for f in item["fields"])
+    return Ignored(item["address"], item["kind"], item["rule"], fields, item["live_id"])
 
 
 def _blocker(item: dict[str, Any]) -> Blocker:
