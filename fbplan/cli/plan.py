@@ -18,6 +18,7 @@ from fbplan.cli.options import (
     spec_run_options,
     verbose_option,
 )
+from fbplan.drift import attribute
 from fbplan.errors import ConfigError
 from fbplan.export import export_spec
 from fbplan.plan.model import Plan
@@ -105,6 +106,7 @@ def drift(
         loaded = load(request)
         with connect(local=local, on_event=request_logger(verbose)) as connection:
             prepared = prepare(request, connection, drift=True, loaded=loaded)
+            attribute(connection.api, prepared.plan, prepared.live)
         report = prepared.plan
         out(render(report, output_format, drift=True, verbose=verbose))
     if report.has_changes or report.unmanaged:

@@ -70,7 +70,8 @@ class ChangedBy:
     event: str
 
     def describe(self) -> str:
-        return f"{self.event} by {self.user} at {self.at}"
+        verb = "changed" if self.event == "updated" else self.event or "changed"
+        return f"{verb} by {self.user} at {self.at}"
 
 
 @dataclass(frozen=True)
