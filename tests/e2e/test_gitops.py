@@ -151,3 +151,14 @@ def test_a_merge_after_the_live_state_moved_refuses_the_saved_plan_and_plans_aga
     live = live_buckets(emulator)
     assert set(live) == {"media", "logs"}
     assert live["media"]["region"] == "us-east-1"
+
+
+def test_the_readme_workflow_runs_the_steps_tested_here() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Outputs for CI") : readme.index("## Smoke checks")]
+    workflow = section[section.index("```yaml") : section.index("```\n", section.index("```yaml"))]
+    assert "run: bash ci/gitops.sh plan flashback/ out/" in workflow
+    assert "run: bash ci/gitops.sh apply flashback/ out/plan.json" in workflow
+    assert "path: out/plan.json" in workflow  # the plan file is kept as an artifact
+    assert "with: {path: out/plan.md}" in workflow  # and the comment is the script's
+    assert "[examples/ci/gitops.sh](examples/ci/gitops.sh)" in section
