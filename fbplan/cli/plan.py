@@ -34,6 +34,7 @@ def render(
     drift: bool = False,
     title: str | None = None,
     verbose: bool = False,
+    approvals: bool = True,
 ) -> str:
     match output_format:
         case "json":
@@ -42,7 +43,9 @@ def render(
             return render_markdown(plan, drift=drift)
         case _:
             color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")  # no-color.org
-            return render_text(plan, drift=drift, color=color, title=title, verbose=verbose)
+            return render_text(
+                plan, drift=drift, color=color, title=title, verbose=verbose, approvals=approvals
+            )
 
 
 @click.command()

@@ -23,9 +23,12 @@ def render_text(
     color: bool = False,
     title: str | None = None,
     verbose: bool = False,
+    approvals: bool = True,
 ) -> str:
     """`title` names what the plan is for, e.g. "destroy plan" (default: plan, or drift).
-    `verbose` lists the drift the spec's `ignore` accepts (else only counted)."""
+    `verbose` lists the drift the spec's `ignore` accepts (else only counted); `approvals`
+    says which deletes and replaces the spec approves or still needs to (not for destroy,
+    which needs no approval)."""
     rows = build_rows(plan, drift=drift)
     paint = _Painter(color)
     sections = [
@@ -33,7 +36,7 @@ def render_text(
         *(_change_block(row, paint) for row in rows.changes),
         _unmanaged(rows),
         _ignored(rows) if verbose else [],
-        _approvals(rows),
+        _approvals(rows) if approvals else [],
         _notes(rows),
         [f"{paint('!', 'Blocked:')} {line}" for line in rows.blockers],
         [rows.summary],
