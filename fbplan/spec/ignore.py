@@ -103,7 +103,7 @@ def _field_problem(key: str, name: str) -> str | None:
 def _unknown_addresses(spec: Spec, desired: State) -> Iterator[str]:
     changes = (spec.data.get("ignore") or {}).get("changes") or {}
     for key in changes:
-        if key not in _BY_SECTION and key not in desired.resources and _kind_for_key(key):
+        if _declares_none(key, desired):
             where = spec.location(("ignore", "changes", key))
             yield f"{where}: ignore.changes.{key}: the spec declares no {key}; it ignores nothing"
     for index, entry in enumerate(approvals(spec.data)):
@@ -114,6 +114,13 @@ def _unknown_addresses(spec: Spec, desired: State) -> Iterator[str]:
                 f"{where}: approve: {entry}: the spec does not declare {address}, so it "
                 "cannot be replaced; check the address"
             )
+
+
+def _declares_none(key: str, desired: State) -> bool:
+    """Whether a key of `ignore.changes` (a kind or an address) names nothing declared."""
+    if key in _BY_SECTION:
+        return not desired.of_kind(_BY_SECTION[key].name)
+    return key not in desired.resources
 
 
 def _managed_patterns(spec: Spec, desired: State) -> Iterator[str]:

@@ -169,9 +169,12 @@ def test_validate_refuses_a_secret_or_unknown_field_and_warns_of_an_entry_matchi
     assert "a bucket has no field regoin (did you mean region?)" in result.stderr
     assert f"{spec}:" in result.stderr
     spec.write_text(
-        SPEC + "ignore:\n  changes:\n    bucket.meda: [region]\n  unmanaged:\n    buckets: [med*]\n"
+        SPEC
+        + "ignore:\n  changes:\n    bucket.meda: [region]\n    repos: [mode]\n"
+        + "  unmanaged:\n    buckets: [med*]\n"
     )
     result = run("validate", str(spec))
     assert result.exit_code == 0, result.stderr
     assert "ignore.changes.bucket.meda: the spec declares no bucket.meda" in result.stderr
     assert "ignore.unmanaged.buckets: med* matches declared buckets (media)" in result.stderr
+    assert "ignore.changes.repos: the spec declares no repos; it ignores nothing" in result.stderr
