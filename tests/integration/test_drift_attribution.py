@@ -85,10 +85,14 @@ def test_drift_names_the_user_who_changed_the_object_in_every_format(local: Path
     assert "changed by alice@example.com at 20" in markdown
 
 
-def test_no_drift_reads_no_system_events(local: Path) -> None:
+def test_no_drift_reads_no_system_events_and_drift_reads_them_once(local: Path) -> None:
     result = run("drift", "--local", "spec.yaml", "--verbose")
     assert result.exit_code == 0
     assert "/systemevent" not in result.stderr
+    move_media(as_alice(local))
+    result = run("drift", "--local", "spec.yaml", "--verbose")
+    assert result.exit_code == 2
+    assert result.stderr.count("POST /systemevent") == 1
 
 
 def test_the_emulator_answers_the_query_with_the_writes_of_each_user(local: Path) -> None:
