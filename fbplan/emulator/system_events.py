@@ -12,6 +12,7 @@ are reads.
 Users: the emulator's token belongs to its one built-in user; more users, each with its own
 token, are added with the admin API (``POST /_emulator/users {email, name?}`` answers
 ``{userId, email, name, token}``), so a test can change an object "as someone else".
+``POST /_emulator/reset`` forgets the events with the resources; users are kept.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ WRITES = {
 _NEW_ID_KEYS = ("id", "bucketId", "repoId", "aiLlmId", "apiKeyId")
 _WORKSPACE_TABLES = ("buckets", "repos", "ai_llms", "provider_keys")
 MAX_TAKE = 100
+RESET = "/_emulator/reset"
 
 
 def install_tables(store: Store) -> None:
@@ -145,6 +147,9 @@ def _workspace_of(store: Store, args: dict[str, Any]) -> str | None:
 
 def _record(store: Store, response: Response) -> Response:
     rule = request.url_rule.rule if request.url_rule else ""
+    if rule == RESET and response.status_code == 200:  # the events go with the resources
+        store._exec("DELETE FROM system_events")
+        return response
     if rule not in WRITES or request.method not in ("POST", "PUT", "DELETE"):
         return response
     if not 200 <= response.status_code < 300:

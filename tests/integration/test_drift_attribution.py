@@ -109,6 +109,8 @@ def test_the_emulator_answers_the_query_with_the_writes_of_each_user(local: Path
     everything = alice.post("/systemevent", json={"skip": 0, "take": 100})
     users = {e["userEmail"] for e in everything["events"]}
     assert users == {"alice@example.com", "emulator@flashback.local"}
+    alice.post("/_emulator/reset")
+    assert alice.post("/systemevent", json={"skip": 0, "take": 100})["total"] == 0
 
 
 @pytest.mark.parametrize("status", [403, 404])
