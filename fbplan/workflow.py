@@ -25,11 +25,12 @@ from fbplan.kinds import KINDS, REGISTRY
 from fbplan.kinds.base import DEFAULT_PARALLELISM, ApplyContext
 from fbplan.model import State
 from fbplan.outputs.targets import check_writable as check_targets_writable
-from fbplan.plan.model import Action, Blocker, Plan
+from fbplan.plan.ignore import set_aside
+from fbplan.plan.model import Action, Blocker, Ignored, Plan
 from fbplan.plan.planner import PlanOptions, destroy_plan, make_plan, targeted
 from fbplan.plan.quota import QuotaFacts, credit_notes, quota_blockers, quota_report
 from fbplan.plan.render.json import to_document
-from fbplan.plan.safety import delete_blocker
+from fbplan.plan.safety import delete_blocker, stale_approvals
 from fbplan.secrets.fingerprints import FILE_NAME, FingerprintStore
 from fbplan.secrets.sinks import (
     Owner,
@@ -42,6 +43,7 @@ from fbplan.secrets.sinks import (
 from fbplan.smoke.endpoints import LocalEndpoints
 from fbplan.spec import Spec
 from fbplan.spec.build import kinds_to_read, load_desired
+from fbplan.spec.ignore import approvals, ignore_rules
 from fbplan.spec.loader import prune_sections
 
 if TYPE_CHECKING:
@@ -169,6 +171,9 @@ def prepare(
         )
         quota = quota or read_quota()
     _check_addresses(request, desired, live)
+    ignored: list[Ignored] = []
+    if not destroy:  # destroy deletes what the spec declares, ignored fields or not
+        desired, live, ignored = set_aside(ignore_rules(spec.data), desired, live)
     store = FingerprintStore(
         connection.fingerprint_path or spec.root / FILE_NAME, desired.workspace
     )
@@ -191,6 +196,9 @@ def prepare(
     plan.notes += conflicts + _hidden_namesakes(live, desired)
     if quota is not None:
         _check_quota(plan, quota)
+    plan.ignored, plan.approved = ignored, approvals(spec.data)
+    if not (destroy or request.targets):
+        plan.notes += stale_approvals(plan, plan.approved)
     plan.backend, plan.org_id = connection.backend, _org_id(connection, live)
     if apply_checks and request.checks is not None:
         _run_checks(plan, request.checks)
@@ -336,7 +344,7 @@ def check_before_apply(prepared: Prepared, request: ApplyRequest) -> None:
         )
     for blocker in plan.blockers:
         raise SafetyError(f"blocked ({blocker.rule}): {blocker.message}")
-    deletes = delete_blocker(plan, allow_delete=request.allow_delete)
+    deletes = delete_blocker(plan, allow_delete=request.allow_delete, approved=plan.approved)
     if deletes:
         raise SafetyError(f"blocked: {deletes.message}")
     check_targets_writable(prepared.spec)

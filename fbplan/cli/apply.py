@@ -163,7 +163,9 @@ def run_apply(
     title: str = "plan",
 ) -> None:
     check_fresh(prepared, request)
-    out(render(prepared.plan, "text", title=title))
+    # destroy and --allow-delete need no approval in the spec: do not ask for one
+    approvals = title == "plan" and not request.allow_delete
+    out(render(prepared.plan, "text", title=title, approvals=approvals))
     if not prepared.plan.has_changes:
         return
     check_before_apply(prepared, request)  # a blocked plan is refused before asking

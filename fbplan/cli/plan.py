@@ -20,6 +20,7 @@ from fbplan.cli.options import (
     spec_run_options,
     verbose_option,
 )
+from fbplan.drift import attribute
 from fbplan.errors import ConfigError
 from fbplan.export import export_spec
 from fbplan.plan.model import Plan
@@ -28,7 +29,15 @@ from fbplan.plan.render import render_json, render_markdown, render_text
 from fbplan.workflow import PlanRequest, connect, load, prepare
 
 
-def render(plan: Plan, output_format: str, *, drift: bool = False, title: str | None = None) -> str:
+def render(
+    plan: Plan,
+    output_format: str,
+    *,
+    drift: bool = False,
+    title: str | None = None,
+    verbose: bool = False,
+    approvals: bool = True,
+) -> str:
     match output_format:
         case "json":
             return render_json(plan, drift=drift)
@@ -36,7 +45,9 @@ def render(plan: Plan, output_format: str, *, drift: bool = False, title: str | 
             return render_markdown(plan, drift=drift)
         case _:
             color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")  # no-color.org
-            return render_text(plan, drift=drift, color=color, title=title)
+            return render_text(
+                plan, drift=drift, color=color, title=title, verbose=verbose, approvals=approvals
+            )
 
 
 @click.command()
@@ -70,7 +81,7 @@ def plan(
         with connect(local=local, on_event=request_logger(verbose)) as connection:
             prepared = prepare(request, connection, loaded=loaded)
         result = prepared.plan
-        out(render(result, output_format))
+        out(render(result, output_format, verbose=verbose))
         if out_path:
             save_plan(result, Path(out_path))
             local_flag = " --local" if local else ""
@@ -94,7 +105,8 @@ def drift(
     """Compare the live workspace with SPEC. Exit 0 no drift, 2 drift, 1 error.
 
     Reports changed fields (live -> spec), declared resources that are missing, and live
-    resources of declared kinds that the spec does not name.
+    resources of declared kinds that the spec does not name. Drift the spec's `ignore`
+    section accepts is counted, listed with --verbose, and never makes the exit code 2.
     """
     setup_logging(verbose)
     with user_errors():
@@ -102,8 +114,9 @@ def drift(
         loaded = load(request)
         with connect(local=local, on_event=request_logger(verbose)) as connection:
             prepared = prepare(request, connection, drift=True, loaded=loaded)
+            attribute(connection.api, prepared.plan, prepared.live)
         report = prepared.plan
-        out(render(report, output_format, drift=True))
+        out(render(report, output_format, drift=True, verbose=verbose))
     if report.has_changes or report.unmanaged:
         sys.exit(2)
 

@@ -73,10 +73,17 @@ import logging
 import re
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from fbplan.emulator import contract_check, routes_ai, routes_repos, routes_stats, routes_storage
+from fbplan.emulator import (
+    contract_check,
+    routes_ai,
+    routes_repos,
+    routes_stats,
+    routes_storage,
+    system_events,
+)
 from fbplan.emulator.faults import FaultInjector
 from fbplan.emulator.payload import as_str, json_body, ok
 from fbplan.emulator.problems import ApiProblem, forbidden, unauthorized
@@ -106,10 +113,11 @@ def create_backend_app(
     app = Flask("fbplan.emulator")
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.compact = True  # type: ignore[attr-defined]
-    _install_auth(app, token)
+    _install_auth(app, token, store)
     _install_error_handlers(app)
     contract_check.install(app)
     _register_identity(app, store)
+    system_events.register(app, store)
     for module in (routes_storage, routes_repos, routes_ai, routes_stats):
         module.register(app, store)
     admin.register(app, store, injector, requests_log)
@@ -123,7 +131,9 @@ def create_backend_app(
     return app
 
 
-def _install_auth(app: Flask, token: str) -> None:
+def _install_auth(app: Flask, token: str, store: Store) -> None:
+    """The emulator's token (its built-in user), or one of an emulated user (see
+    `fbplan.emulator.system_events`), whose writes are recorded under that user."""
     expected = f"Bearer {token}".encode()
 
     @app.before_request
@@ -131,8 +141,13 @@ def _install_auth(app: Flask, token: str) -> None:
         if (request.method, request.path) in OPEN_ROUTES:
             return
         given = request.headers.get("Authorization", "").encode()
-        if not hmac.compare_digest(given, expected):
+        if hmac.compare_digest(given, expected):
+            return
+        scheme, _, value = given.decode(errors="replace").partition(" ")
+        user = system_events.user_for_token(store, value) if scheme == "Bearer" else None
+        if user is None:
             raise unauthorized()
+        g.emulated_user = user
 
 
 def _install_error_handlers(app: Flask) -> None:

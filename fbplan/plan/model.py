@@ -66,6 +66,32 @@ class Unmanaged:
 
 
 @dataclass(frozen=True)
+class ChangedBy:
+    """The latest write to an object, from the backend's system events (drift reports)."""
+
+    user: str
+    at: str
+    event: str
+
+    def describe(self) -> str:
+        verb = "changed" if self.event == "updated" else self.event or "changed"
+        return f"{verb} by {self.user} at {self.at}"
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """Drift the spec's `ignore` section accepts: the differing `fields` of a declared
+    resource (live -> spec), or, with no fields, an unmanaged object whose name matches an
+    accepted pattern. `rule` names the entry of `ignore` that matched."""
+
+    address: str
+    kind: str
+    rule: str
+    fields: tuple[FieldChange, ...] = ()
+    live_id: str | None = None
+
+
+@dataclass(frozen=True)
 class Blocker:
     """A safety rule that stops apply: `rule` is protect, threshold or allow-delete."""
 
@@ -81,6 +107,10 @@ class Plan:
     unmanaged: list[Unmanaged] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     blockers: list[Blocker] = field(default_factory=list)
+    ignored: list[Ignored] = field(default_factory=list)  # accepted by the spec's `ignore`
+    approved: list[str] = field(default_factory=list)  # the spec's `approve:` ("delete ADDR")
+    changed_by: dict[str, ChangedBy] = field(default_factory=dict)  # drift: address -> who
+    attribution: str | None = None  # drift: None not looked up, "" read, else why not
     spec_digest: str = ""
     live_digest: str = ""
     spec_path: str = ""

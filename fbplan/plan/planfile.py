@@ -31,6 +31,7 @@ from fbplan.plan.model import (
     Blocker,
     Change,
     FieldChange,
+    Ignored,
     Plan,
     Unmanaged,
 )
@@ -167,6 +168,8 @@ def from_document(document: dict[str, Any]) -> Plan:
         checks=CheckResults.from_document(document["checks"]) if "checks" in document else None,
         format_version=document["format_version"],
         quota=_quota(document["quota"]) if "quota" in document else None,
+        ignored=[_ignored(item) for item in document.get("ignored", [])],
+        approved=list(document.get("approved", [])),
     )
 
 
@@ -191,6 +194,11 @@ def _field(item: dict[str, Any]) -> FieldChange:
 
 def _unmanaged(item: dict[str, Any]) -> Unmanaged:
     return Unmanaged(item["address"], item["kind"], item["live_id"], item["prunable"])
+
+
+def _ignored(item: dict[str, Any]) -> Ignored:
+    fields = tuple(_field(f) for f in item["fields"])
+    return Ignored(item["address"], item["kind"], item["rule"], fields, item["live_id"])
 
 
 def _blocker(item: dict[str, Any]) -> Blocker:

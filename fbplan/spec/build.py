@@ -17,6 +17,7 @@ from fbplan.kinds.workspace import workspace_name
 from fbplan.model import Resource, State
 from fbplan.plan.graph import find_reference_cycle
 from fbplan.secrets.values import Sourced
+from fbplan.spec.ignore import ignore_problems, ignore_warnings
 from fbplan.spec.loader import Spec, load_spec, prune_sections
 
 
@@ -29,6 +30,8 @@ def load_desired(
 ) -> tuple[Spec, State]:
     """The spec, validated, and the desired State built from it (no request is sent)."""
     spec = load_spec(path, cli_vars=cli_vars, env=env, require_env=require_env)
+    if problems := ignore_problems(spec):
+        raise SpecError(problems)
     desired = build_desired(spec.data)
     cycle = find_reference_cycle(desired)
     if cycle:
@@ -39,13 +42,15 @@ def load_desired(
 
 def spec_warnings(spec: Spec, desired: State) -> list[str]:
     """What `validate` points out beyond the spec's own problems."""
+    warnings = ignore_warnings(spec, desired)
     keys = [r.address for r in desired if REGISTRY[r.kind].issues_credentials]
     if keys and not (spec.data.get("secrets") or {}).get("sink"):
-        return [
+        warnings.insert(
+            0,
             f"{spec.location(('repos',))}: the spec declares keys ({', '.join(keys)}) but no "
-            "secrets.sink: a plan that creates one is blocked, as its secret would be lost"
-        ]
-    return []
+            "secrets.sink: a plan that creates one is blocked, as its secret would be lost",
+        )
+    return warnings
 
 
 def build_desired(data: Mapping[str, Any], kinds: Sequence[Kind] = KINDS) -> State:

@@ -250,6 +250,11 @@ CALLS: dict[tuple[str, str], CallFor] = {
         f"/policy/{w['policy']}", body={"riskType": "LOW", "actionType": 0}
     ),
     ("DELETE", "/policy/{policyId}"): lambda w: Call(f"/policy/{w['policy']}"),
+    # system events (getSystemEvents): the world's writes, newest first
+    ("POST", "/systemevent"): lambda w: Call(
+        "/systemevent",
+        body={"workspaceId": w["ws"], "from_timestamp": ISO_START, "skip": 0, "take": 50},
+    ),
     # statistics
     ("GET", "/stats/daily"): lambda w: Call(
         "/stats/daily",

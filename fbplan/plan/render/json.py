@@ -13,7 +13,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fbplan.plan.model import PLAN_FORMAT_VERSION, Action, Blocker, Change, FieldChange, Plan
+from fbplan.plan.model import (
+    PLAN_FORMAT_VERSION,
+    Action,
+    Blocker,
+    Change,
+    FieldChange,
+    Ignored,
+    Plan,
+)
 from fbplan.plan.model import Unmanaged as UnmanagedItem
 from fbplan.plan.quota import QuotaReport, plain
 from fbplan.plan.render.rows import drift_counts, drift_status, scrub
@@ -47,20 +55,47 @@ def to_document(plan: Plan, *, drift: bool = False) -> dict[str, Any]:
         document["backend"] = {"url": redact(plan.backend), "org_id": redact(plan.org_id)}
     if drift:
         document["drift"] = dict(drift_counts(plan))
-    document["changes"] = [_change(c, drift) for c in plan.changes]
-    document["unmanaged"] = [_unmanaged(u) for u in plan.unmanaged]
+    document["changes"] = [_change(c, drift) | _who(plan, c.address) for c in plan.changes]
+    document["unmanaged"] = [_unmanaged(u) | _who(plan, u.address) for u in plan.unmanaged]
+    if plan.ignored:  # optional keys, present only when the spec uses these sections
+        document["ignored"] = [_ignored(i) | _who(plan, i.address) for i in plan.ignored]
     document["notes"] = [redact(n) for n in plan.notes]
     document["blockers"] = [_blocker(b) for b in plan.blockers]
     if plan.checks is not None:
         document["checks"] = scrub(plan.checks.to_document())
     if plan.quota is not None and not drift:
         document["quota"] = _quota(plan.quota)
+    if plan.approved:
+        document["approved"] = [redact(a) for a in plan.approved]
+    if drift and plan.attribution is not None:
+        document["attribution"] = {"available": not plan.attribution}
+        if plan.attribution:
+            document["attribution"]["message"] = redact(plan.attribution)
     return document
+
+
+def _who(plan: Plan, address: str) -> dict[str, Any]:
+    found = plan.changed_by.get(address)
+    if found is None:
+        return {}
+    who = {"user": redact(found.user), "at": redact(found.at), "event": redact(found.event)}
+    return {"changed_by": who}
+
+
+def _ignored(item: Ignored) -> dict[str, Any]:
+    return {
+        "address": redact(item.address),
+        "kind": item.kind,
+        "rule": redact(item.rule),
+        "fields": [_field(f) for f in item.fields],
+        "live_id": redact(item.live_id) if item.live_id else None,
+    }
 
 
 def _summary(plan: Plan) -> dict[str, int]:
     counts = {a.value.replace("-", "_"): plan.count(a) for a in Action}
-    return {**counts, "unmanaged": len(plan.unmanaged)}
+    ignored = {"ignored": len(plan.ignored)} if plan.ignored else {}
+    return {**counts, "unmanaged": len(plan.unmanaged), **ignored}
 
 
 def _change(change: Change, drift: bool) -> dict[str, Any]:

@@ -38,10 +38,16 @@ _MAX_FIELD_NAMES = 6
 def render_markdown(plan: Plan, *, drift: bool = False, max_chars: int = DEFAULT_MAX_CHARS) -> str:
     rows = build_rows(plan, drift=drift)
     head = _join(
-        _title(rows), _counts(rows), _blockers(rows), _quota(rows), _checks(rows, max_chars // 8)
+        _title(rows),
+        _counts(rows),
+        _blockers(rows),
+        _approval(rows, max_chars // 8),
+        _quota(rows),
+        _checks(rows, max_chars // 8),
     )
     tail = _join(
         _unmanaged(rows.unmanaged, rows.drift, max_chars // 8),
+        _ignored(rows, max_chars // 8),
         _notes(rows.notes, max_chars // 8),
     )
     room = max_chars - len(head) - len(tail) - 8  # 8: the blank lines between sections
@@ -105,6 +111,40 @@ def _quota(rows: Rows) -> str:
         for q in rows.quota[:_LIST_LIMIT]
     ]
     return "\n".join(lines)
+
+
+def _approval(rows: Rows, room: int) -> str:
+    """Which deletes and replaces need approval in review, and the exact lines to add."""
+    lines = []
+    if rows.needs_approval:
+        lines += [
+            "> [!IMPORTANT]",
+            "> **Needs approval:** this plan deletes or replaces resources. Apply on merge "
+            "carries out a delete or replace only if the spec approves it; to approve after "
+            "review, add these lines to the spec in this pull request:",
+            ">",
+            "> ```yaml",
+            "> approve:",
+            *_capped([f">   - {line}" for line in rows.needs_approval], room, "approvals"),
+            "> ```",
+        ]
+    if rows.approved:
+        approved = ", ".join(code(line) for line in rows.approved)
+        lines += ["", f"Approved in the spec (carried out on merge): {approved}"]
+    return "\n".join(lines).strip()
+
+
+def _ignored(rows: Rows, room: int) -> str:
+    if not rows.ignored:
+        return ""
+    lines = [
+        f"- {code(i.address)} ({text(i.rule)})"
+        + "".join(f"<br>{code(f.name)}: {code(f.value())}" for f in i.fields)
+        for i in rows.ignored
+    ]
+    body = "\n".join(_capped(lines, room, "ignored items"))
+    summary = f"Ignored ({len(rows.ignored)}, accepted by the spec's ignore section)"
+    return f"<details><summary>{summary}</summary>\n\n{body}\n\n</details>"
 
 
 # --- changes ------------------------------------------------------------------------------

@@ -20,8 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from fbplan.plan.model import Action, Blocker, Change, FieldChange, Plan, Unmanaged
+from fbplan.plan.model import Action, Blocker, Change, FieldChange, Ignored, Plan, Unmanaged
 from fbplan.plan.quota import QuotaReport, number
+from fbplan.plan.safety import unapproved
 from fbplan.printable import printable
 from fbplan.secrets.values import MASK, Secret, Sourced, shown
 from fbplan.secrets.values import redact as _redact
@@ -107,10 +108,14 @@ class UnmanagedRow:
     live_id: str | None
     prunable: bool
 
+    changed_by: str | None = None
+
     def describe(self) -> str:
         parts = [self.kind, f"id {self.live_id}" if self.live_id else "no id"]
         if not self.prunable:
             parts.append("never pruned")
+        if self.changed_by:
+            parts.append(self.changed_by)
         return ", ".join(parts)
 
 
@@ -126,6 +131,16 @@ class QuotaLine:
 
 
 @dataclass(frozen=True)
+class IgnoredRow:
+    """Drift the spec's `ignore` accepts: ignored fields, or an accepted unmanaged object."""
+
+    address: str
+    kind: str
+    rule: str
+    fields: tuple[FieldRow, ...]
+
+
+@dataclass(frozen=True)
 class Rows:
     drift: bool
     workspace: str
@@ -138,6 +153,9 @@ class Rows:
     checks: str = ""  # `--checks`: the summary line, when checks ran (not in a drift report)
     check_warnings: tuple[str, ...] = ()
     quota: tuple[QuotaLine, ...] = ()  # capabilities the plan's creates count against
+    ignored: tuple[IgnoredRow, ...] = ()
+    needs_approval: tuple[str, ...] = ()  # approve: lines the destructive changes still need
+    approved: tuple[str, ...] = ()  # destructive changes the spec approves
 
 
 def redact(text: str) -> str:
@@ -146,17 +164,22 @@ def redact(text: str) -> str:
 
 
 def build_rows(plan: Plan, *, drift: bool = False) -> Rows:
+    who = {a: redact(c.describe()) for a, c in plan.changed_by.items()}
+    pending = () if drift else tuple(redact(line) for line in unapproved(plan, plan.approved))
     return Rows(
         drift=drift,
         workspace=redact(shown(plan.workspace)),
-        changes=tuple(_change_row(c, drift) for c in plan.actionable),
-        unmanaged=tuple(_unmanaged_row(u) for u in plan.unmanaged),
+        changes=tuple(_change_row(c, drift, who.get(c.address)) for c in plan.actionable),
+        unmanaged=tuple(_unmanaged_row(u, who.get(u.address)) for u in plan.unmanaged),
         notes=tuple(redact(n) for n in plan.notes),
         blockers=() if drift else tuple(_blocker_line(b) for b in plan.blockers),
         counts=drift_counts(plan) if drift else plan_counts(plan),
-        summary=redact(drift_summary(plan) if drift else plan.summary()),
+        summary=redact(_with_ignored(drift_summary(plan) if drift else plan.summary(), plan)),
         **_check_rows(plan, drift),
         quota=() if drift or plan.quota is None else _quota_lines(plan.quota),
+        ignored=tuple(_ignored_row(i) for i in plan.ignored),
+        needs_approval=pending,
+        approved=tuple(redact(line) for line in plan.approved if line not in pending and not drift),
     )
 
 
@@ -176,6 +199,13 @@ def _check_rows(plan: Plan, drift: bool) -> dict[str, Any]:
         "checks": redact(plan.checks.summary()),
         "check_warnings": tuple(redact(f.line()) for f in plan.checks.warnings),
     }
+
+
+def _with_ignored(summary: str, plan: Plan) -> str:
+    """The summary line, with the count of ignored drift when there is any."""
+    if not plan.ignored:
+        return summary
+    return f"{summary.rstrip('.')} ({len(plan.ignored)} ignored)."
 
 
 # --- counts and summaries -------------------------------------------------------------
@@ -220,7 +250,7 @@ def drift_summary(plan: Plan) -> str:
 # --- one change -------------------------------------------------------------------------
 
 
-def _change_row(change: Change, drift: bool) -> ChangeRow:
+def _change_row(change: Change, drift: bool, changed_by: str | None = None) -> ChangeRow:
     status = drift_status(change.action)
     return ChangeRow(
         address=redact(change.address),
@@ -230,7 +260,7 @@ def _change_row(change: Change, drift: bool) -> ChangeRow:
         marker=DRIFT_MARKERS[status] if drift else MARKERS[change.action],
         phrase=DRIFT_PHRASES[status] if drift else PHRASES[change.action],
         fields=_field_rows(change),
-        comments=_comments(change),
+        comments=_comments(change) + ((changed_by,) if changed_by else ()),
         live_id=redact(change.live_id) if change.live_id else None,
     )
 
@@ -286,9 +316,14 @@ def _comments(change: Change) -> tuple[str, ...]:
     return tuple(comments)
 
 
-def _unmanaged_row(item: Unmanaged) -> UnmanagedRow:
+def _unmanaged_row(item: Unmanaged, changed_by: str | None = None) -> UnmanagedRow:
     live_id = redact(item.live_id) if item.live_id else None
-    return UnmanagedRow(redact(item.address), item.kind, live_id, item.prunable)
+    return UnmanagedRow(redact(item.address), item.kind, live_id, item.prunable, changed_by)
+
+
+def _ignored_row(item: Ignored) -> IgnoredRow:
+    fields = tuple(_changed(f) for f in item.fields)
+    return IgnoredRow(redact(item.address), item.kind, redact(item.rule), fields)
 
 
 def _blocker_line(blocker: Blocker) -> str:

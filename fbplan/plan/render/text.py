@@ -18,9 +18,18 @@ _DRIFT_LEGEND = "Symbols: ~ changed, + missing, - unmanaged. Values read live ->
 
 
 def render_text(
-    plan: Plan, *, drift: bool = False, color: bool = False, title: str | None = None
+    plan: Plan,
+    *,
+    drift: bool = False,
+    color: bool = False,
+    title: str | None = None,
+    verbose: bool = False,
+    approvals: bool = True,
 ) -> str:
-    """`title` names what the plan is for, e.g. "destroy plan" (default: plan, or drift)."""
+    """`title` names what the plan is for, e.g. "destroy plan" (default: plan, or drift).
+    `verbose` lists the drift the spec's `ignore` accepts (else only counted); `approvals`
+    says which deletes and replaces the spec approves or still needs to (not for destroy,
+    which needs no approval)."""
     rows = build_rows(plan, drift=drift)
     paint = _Painter(color)
     sections = [
@@ -28,6 +37,8 @@ def render_text(
         *(_change_block(row, paint) for row in rows.changes),
         _unmanaged(rows),
         _quota(rows),
+        _ignored(rows) if verbose else [],
+        _approvals(rows) if approvals else [],
         _notes(rows),
         _checks(rows),
         [f"{paint('!', 'Blocked:')} {line}" for line in rows.blockers],
@@ -106,3 +117,25 @@ def _quota(rows: Rows) -> list[str]:
         "Quota (organization-wide):",
         *("  " + "  ".join(cell.ljust(width) for cell, width in row).rstrip() for row in cells),
     ]
+
+
+def _ignored(rows: Rows) -> list[str]:
+    if not rows.ignored:
+        return []
+    lines = ["Ignored (accepted by the spec's ignore section):"]
+    for item in rows.ignored:
+        lines.append(f"  {item.address} ({item.rule})")
+        lines += [f"      {f.name}: {f.value()}" for f in item.fields]
+    return lines
+
+
+def _approvals(rows: Rows) -> list[str]:
+    lines = [f"Approved in the spec: {line}" for line in rows.approved]
+    if rows.needs_approval:
+        lines += [
+            "Not approved: apply carries these out only with --allow-delete, or once the "
+            "spec approves them, with these lines:",
+            "  approve:",
+            *(f"    - {line}" for line in rows.needs_approval),
+        ]
+    return lines
