@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from fbplan.kinds.base import ApplyContext, Created, Kind, LiveContext
+from fbplan.kinds.base import ApplyContext, Created, Kind, LiveContext, Reference
 from fbplan.model import WORKSPACE_ADDRESS, Resource
 
 ACTIONS = {"log": 0, "alert": 1, "block": 2}
@@ -31,8 +31,10 @@ class PolicyKind(Kind):
     segment = "policy"
     section = "policies"
     label = "AI policy"
-    updatable = frozenset({"risk", "action", "content"})
     replace_on = frozenset({"scope"})
+    references = (Reference("repo", ("scope",), prefix="repo:"),)
+    needs_org = True
+    read_on_demand = True
 
     def desired(self, spec: Mapping[str, Any]) -> Iterable[Resource]:
         for name, body in (spec.get(self.section) or {}).items():

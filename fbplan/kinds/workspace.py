@@ -31,6 +31,8 @@ class WorkspaceKind(Kind):
     segment = "workspace"
     section = "workspace"
     label = "workspace"
+    root = True
+    data_plane = True
 
     def address(self, name: str, parent: str | None = None) -> str:
         return WORKSPACE_ADDRESS
