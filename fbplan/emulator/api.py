@@ -71,7 +71,14 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from fbplan.emulator import contract_check, routes_ai, routes_repos, routes_stats, routes_storage
+from fbplan.emulator import (
+    contract_check,
+    routes_ai,
+    routes_members,
+    routes_repos,
+    routes_stats,
+    routes_storage,
+)
 from fbplan.emulator.faults import FaultInjector
 from fbplan.emulator.payload import as_str, json_body, ok
 from fbplan.emulator.problems import ApiProblem, forbidden, unauthorized
@@ -105,7 +112,7 @@ def create_backend_app(
     _install_error_handlers(app)
     contract_check.install(app)
     _register_identity(app, store)
-    for module in (routes_storage, routes_repos, routes_ai, routes_stats):
+    for module in (routes_storage, routes_repos, routes_ai, routes_stats, routes_members):
         module.register(app, store)
     admin.register(app, store, injector, requests_log)
     app.extensions["fbplan_emulator"] = {

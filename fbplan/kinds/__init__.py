@@ -13,8 +13,10 @@ from fbplan.kinds.bucket import BucketKind
 from fbplan.kinds.policy import PolicyKind
 from fbplan.kinds.provider_key import ProviderKeyKind
 from fbplan.kinds.repo import RepoKind
+from fbplan.kinds.repo_cloud_key import RepoCloudKeyKind
 from fbplan.kinds.repo_keys import RepoAiApiKeyKind, RepoApiKeyKind
 from fbplan.kinds.workspace import WorkspaceKind
+from fbplan.kinds.workspace_member import WorkspaceMemberKind
 
 KINDS: tuple[Kind, ...] = (
     WorkspaceKind(),
@@ -24,7 +26,9 @@ KINDS: tuple[Kind, ...] = (
     RepoKind(),
     RepoApiKeyKind(),
     RepoAiApiKeyKind(),
+    RepoCloudKeyKind(),
     PolicyKind(),
+    WorkspaceMemberKind(),
 )
 REGISTRY: dict[str, Kind] = {kind.name: kind for kind in KINDS}
 
