@@ -134,6 +134,12 @@ def test_no_module_outside_the_registry_lists_the_kinds() -> None:
     assert offenders == []
 
 
+def test_the_plan_format_lists_every_kind() -> None:
+    text = (PACKAGE.parent / "docs" / "plan-format.md").read_text(encoding="utf-8")
+    row = next(line for line in text.splitlines() if line.startswith("| `kind` | string |"))
+    assert re.findall(r"`(\w+)`", row.split("|")[3]) == [kind.name for kind in KINDS]
+
+
 def test_the_walkthrough_names_the_files_a_new_kind_touches() -> None:
     text = DOC.read_text(encoding="utf-8")
     for place in (
