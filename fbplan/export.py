@@ -54,7 +54,7 @@ def _in_dependency_order(live: State) -> Iterator[Resource]:
     """Every resource but the workspace, kind by kind in the registry's order (so what a
     resource refers to comes first), by address within a kind."""
     for kind in KINDS:
-        if kind.name != "workspace":
+        if not kind.root:
             yield from sorted(live.of_kind(kind.name), key=lambda r: r.address)
 
 
@@ -75,42 +75,22 @@ def _why_left_out(
 
 
 def _unnamed_references(resource: Resource) -> list[str]:
-    """The reference fields of `resource` naming an object the live reader knows only by
-    id: a provider key, a bucket, an AI LLM or a repo (a policy's scope)."""
-    attrs = resource.attrs
-    match resource.kind:
-        case "bucket" | "ai_llm":
-            names = [("provider_key", attrs.get("provider_key"))]
-        case "repo":
-            names = [("bucket", item.get("bucket")) for item in attrs.get("buckets") or []]
-            names += [("ai_llm", name) for name in attrs.get("ai_llms") or []]
-        case "policy":
-            names = [("repo", str(attrs.get("scope") or "").removeprefix("repo:"))]
-        case _:
-            names = []
+    """The references of `resource` (`Kind.references`, read in its attrs) naming an object
+    the live reader knows only by id."""
     return [
-        f"{kind} {name.removeprefix(UNNAMED)}"
-        for kind, name in names
-        if isinstance(name, str) and name.startswith(UNNAMED)
+        f"{reference.kind} {name.removeprefix(UNNAMED)}"
+        for reference in REGISTRY[resource.kind].references
+        if reference.path  # a reference by the object's own name is checked as its name
+        for _, name in reference.names(resource.name, resource.attrs)
+        if name.startswith(UNNAMED)
     ]
-
-
-def _needs_secret(resource: Resource, field: str) -> bool:
-    attrs = resource.attrs
-    match resource.kind:
-        case "provider_key":
-            return True
-        case "bucket":
-            return bool(attrs.get("key")) and not attrs.get("provider_key")
-        case "ai_llm":
-            return field == "secret" and not attrs.get("provider_key")
-    return False
 
 
 def _body(resource: Resource, env_names: set[str]) -> dict[str, Any]:
     body = {k: v for k, v in resource.attrs.items() if v not in (None, "", [])}
-    for field in REGISTRY[resource.kind].secret_fields:
-        if _needs_secret(resource, field):
+    kind = REGISTRY[resource.kind]
+    for field in kind.secret_fields:
+        if kind.exports_secret(resource.attrs, field):
             name = _unique(env_name("FB", resource.address, field), env_names)
             body[field] = "${env:" + name + "}"
     return body

@@ -33,7 +33,8 @@ from fbplan.smoke.endpoints import fetch_rows, fetch_telemetry, latency, node_te
 from fbplan.spec import Spec
 
 AI_DAYS = 30
-LIVE_KINDS = tuple(kind for kind in KINDS if kind.name in {"workspace", "bucket", "repo"})
+#: What traffic is counted against: the data plane's top-level objects (workspace, buckets, repos).
+LIVE_KINDS = tuple(kind for kind in KINDS if kind.data_plane and not kind.parent_kind)
 Rows = Callable[..., list[Mapping[str, Any]]]  # fetch_rows with the api and notes bound
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from fbplan.kinds import REGISTRY
 from fbplan.kinds.base import Api
 from fbplan.model import State
 from fbplan.plan.model import Action, Plan
@@ -20,7 +21,11 @@ from fbplan.plan.model import Action, Plan
 def name_conflicts(api: Api, plan: Plan, desired: State, live: State) -> list[str]:
     """One sentence per object the plan creates whose name is taken in another workspace."""
     creating = (Action.CREATE, Action.REPLACE)  # a replace creates anew, after its delete
-    created = [desired.resources[c.address] for c in plan.changes if c.action in creating]
+    created = [
+        r
+        for r in (desired.resources[c.address] for c in plan.changes if c.action in creating)
+        if REGISTRY[r.kind].org_unique_name
+    ]
     buckets = [r for r in created if r.kind == "bucket"]
     repos = [r for r in created if r.kind == "repo"]
     problems: list[str] = []

@@ -31,7 +31,7 @@ def read_live(
     are not the caller's business (see `Kind.belongs`). `parallelism` bounds the lists in
     flight at once.
     """
-    needs_org = any(kind.name == "policy" for kind in kinds)  # only policies name the org
+    needs_org = any(kind.needs_org for kind in kinds)
     state = State(workspace, org_id=read_org_id(api) if needs_org else None)
     ctx = LiveContext(api, state.org_id, None, workers=parallelism)
     found = WorkspaceKind().find_by_name(ctx, workspace)

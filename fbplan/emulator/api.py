@@ -79,6 +79,7 @@ from werkzeug.exceptions import HTTPException
 from fbplan.emulator import (
     contract_check,
     routes_ai,
+    routes_members,
     routes_repos,
     routes_stats,
     routes_storage,
@@ -118,7 +119,7 @@ def create_backend_app(
     contract_check.install(app)
     _register_identity(app, store)
     system_events.register(app, store)
-    for module in (routes_storage, routes_repos, routes_ai, routes_stats):
+    for module in (routes_storage, routes_repos, routes_ai, routes_stats, routes_members):
         module.register(app, store)
     admin.register(app, store, injector, requests_log)
     app.extensions["fbplan_emulator"] = {

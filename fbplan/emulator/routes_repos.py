@@ -1,4 +1,4 @@
-"""Routes: repositories (``/repo``), their storage keys and their AI keys.
+"""Routes: repositories (``/repo``), their storage keys, AI keys and cloud keys.
 
 Bodies reach these routes already checked against the API contract
 (`fbplan.emulator.contract_check`): ``repoBuckets`` items are ``{bucketId, folder, master}``
@@ -46,6 +46,24 @@ def same_repo_id(body: dict[str, Any], repo_id: str) -> None:
 def register(app: Flask, store: Store) -> None:
     _register_repos(app, store)
     _register_repo_keys(app, store)
+    _register_cloud_keys(app, store)
+
+
+def _register_cloud_keys(app: Flask, store: Store) -> None:
+    """``/repo/{repoId}/cloud-apikey``: links to provider keys (section 9)."""
+
+    @app.post("/repo/<repo_id>/cloud-apikey")
+    def add_cloud_key(repo_id: str) -> Any:
+        return ok(id=store.add_repo_cloud_key(repo_id, json_body()["apiKeyId"]))
+
+    @app.get("/repo/<repo_id>/cloud-apikey")
+    def list_cloud_keys(repo_id: str) -> Any:
+        return ok(items=store.list_repo_cloud_keys(repo_id))
+
+    @app.delete("/repo/<repo_id>/cloud-apikey/<link_id>")
+    def remove_cloud_key(repo_id: str, link_id: str) -> Any:
+        store.remove_repo_cloud_key(repo_id, link_id)
+        return ok(message="Cloud API key removed")
 
 
 def _register_repos(app: Flask, store: Store) -> None:

@@ -66,6 +66,12 @@ CREATE TABLE IF NOT EXISTS repo_ai_keys (
     id TEXT PRIMARY KEY, repo_id TEXT NOT NULL, name TEXT NOT NULL, ai_type TEXT NOT NULL,
     key TEXT NOT NULL UNIQUE, secret_sha256 TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL,
     deleted_at TEXT);
+CREATE TABLE IF NOT EXISTS workspace_users (
+    workspace_id TEXT NOT NULL, user_id TEXT NOT NULL, role TEXT NOT NULL,
+    PRIMARY KEY (workspace_id, user_id));
+CREATE TABLE IF NOT EXISTS repo_cloud_keys (
+    id TEXT PRIMARY KEY, repo_id TEXT NOT NULL, api_key_id TEXT NOT NULL,
+    created_at TEXT NOT NULL, UNIQUE (repo_id, api_key_id));
 CREATE TABLE IF NOT EXISTS policies (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, content TEXT NOT NULL, risk_type TEXT NOT NULL,
     action_type INTEGER NOT NULL, workspace_id TEXT, repo_id TEXT, created_at TEXT NOT NULL,
@@ -103,6 +109,8 @@ RESOURCE_TABLES = (
     "repo_llms",
     "repo_api_keys",
     "repo_ai_keys",
+    "repo_cloud_keys",
+    "workspace_users",
     "policies",
     "storage_traffic",
     "ai_usage",

@@ -8,7 +8,11 @@
   the **bearer token the AI gateway accepts** (open question 10: the secret, since lists show
   the key to anyone who can read the repository). Only the secret's SHA-256 is stored. Deletes
   are soft; a deleted key answers 404 to update and delete. Lists are newest first.
-- Both refuse (404 ``{success: false, message}``) when the repository is missing or deleted.
+- Cloud keys (section 9): a link from a repository to a provider key of its workspace (400
+  for a key of another workspace or a second link to the same key), with no secret; lists
+  show the key's provider, the first characters of its key id, region and endpoint. Deletes
+  are hard. A provider key linked to a live repository cannot be deleted (400).
+- All refuse (404 ``{success: false, message}``) when the repository is missing or deleted.
 """
 
 from __future__ import annotations
@@ -20,8 +24,8 @@ import sqlite3
 import string
 from typing import Any
 
-from fbplan.emulator.problems import not_found
-from fbplan.emulator.store_base import new_envelope, new_id, now_iso
+from fbplan.emulator.problems import bad_request, not_found
+from fbplan.emulator.store_base import new_envelope, new_id, now_iso, without_absent
 from fbplan.emulator.store_repos import RepoOps
 
 _UPPER = string.ascii_uppercase + string.digits
@@ -157,6 +161,66 @@ class KeyOps(RepoOps):
             "createdAt": row["created_at"],
             "deletedAt": row["deleted_at"],
         }
+
+    # -- cloud keys -------------------------------------------------------------------------
+
+    def add_repo_cloud_key(self, repo_id: str, api_key_id: str) -> str:
+        with self._tx():
+            repo = self.live_repo(repo_id)
+            key = self._one(
+                "SELECT id FROM provider_keys WHERE id = ? AND workspace_id = ?",
+                (api_key_id, repo["workspace_id"]),
+            )
+            if key is None:
+                raise bad_request(f"apiKeyId: API key {api_key_id} not found in this workspace")
+            taken = self._one(
+                "SELECT id FROM repo_cloud_keys WHERE repo_id = ? AND api_key_id = ?",
+                (repo_id, api_key_id),
+            )
+            if taken is not None:
+                raise bad_request("This API key is already linked to the repository")
+            link_id = new_id()
+            self._exec(
+                "INSERT INTO repo_cloud_keys (id, repo_id, api_key_id, created_at)"
+                " VALUES (?, ?, ?, ?)",
+                (link_id, repo_id, api_key_id, now_iso()),
+            )
+            return link_id
+
+    def list_repo_cloud_keys(self, repo_id: str) -> list[dict[str, Any]]:
+        self.live_repo(repo_id)
+        rows = self._all(
+            "SELECT c.*, k.provider, k.key, k.region, k.endpoint FROM repo_cloud_keys c"
+            " JOIN provider_keys k ON k.id = c.api_key_id WHERE c.repo_id = ? ORDER BY c.rowid",
+            (repo_id,),
+        )
+        return [
+            without_absent(
+                {
+                    "id": row["id"],
+                    "repoId": row["repo_id"],
+                    "apiKeyId": row["api_key_id"],
+                    "createdAt": row["created_at"],
+                    "provider": row["provider"],
+                    "keyPrefix": row["key"][:4],
+                    "region": row["region"],
+                    "endpoint": row["endpoint"],
+                },
+                "region",
+                "endpoint",
+            )
+            for row in rows
+        ]
+
+    def remove_repo_cloud_key(self, repo_id: str, link_id: str) -> None:
+        with self._tx():
+            self.live_repo(repo_id)
+            row = self._one(
+                "SELECT id FROM repo_cloud_keys WHERE id = ? AND repo_id = ?", (link_id, repo_id)
+            )
+            if row is None:
+                raise not_found("Repository cloud API key")
+            self._exec("DELETE FROM repo_cloud_keys WHERE id = ?", (link_id,))
 
     def live_repo(self, repo_id: str) -> sqlite3.Row:
         """The live repository or a plain 404 (for the key routes under ``/repo/{id}``)."""

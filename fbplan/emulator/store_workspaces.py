@@ -6,6 +6,9 @@ Rules (flashback-api.md sections 3 and 4):
   refused (400) while it still has live buckets or repositories. Deleting it also removes what
   the backend would otherwise leave unreachable: its provider keys and AI LLM configs (hard)
   and its policies (soft).
+- a workspace's creator is its ADMIN member; members are users of the organization (a fixed
+  team, `TEAM`, beside the caller: `GET /organization/users`), added once each (a second add
+  is a 400), and a role change or removal of a non-member is a 404.
 - provider keys have no name and no uniqueness; the secret is accepted and dropped (never
   returned, never needed by the emulator); deletes are hard and refused with **400** while a
   live bucket or AI LLM config uses the key (open question 18: status undocumented).
@@ -14,10 +17,20 @@ Rules (flashback-api.md sections 3 and 4):
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from typing import Any
 
 from fbplan.emulator.problems import bad_request, not_found
-from fbplan.emulator.store_base import StoreBase, new_id, now_iso, without_absent
+from fbplan.emulator.store_base import USER_PROFILE, StoreBase, new_id, now_iso, without_absent
+
+# The organization's users beside the caller (email, name, last name, org role): who can be
+# made a workspace member. Their ids are derived from the organization's, so they are stable.
+TEAM = (
+    ("ana@example.com", "Ana", "Silva", 0),
+    ("ben@example.com", "Ben", "Okafor", 2),
+    ("chen@example.com", "Chen", "Wei", 0),
+)
+ORG_ROLE_NAMES = {0: "USER", 1: "BILLING", 2: "WORKSPACES", 254: "ADMINISTRATORS", 255: "OWNER"}
 
 # `GET /providers` catalogue and the `capability` bitmask of each provider name
 # (1 storage, 2 AI, 4 cloud). A provider name outside the catalogue is accepted (the API
@@ -58,6 +71,10 @@ class WorkspaceOps(StoreBase):
             self._exec(
                 "INSERT INTO workspaces (id, name, created_at) VALUES (?, ?, ?)",
                 (workspace_id, name, now_iso()),
+            )
+            self._exec(
+                "INSERT INTO workspace_users (workspace_id, user_id, role) VALUES (?, ?, 'ADMIN')",
+                (workspace_id, self.user_id),
             )
             return self.workspace_dto(self._workspace_row(workspace_id), with_users=False)
 
@@ -107,9 +124,93 @@ class WorkspaceOps(StoreBase):
     def workspace_dto(self, row: sqlite3.Row, with_users: bool = True) -> dict[str, Any]:
         dto: dict[str, Any] = {"id": row["id"], "name": row["name"], "orgId": self.org_id}
         if with_users:
-            user = {**self.user_summary(), "orgRole": 255}
-            dto["users"] = [{"userId": self.user_id, "role": "ADMIN", "user": user}]
+            users = {user["id"]: user for user in self.org_users()}
+            rows = self._all(
+                "SELECT * FROM workspace_users WHERE workspace_id = ? ORDER BY rowid", (row["id"],)
+            )
+            dto["users"] = [
+                {
+                    "userId": r["user_id"],
+                    "role": r["role"],
+                    "user": _member_user(users[r["user_id"]]),
+                }
+                for r in rows
+            ]
         return dto
+
+    # -- organization users and workspace members -------------------------------------------
+
+    def org_users(self) -> list[dict[str, Any]]:
+        """``data`` of ``GET /organization/users``: the caller (OWNER) and the `TEAM`."""
+        people = [
+            (
+                self.user_id,
+                USER_PROFILE["email"],
+                USER_PROFILE["name"],
+                USER_PROFILE["lastName"],
+                255,
+            )
+        ]
+        people += [
+            (str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.org_id}/{email}")), email, name, last, role)
+            for email, name, last, role in TEAM
+        ]
+        return [
+            {
+                "id": user_id,
+                "email": email,
+                "name": name,
+                "lastName": last_name,
+                "orgId": self.org_id,
+                "orgRole": role,
+                "validated": True,
+                "deletedAt": None,
+                "orgRoleDescription": ORG_ROLE_NAMES[role],
+                "orgRoles": [role],
+            }
+            for user_id, email, name, last_name, role in people
+        ]
+
+    def add_workspace_user(self, workspace_id: str, user_id: str, role: str) -> None:
+        with self._tx():
+            self._workspace_row(workspace_id)
+            if user_id not in {user["id"] for user in self.org_users()}:
+                raise bad_request(f"userId: user {user_id} is not in the organization")
+            if self._member_row(workspace_id, user_id) is not None:
+                raise bad_request("User is already a member of this workspace")
+            self._exec(
+                "INSERT INTO workspace_users (workspace_id, user_id, role) VALUES (?, ?, ?)",
+                (workspace_id, user_id, role),
+            )
+
+    def update_workspace_user(self, workspace_id: str, user_id: str, role: str) -> None:
+        with self._tx():
+            self._existing_member(workspace_id, user_id)
+            self._exec(
+                "UPDATE workspace_users SET role = ? WHERE workspace_id = ? AND user_id = ?",
+                (role, workspace_id, user_id),
+            )
+
+    def remove_workspace_user(self, workspace_id: str, user_id: str) -> None:
+        with self._tx():
+            self._existing_member(workspace_id, user_id)
+            self._exec(
+                "DELETE FROM workspace_users WHERE workspace_id = ? AND user_id = ?",
+                (workspace_id, user_id),
+            )
+
+    def _member_row(self, workspace_id: str, user_id: str) -> sqlite3.Row | None:
+        return self._one(
+            "SELECT * FROM workspace_users WHERE workspace_id = ? AND user_id = ?",
+            (workspace_id, user_id),
+        )
+
+    def _existing_member(self, workspace_id: str, user_id: str) -> sqlite3.Row:
+        self._workspace_row(workspace_id)
+        row = self._member_row(workspace_id, user_id)
+        if row is None:
+            raise not_found("Workspace member")
+        return row
 
     # -- provider keys ----------------------------------------------------------------------
 
@@ -174,6 +275,15 @@ class WorkspaceOps(StoreBase):
                     f"API key is in use by {buckets} bucket(s) and {llms} AI LLM "
                     "configuration(s); detach it first"
                 )
+            links = self._count(
+                "SELECT COUNT(*) FROM repo_cloud_keys c JOIN repos r ON r.id = c.repo_id"
+                " WHERE c.api_key_id = ? AND r.deleted_at IS NULL",
+                (key_id,),
+            )
+            if links:
+                raise bad_request(
+                    f"API key is linked to {links} repository(ies) as a cloud key; unlink it first"
+                )
             self._exec("DELETE FROM provider_keys WHERE id = ?", (key_id,))
 
     def _provider_key_row(self, key_id: str) -> sqlite3.Row:
@@ -226,3 +336,8 @@ class WorkspaceOps(StoreBase):
 
 
 _LIVE_WORKSPACES = "SELECT COUNT(*) FROM workspaces WHERE deleted_at IS NULL"
+
+
+def _member_user(user: dict[str, Any]) -> dict[str, Any]:
+    """The `user` of a WorkspaceUser: the org user's summary."""
+    return {k: user[k] for k in ("id", "name", "lastName", "email", "orgRole")}

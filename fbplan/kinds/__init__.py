@@ -1,6 +1,8 @@
 """The registry of resource kinds, in the order they are read and created.
 
-Adding a kind is one module in this package and one line here.
+Adding a kind is one module in this package and one line here (see docs/adding-a-kind.md):
+everything else that depends on the set of kinds (spec sections, prune keys, secret fields,
+references, export, addresses) is derived from the kind classes below.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from fbplan.kinds.bucket import BucketKind
 from fbplan.kinds.policy import PolicyKind
 from fbplan.kinds.provider_key import ProviderKeyKind
 from fbplan.kinds.repo import RepoKind
+from fbplan.kinds.repo_cloud_key import RepoCloudKeyKind
 from fbplan.kinds.repo_keys import RepoAiApiKeyKind, RepoApiKeyKind
 from fbplan.kinds.workspace import WorkspaceKind
+from fbplan.kinds.workspace_member import WorkspaceMemberKind
 
 KINDS: tuple[Kind, ...] = (
     WorkspaceKind(),
@@ -22,8 +26,29 @@ KINDS: tuple[Kind, ...] = (
     RepoKind(),
     RepoApiKeyKind(),
     RepoAiApiKeyKind(),
+    RepoCloudKeyKind(),
     PolicyKind(),
+    WorkspaceMemberKind(),
 )
 REGISTRY: dict[str, Kind] = {kind.name: kind for kind in KINDS}
 
-__all__ = ["KINDS", "REGISTRY", "ApplyContext", "Created", "Kind", "LiveContext"]
+#: Top-level spec sections of named entries (merged by name across the files of a folder).
+NAMED_SECTIONS: tuple[str, ...] = tuple(kind.section for kind in KINDS if kind.named_section)
+#: The keys of `prune:` when it is a mapping, one per kind.
+PRUNE_KEYS: tuple[str, ...] = tuple(kind.prune_key for kind in KINDS if kind.prune_key)
+#: (section, field) of every secret field of a top-level section: `<section>.<name>.<field>`.
+SECRET_FIELDS: frozenset[tuple[str, str]] = frozenset(
+    (kind.section, field) for kind in KINDS if kind.named_section for field in kind.secret_fields
+)
+
+__all__ = [
+    "KINDS",
+    "NAMED_SECTIONS",
+    "PRUNE_KEYS",
+    "REGISTRY",
+    "SECRET_FIELDS",
+    "ApplyContext",
+    "Created",
+    "Kind",
+    "LiveContext",
+]

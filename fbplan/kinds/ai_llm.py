@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from fbplan.kinds.base import ApplyContext, Created, LiveContext, drop_none, secrets_of
+from fbplan.kinds.base import ApplyContext, Created, drop_none, secrets_of
 from fbplan.kinds.common import UsesProviderKey, provider_key_refs
 from fbplan.model import WORKSPACE_ADDRESS, Resource
 from fbplan.secrets.values import reveal
@@ -21,8 +21,13 @@ class AiLlmKind(UsesProviderKey):
     section = "ai_llms"
     label = "AI LLM configuration"
     quota_capability = "AI_LLMS_COUNT"
-    updatable = frozenset({"ai_type", "endpoint", "provider_key", "key", "secret"})
+    path = "/ai/llm"
+    list_field = "aiLlms"
     secret_fields = ("key", "secret")
+
+    def exports_secret(self, attrs: Mapping[str, Any], field: str) -> bool:
+        """Inline credentials only, and only the secret: the key is optional."""
+        return field == "secret" and not attrs.get("provider_key")
 
     def desired(self, spec: Mapping[str, Any]) -> Iterable[Resource]:
         for name, body in (spec.get(self.section) or {}).items():
@@ -41,27 +46,12 @@ class AiLlmKind(UsesProviderKey):
                 protect=bool(body.get("protect", False)),
             )
 
-    def reads(self, ctx: LiveContext) -> list[tuple[str, Mapping[str, str] | None]]:
-        return [("/ai/llm", {"workspaceId": ctx.workspace_id})] if ctx.workspace_id else []
-
-    def live(self, ctx: LiveContext) -> Iterable[Resource]:
-        if not ctx.workspace_id:
-            return
-        body = ctx.fetch("/ai/llm", {"workspaceId": ctx.workspace_id})
-        for item in body.get("aiLlms", []):
-            provider_key = ctx.name_of("provider_key", item.get("apiKeyId"))
-            yield Resource(
-                self.name,
-                self.address(item["name"]),
-                item["name"],
-                attrs={
-                    "ai_type": str(item.get("aiType") or "").upper(),
-                    "endpoint": item.get("endpoint") or None,
-                    "provider_key": provider_key,
-                },
-                refs=provider_key_refs(provider_key),
-                id=item["id"],
-            )
+    def attrs_from_api(self, item: Mapping[str, Any], provider_key: str | None) -> dict[str, Any]:
+        return {
+            "ai_type": str(item.get("aiType") or "").upper(),
+            "endpoint": item.get("endpoint") or None,
+            "provider_key": provider_key,
+        }
 
     def _payload(self, ctx: ApplyContext, desired: Resource) -> dict[str, Any]:
         provider_key = desired.attrs.get("provider_key")
@@ -78,7 +68,7 @@ class AiLlmKind(UsesProviderKey):
         payload = drop_none(self._payload(ctx, desired)) | {
             "workspaceId": ctx.id_of(WORKSPACE_ADDRESS)
         }
-        body = ctx.api.post("/ai/llm", json=payload)
+        body = ctx.api.post(self.path, json=payload)
         return Created(body["aiLlmId"])
 
     def update(self, ctx: ApplyContext, desired: Resource, live: Resource) -> None:
@@ -86,7 +76,4 @@ class AiLlmKind(UsesProviderKey):
         # contract); `apiKeyUuid` has no null and is sent only when the spec names a provider
         # key. Write-only secrets are sent only when the spec has them.
         body = {k: v for k, v in self._payload(ctx, desired).items() if k != "apiKeyUuid" or v}
-        ctx.api.put(f"/ai/llm/{live.id}", json=body)
-
-    def delete(self, ctx: ApplyContext, live: Resource) -> None:
-        ctx.api.delete(f"/ai/llm/{live.id}")
+        ctx.api.put(f"{self.path}/{live.id}", json=body)

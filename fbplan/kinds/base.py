@@ -9,7 +9,7 @@ outside `fbplan/kinds/` knows a kind's endpoints or payloads.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
@@ -96,10 +96,16 @@ class LiveContext:
 
 def kind_of_address(address: str) -> str:
     """The kind an address names: `repo.app.api_key.rw` -> `repo_api_key`."""
+    from fbplan.kinds import REGISTRY  # the registry imports this module
+
     parts = address.split(".")
-    if parts[0] == "repo" and len(parts) == 4:
-        return {"api_key": "repo_api_key", "ai_api_key": "repo_ai_api_key"}[parts[2]]
-    return parts[0]
+    top = {k.segment: k for k in REGISTRY.values() if not k.parent_kind}
+    kind = top.get(parts[0])
+    if kind is not None and len(parts) >= 4:
+        for child in REGISTRY.values():
+            if child.parent_kind == kind.name and child.segment == parts[2]:
+                return child.name
+    return kind.name if kind is not None else parts[0]
 
 
 class UnknownReference(Exception):
@@ -148,16 +154,54 @@ class Created:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
+SpecPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A field of a kind's spec entries that names a resource of another kind.
+
+    `path` leads from the entry's body to the name ("[]" steps into every item of a list);
+    an empty path means the entry's own name is the reference. A resource's `attrs` keep
+    the spec's shape for these fields, so the same declaration finds the references of a
+    live resource (export) and of a spec entry (validation). `prefix`: only values with
+    this prefix are references, to what follows it (a policy's `scope: repo:NAME`).
+    """
+
+    kind: str
+    path: tuple[str, ...] = ()
+    prefix: str = ""
+
+    def names(self, name: str, body: Any) -> Iterator[tuple[SpecPath, str]]:
+        """(path below the entry, referenced name) of each reference in one entry."""
+        found = [((), name)] if not self.path else _walk(body, self.path, ())
+        for path, value in found:
+            if value.startswith(self.prefix):
+                yield path, value.removeprefix(self.prefix)
+
+
+def _walk(node: Any, path: tuple[str, ...], at: SpecPath) -> Iterator[tuple[SpecPath, str]]:
+    if not path:
+        if isinstance(node, str):
+            yield at, node
+        return
+    step, rest = path[0], path[1:]
+    if step == "[]":
+        for index, item in enumerate(node if isinstance(node, list) else []):
+            yield from _walk(item, rest, (*at, index))
+    elif isinstance(node, Mapping) and step in node:
+        yield from _walk(node[step], rest, (*at, step))
+
+
 class Kind:
     """Base class of every resource kind. Subclasses set the class variables and implement
     `desired`, `live`, `create`, `update` and `delete`."""
 
     name: ClassVar[str]  # registry key and Resource.kind, e.g. "bucket"
     segment: ClassVar[str]  # address segment, e.g. "bucket" in bucket.media
-    section: ClassVar[str]  # spec section and prune key, e.g. "buckets"
+    section: ClassVar[str]  # spec section (or field of the parent's entry) and prune key
     label: ClassVar[str]  # human name, e.g. "bucket"
     parent_kind: ClassVar[str | None] = None
-    updatable: ClassVar[frozenset[str]] = frozenset()
     replace_on: ClassVar[frozenset[str]] = frozenset()
     secret_fields: ClassVar[tuple[str, ...]] = ()
     # Keys whose secret the backend shows once: a replace means new credentials, and a
@@ -166,11 +210,51 @@ class Kind:
     # The code of the organization quota capability that counts this kind's objects
     # (`GET /user/quota`); None: no quota limits how many there may be.
     quota_capability: ClassVar[str | None] = None
+    # The one kind every other lives in (the workspace): no named section, no prune key.
+    root: ClassVar[bool] = False
+    # Fields of an entry that name other resources (checked by validation, used by export).
+    references: ClassVar[tuple[Reference, ...]] = ()
+    # Names unique in the whole organization, not only in the workspace (checked at plan).
+    org_unique_name: ClassVar[bool] = False
+    # Reading needs the organization id (policies at organization scope).
+    needs_org: ClassVar[bool] = False
+    # Listing costs a request per parent object: read only when the spec declares or
+    # prunes some (policies, per repo).
+    read_on_demand: ClassVar[bool] = False
+    # What the data plane serves (Bridge Nodes, gateway): smoke checks read these kinds.
+    data_plane: ClassVar[bool] = False
+
+    @property
+    def named_section(self) -> bool:
+        """Whether the kind is a top-level spec section of named entries."""
+        return not self.root and not self.parent_kind
+
+    @property
+    def prune_key(self) -> str | None:
+        """The key of `prune:` that makes the spec authoritative for this kind."""
+        return None if self.root else self.section
 
     def address(self, name: str, parent: str | None = None) -> str:
         if parent:
             return child_address(parent, self.segment, name)
         return f"{self.segment}.{name}"
+
+    def spec_entries(self, spec: Mapping[str, Any]) -> Iterator[tuple[SpecPath, str, Any]]:
+        """(path, name, body) of each entry of this kind in the spec data."""
+        section = spec.get(self.section)
+        for name, body in (section if isinstance(section, Mapping) else {}).items():
+            yield (self.section, name), name, body
+
+    def declared_addresses(self, spec: Mapping[str, Any]) -> list[str]:
+        """The address of each entry of this kind in the spec data (valid or not)."""
+        return [self.address(name) for _, name, _ in self.spec_entries(spec)]
+
+    def declared(self, spec: Mapping[str, Any]) -> bool:
+        return any(True for _ in self.spec_entries(spec))
+
+    def exports_secret(self, attrs: Mapping[str, Any], field: str) -> bool:
+        """Whether an exported entry needs `field` (one of `secret_fields`) to be provided."""
+        return True
 
     def desired(self, spec: Mapping[str, Any]) -> Iterable[Resource]:
         raise NotImplementedError
@@ -237,3 +321,27 @@ def update_body(
         if body.get(api_field) is None and live.attrs.get(attr) is not None:
             body[api_field] = ""
     return drop_none(body)
+
+
+class WorkspaceListKind(Kind):
+    """A kind whose objects the API lists per workspace in one call (`GET path?workspaceId=`)
+    and deletes by id (`DELETE path/{id}`): provider keys, buckets, AI LLMs, repos."""
+
+    path: ClassVar[str]  # e.g. "/bucket"
+    list_field: ClassVar[str]  # the field of the list response, e.g. "buckets"
+
+    def from_api(self, ctx: LiveContext, item: Mapping[str, Any]) -> Resource:
+        raise NotImplementedError
+
+    def reads(self, ctx: LiveContext) -> list[tuple[str, Mapping[str, str] | None]]:
+        return [(self.path, {"workspaceId": ctx.workspace_id})] if ctx.workspace_id else []
+
+    def live(self, ctx: LiveContext) -> Iterable[Resource]:
+        if not ctx.workspace_id:
+            return
+        body = ctx.fetch(self.path, {"workspaceId": ctx.workspace_id})
+        for item in body.get(self.list_field, []):
+            yield self.from_api(ctx, item)
+
+    def delete(self, ctx: ApplyContext, live: Resource) -> None:
+        ctx.api.delete(f"{self.path}/{live.id}")

@@ -14,7 +14,6 @@ from typing import Any
 from fbplan.kinds.base import (
     ApplyContext,
     Created,
-    LiveContext,
     drop_none,
     secrets_of,
     update_body,
@@ -33,9 +32,16 @@ class BucketKind(UsesProviderKey):
     section = "buckets"
     label = "bucket"
     quota_capability = "BUCKETS_COUNT"
-    updatable = frozenset({"region", "endpoint", "provider_key", "key", "secret"})
+    path = "/bucket"
+    list_field = "buckets"
     replace_on = frozenset({"bucket", "storage_type"})
     secret_fields = ("secret",)
+    org_unique_name = True
+    data_plane = True
+
+    def exports_secret(self, attrs: Mapping[str, Any], field: str) -> bool:
+        """Inline credentials only: the key id is read back, the secret is not."""
+        return bool(attrs.get("key")) and not attrs.get("provider_key")
 
     def desired(self, spec: Mapping[str, Any]) -> Iterable[Resource]:
         for name, body in (spec.get(self.section) or {}).items():
@@ -57,31 +63,18 @@ class BucketKind(UsesProviderKey):
                 protect=bool(body.get("protect", False)),
             )
 
-    def reads(self, ctx: LiveContext) -> list[tuple[str, Mapping[str, str] | None]]:
-        return [("/bucket", {"workspaceId": ctx.workspace_id})] if ctx.workspace_id else []
+    def attrs_from_api(self, item: Mapping[str, Any], provider_key: str | None) -> dict[str, Any]:
+        return {
+            "bucket": item.get("bucket"),
+            "storage_type": storage_type(item.get("storageType")),
+            "region": item.get("region") or None,
+            "endpoint": item.get("endpoint") or None,
+            "provider_key": provider_key,
+            "key": None if provider_key else (item.get("key") or None),
+        }
 
-    def live(self, ctx: LiveContext) -> Iterable[Resource]:
-        if not ctx.workspace_id:
-            return
-        body = ctx.fetch("/bucket", {"workspaceId": ctx.workspace_id})
-        for item in body.get("buckets", []):
-            provider_key = ctx.name_of("provider_key", item.get("apiKeyId"))
-            yield Resource(
-                self.name,
-                self.address(item["name"]),
-                item["name"],
-                attrs={
-                    "bucket": item.get("bucket"),
-                    "storage_type": storage_type(item.get("storageType")),
-                    "region": item.get("region") or None,
-                    "endpoint": item.get("endpoint") or None,
-                    "provider_key": provider_key,
-                    "key": None if provider_key else (item.get("key") or None),
-                },
-                refs=provider_key_refs(provider_key),
-                id=item["id"],
-                extra={"status": item.get("status")},
-            )
+    def extra_from_api(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        return {"status": item.get("status")}
 
     def _payload(self, ctx: ApplyContext, desired: Resource) -> dict[str, Any]:
         attrs = desired.attrs
@@ -100,13 +93,10 @@ class BucketKind(UsesProviderKey):
         return payload
 
     def create(self, ctx: ApplyContext, desired: Resource) -> Created:
-        body = ctx.api.post("/bucket", json=drop_none(self._payload(ctx, desired)))
+        body = ctx.api.post(self.path, json=drop_none(self._payload(ctx, desired)))
         return Created(body["bucketId"])
 
     def update(self, ctx: ApplyContext, desired: Resource, live: Resource) -> None:
         # The client types the update body as the full create body: always send all of it.
         body = update_body(self._payload(ctx, desired), CLEARABLE, live)
-        ctx.api.put(f"/bucket/{live.id}", json=body)
-
-    def delete(self, ctx: ApplyContext, live: Resource) -> None:
-        ctx.api.delete(f"/bucket/{live.id}")
+        ctx.api.put(f"{self.path}/{live.id}", json=body)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from fbplan.kinds.base import Kind
-from fbplan.model import WORKSPACE_ADDRESS
+from fbplan.kinds.base import LiveContext, Reference, WorkspaceListKind
+from fbplan.model import WORKSPACE_ADDRESS, Resource
 
 STORAGE_TYPE_ALIASES = {"AZURE": "BLOB"}
 MODE_ALIASES = {"BACKUP": "MIRROR"}
@@ -38,10 +38,30 @@ def bucket_id_of(item: Mapping[str, Any]) -> str | None:
 _DETACH = "a provider key cannot be detached in place (the API has no way to clear it)"
 
 
-class UsesProviderKey(Kind):
+class UsesProviderKey(WorkspaceListKind):
     """A kind whose objects may take their credentials from a provider key (buckets, AI
     LLMs). Moving from a provider key to inline credentials is a replace: the contract has no
     null for `apiKeyUuid`, so an update cannot detach the provider key."""
+
+    references = (Reference("provider_key", ("provider_key",)),)
+
+    def attrs_from_api(self, item: Mapping[str, Any], provider_key: str | None) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def extra_from_api(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        return {}
+
+    def from_api(self, ctx: LiveContext, item: Mapping[str, Any]) -> Resource:
+        provider_key = ctx.name_of("provider_key", item.get("apiKeyId"))
+        return Resource(
+            self.name,
+            self.address(item["name"]),
+            item["name"],
+            attrs=self.attrs_from_api(item, provider_key),
+            refs=provider_key_refs(provider_key),
+            id=item["id"],
+            extra=self.extra_from_api(item),
+        )
 
     def replace_reasons(
         self, before: Mapping[str, Any], after: Mapping[str, Any], changed: Iterable[str]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from fbplan.kinds.base import ApplyContext, Created, Kind, LiveContext
+from fbplan.kinds.base import ApplyContext, Created, Kind, LiveContext, Reference
 from fbplan.model import WORKSPACE_ADDRESS, Resource
 
 ACTIONS = {"log": 0, "alert": 1, "block": 2}
@@ -32,8 +32,10 @@ class PolicyKind(Kind):
     section = "policies"
     label = "AI policy"
     quota_capability = "POLICIES_COUNT"
-    updatable = frozenset({"risk", "action", "content"})
     replace_on = frozenset({"scope"})
+    references = (Reference("repo", ("scope",), prefix="repo:"),)
+    needs_org = True
+    read_on_demand = True
 
     def desired(self, spec: Mapping[str, Any]) -> Iterable[Resource]:
         for name, body in (spec.get(self.section) or {}).items():

@@ -13,8 +13,8 @@ from typing import Any
 from fbplan.kinds.base import (
     ApplyContext,
     Created,
-    Kind,
     LiveContext,
+    WorkspaceListKind,
     drop_none,
     secrets_of,
     update_body,
@@ -32,13 +32,14 @@ FIELDS = {
 }
 
 
-class ProviderKeyKind(Kind):
+class ProviderKeyKind(WorkspaceListKind):
     name = "provider_key"
     segment = "provider_key"
     section = "provider_keys"
     label = "provider key"
     quota_capability = "API_KEYS_COUNT"
-    updatable = frozenset(FIELDS) | {"secret"}
+    path = "/apikeys"
+    list_field = "apiKeys"
     secret_fields = ("secret",)
 
     def desired(self, spec: Mapping[str, Any]) -> Iterable[Resource]:
@@ -55,26 +56,19 @@ class ProviderKeyKind(Kind):
                 protect=bool(body.get("protect", False)),
             )
 
-    def reads(self, ctx: LiveContext) -> list[tuple[str, Mapping[str, str] | None]]:
-        return [("/apikeys", {"workspaceId": ctx.workspace_id})] if ctx.workspace_id else []
-
-    def live(self, ctx: LiveContext) -> Iterable[Resource]:
-        if not ctx.workspace_id:
-            return
-        body = ctx.fetch("/apikeys", {"workspaceId": ctx.workspace_id})
-        for item in body.get("apiKeys", []):
-            name = item.get("description") or f"id:{item['id']}"
-            attrs = {field: item.get(api) or None for field, api in FIELDS.items()}
-            attrs["provider"] = str(item.get("provider") or "").upper()
-            yield Resource(
-                self.name,
-                self.address(name),
-                name,
-                attrs=attrs,
-                refs=(WORKSPACE_ADDRESS,),
-                id=item["id"],
-                extra={"buckets": item.get("bucket_count"), "ai_llms": item.get("aillm_count")},
-            )
+    def from_api(self, ctx: LiveContext, item: Mapping[str, Any]) -> Resource:
+        name = item.get("description") or f"id:{item['id']}"
+        attrs = {field: item.get(api) or None for field, api in FIELDS.items()}
+        attrs["provider"] = str(item.get("provider") or "").upper()
+        return Resource(
+            self.name,
+            self.address(name),
+            name,
+            attrs=attrs,
+            refs=(WORKSPACE_ADDRESS,),
+            id=item["id"],
+            extra={"buckets": item.get("bucket_count"), "ai_llms": item.get("aillm_count")},
+        )
 
     def _payload(self, desired: Resource) -> dict[str, Any]:
         payload = {api: desired.attrs.get(field) for field, api in FIELDS.items()}
@@ -84,12 +78,10 @@ class ProviderKeyKind(Kind):
 
     def create(self, ctx: ApplyContext, desired: Resource) -> Created:
         payload = drop_none(self._payload(desired)) | {"workspaceId": ctx.id_of(WORKSPACE_ADDRESS)}
-        body = ctx.api.post("/apikeys", json=payload)
+        body = ctx.api.post(self.path, json=payload)
         return Created(body["apiKeyId"])
 
     def update(self, ctx: ApplyContext, desired: Resource, live: Resource) -> None:
         # PUT changes only the fields present.
-        ctx.api.put(f"/apikeys/{live.id}", json=update_body(self._payload(desired), FIELDS, live))
-
-    def delete(self, ctx: ApplyContext, live: Resource) -> None:
-        ctx.api.delete(f"/apikeys/{live.id}")
+        body = update_body(self._payload(desired), FIELDS, live)
+        ctx.api.put(f"{self.path}/{live.id}", json=body)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from fbplan.kinds.base import ApplyContext, Created, Kind, LiveContext
+from fbplan.kinds.base import ApplyContext, Created, LiveContext, Reference, WorkspaceListKind
 from fbplan.kinds.common import bucket_id_of, repo_mode, storage_type
 from fbplan.model import WORKSPACE_ADDRESS, Resource
 
@@ -33,14 +33,21 @@ def _refs(attrs: Mapping[str, Any]) -> tuple[str, ...]:
     return (WORKSPACE_ADDRESS, *buckets, *llms)
 
 
-class RepoKind(Kind):
+class RepoKind(WorkspaceListKind):
     name = "repo"
     segment = "repo"
     section = "repos"
     label = "repository"
     quota_capability = "REPOS_COUNT"
-    updatable = frozenset({"mode", "buckets", "ai_llms"})
+    path = "/repo"
+    list_field = "repos"
     replace_on = frozenset({"storage_type"})
+    references = (
+        Reference("bucket", ("buckets", "[]", "bucket")),
+        Reference("ai_llm", ("ai_llms", "[]")),
+    )
+    org_unique_name = True
+    data_plane = True
 
     def desired(self, spec: Mapping[str, Any]) -> Iterable[Resource]:
         for name, body in (spec.get(self.section) or {}).items():
@@ -58,15 +65,6 @@ class RepoKind(Kind):
                 refs=_refs(attrs),
                 protect=bool(body.get("protect", False)),
             )
-
-    def reads(self, ctx: LiveContext) -> list[tuple[str, Mapping[str, str] | None]]:
-        return [("/repo", {"workspaceId": ctx.workspace_id})] if ctx.workspace_id else []
-
-    def live(self, ctx: LiveContext) -> Iterable[Resource]:
-        if not ctx.workspace_id:
-            return
-        for item in ctx.fetch("/repo", {"workspaceId": ctx.workspace_id}).get("repos", []):
-            yield self.from_api(ctx, item)
 
     def from_api(self, ctx: LiveContext, item: Mapping[str, Any]) -> Resource:
         attachments = item.get("buckets") or item.get("units") or []
@@ -123,11 +121,8 @@ class RepoKind(Kind):
         }
 
     def create(self, ctx: ApplyContext, desired: Resource) -> Created:
-        body = ctx.api.post("/repo", json=self._payload(ctx, desired))
+        body = ctx.api.post(self.path, json=self._payload(ctx, desired))
         return Created(body["repoId"])
 
     def update(self, ctx: ApplyContext, desired: Resource, live: Resource) -> None:
-        ctx.api.put(f"/repo/{live.id}", json=self._payload(ctx, desired))
-
-    def delete(self, ctx: ApplyContext, live: Resource) -> None:
-        ctx.api.delete(f"/repo/{live.id}")
+        ctx.api.put(f"{self.path}/{live.id}", json=self._payload(ctx, desired))

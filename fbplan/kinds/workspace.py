@@ -32,6 +32,8 @@ class WorkspaceKind(Kind):
     section = "workspace"
     label = "workspace"
     quota_capability = "WORKSPACES_COUNT"
+    root = True
+    data_plane = True
 
     def address(self, name: str, parent: str | None = None) -> str:
         return WORKSPACE_ADDRESS

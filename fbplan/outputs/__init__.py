@@ -22,6 +22,7 @@ from typing import Any
 from fbplan.backend.live import read_live
 from fbplan.errors import ConfigError
 from fbplan.kinds import KINDS
+from fbplan.kinds.base import kind_of_address
 from fbplan.model import State
 from fbplan.secrets.sinks import SecretSink, sink_from_spec
 from fbplan.secrets.values import Secret
@@ -30,8 +31,7 @@ from fbplan.spec import Spec
 from fbplan.spec.validate_outputs import SOURCES
 
 #: The kinds resolution reads live: ids of what outputs name, and what endpoint choice needs.
-_ALWAYS = {"workspace", "bucket", "repo", "repo_api_key", "repo_ai_api_key"}
-_KIND_OF_PREFIX = {"provider_key": "provider_key", "ai_llm": "ai_llm", "policy": "policy"}
+_ALWAYS = {kind.name for kind in KINDS if kind.data_plane}
 
 
 @dataclass(frozen=True)
@@ -110,9 +110,8 @@ def smoke_pins(spec: Spec, connection: Any) -> runner.Pins | None:
 def _kinds(bodies: Iterable[Mapping[str, Any]]) -> list[Any]:
     wanted = set(_ALWAYS)
     for body in bodies:
-        prefix = str(body.get("id", "")).split(".", 1)[0]
-        if prefix in _KIND_OF_PREFIX:
-            wanted.add(_KIND_OF_PREFIX[prefix])
+        if body.get("id"):
+            wanted.add(kind_of_address(str(body["id"])))
     return [kind for kind in KINDS if kind.name in wanted]
 
 

@@ -65,11 +65,7 @@ from fbplan.smoke.endpoints import (
 from fbplan.spec import Spec
 
 StepCallback = Callable[[TargetResult, SmokeStep], None]
-LIVE_KINDS = tuple(
-    kind
-    for kind in KINDS
-    if kind.name in {"workspace", "bucket", "repo", "repo_api_key", "repo_ai_api_key"}
-)
+LIVE_KINDS = tuple(kind for kind in KINDS if kind.data_plane)
 MAX_WAIT_SECONDS = 30.0
 FIRST_WAIT_SECONDS, LONGEST_WAIT_SECONDS = 1.0, 10.0
 

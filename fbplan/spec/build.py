@@ -90,9 +90,12 @@ def _keep_references(resource: Resource, body: Mapping[str, Any]) -> Resource:
 
 
 def kinds_to_read(data: Mapping[str, Any], kinds: Sequence[Kind] = KINDS) -> list[Kind]:
-    """The kinds a plan must read live. AI policies are the one kind whose listing costs a
-    request per repo; a spec that declares none and does not prune them skips it."""
-    wanted = [k for k in kinds if k.name != "policy"]
-    if data.get("policies") or "policies" in prune_sections(data):
-        wanted = list(kinds)
-    return wanted
+    """The kinds a plan must read live. A kind whose listing costs a request per parent
+    (`Kind.read_on_demand`: AI policies, per repo) is skipped by a spec that declares none
+    and does not prune them."""
+    pruned = prune_sections(data)
+    return [
+        kind
+        for kind in kinds
+        if not kind.read_on_demand or kind.prune_key in pruned or kind.declared(data)
+    ]

@@ -27,6 +27,7 @@ from fbplan.kinds.base import kind_of_address
 from fbplan.model import State
 from fbplan.plan.ignore import IgnoreRules
 from fbplan.spec.loader import Spec
+from fbplan.spec.validate import load_schema
 
 APPROVABLE = ("delete", "replace")
 _BY_SECTION: dict[str, Kind] = {kind.section: kind for kind in KINDS if kind.name != "workspace"}
@@ -92,12 +93,35 @@ def _field_problem(key: str, name: str) -> str | None:
             f"{name} is a secret field: its changes are never ignored (a rotation must "
             "not go unseen); remove it"
         )
-    fields = sorted((kind.updatable | kind.replace_on) - set(kind.secret_fields))
+    fields = sorted(_comparable_fields(kind))
     if name in fields:
         return None
     close = difflib.get_close_matches(name, fields, n=1)
     hint = f" (did you mean {close[0]}?)" if close else ""
     return f"a {kind.label} has no field {name}{hint}; fields: {', '.join(fields)}"
+
+
+def _comparable_fields(kind: Kind) -> set[str]:
+    """The fields of a kind's spec entry (from the JSON Schema) that the diff compares: not
+    its secrets, its child sections or `protect`."""
+    children = {child.section for child in KINDS if child.parent_kind == kind.name}
+    return set(_entry_schema(kind).get("properties", {})) - (
+        children | set(kind.secret_fields) | {"protect"}
+    )
+
+
+def _entry_schema(kind: Kind) -> dict[str, Any]:
+    """The JSON Schema of one entry of the kind's section (or of its parent's field)."""
+    schema = load_schema()
+    if kind.parent_kind is None:
+        section = schema["properties"].get(kind.section, {})
+    else:
+        parent = _entry_schema(next(k for k in KINDS if k.name == kind.parent_kind))
+        section = parent.get("properties", {}).get(kind.section, {})
+    entry = section.get("additionalProperties", section)
+    while isinstance(entry, dict) and "$ref" in entry:
+        entry = schema["$defs"][entry["$ref"].rsplit("/", 1)[-1]]
+    return entry if isinstance(entry, dict) else {}
 
 
 def _unknown_addresses(spec: Spec, desired: State) -> Iterator[str]:

@@ -30,20 +30,12 @@ from typing import TYPE_CHECKING, Any
 
 from fbplan.errors import SpecProblem
 from fbplan.files import MAX_REFERENCED_BYTES, FileRefused, read_bounded
+from fbplan.kinds import SECRET_FIELDS
 from fbplan.secrets.values import Secret, Sourced, register
 
 if TYPE_CHECKING:
     from fbplan.spec.loader import Marks, PathKey
 
-#: (section, field) pairs of the secret fields: `<section>.<name>.<field>`.
-SECRET_FIELDS = frozenset(
-    {
-        ("provider_keys", "secret"),
-        ("buckets", "secret"),
-        ("ai_llms", "key"),
-        ("ai_llms", "secret"),
-    }
-)
 SECRET_RULE = "secret fields must come from ${env:NAME} or ${file:PATH}, never a literal"
 
 _TOKEN = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")

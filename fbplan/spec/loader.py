@@ -24,26 +24,17 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from fbplan.errors import SpecError, SpecProblem
 from fbplan.files import MAX_SPEC_BYTES, FileRefused, read_bounded
+from fbplan.kinds import NAMED_SECTIONS, PRUNE_KEYS
 from fbplan.kinds.workspace import workspace_name, workspace_protected
 from fbplan.spec.interpolate import interpolate
 from fbplan.spec.validate import validate
 
 PathKey = tuple[str | int, ...]
 
-#: Sections whose entries are named resources, merged by name across the files of a folder.
-NAMED_SECTIONS = ("provider_keys", "buckets", "ai_llms", "repos", "policies")
 #: Sections that may appear in several files of a folder if every file says the same thing.
 AGREED_SECTIONS = ("version", "workspace")
-#: Prune switches, one per kind (the keys of `prune:` when it is a mapping).
-PRUNE_KINDS = (
-    "provider_keys",
-    "buckets",
-    "ai_llms",
-    "repos",
-    "api_keys",
-    "ai_api_keys",
-    "policies",
-)
+#: Prune switches, one per kind (the keys of `prune:` when it is a mapping): the registry's.
+PRUNE_KINDS = PRUNE_KEYS
 
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"

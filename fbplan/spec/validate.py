@@ -15,7 +15,6 @@ from __future__ import annotations
 import difflib
 import functools
 import json
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib.resources import files
@@ -26,6 +25,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from fbplan.errors import SpecProblem
+from fbplan.kinds import KINDS, REGISTRY
 from fbplan.secrets.envnames import env_prefix
 from fbplan.spec.validate_outputs import output_rules
 
@@ -270,11 +270,11 @@ def _entries(spec: dict[str, Any], section: str) -> Iterator[tuple[str, dict[str
 
 def _rule_problems(view: dict[str, Any], ctx: _Context) -> Iterator[SpecProblem]:
     spec = _mapping(view)
+    yield from _reference_rules(spec, ctx)
     yield from _credential_rules(spec, ctx)
     yield from _provider_bucket_rules(spec, ctx)
     yield from _repo_rules(spec, ctx)
     yield from _mirror_exclusivity(spec, ctx)
-    yield from _policy_rules(spec, ctx)
     yield from _smoke_rules(spec, ctx)
     yield from _sink_rules(spec, ctx)
     yield from _dotenv_name_rules(spec, ctx)
@@ -306,16 +306,23 @@ def _reference(
     yield ctx.problem(path, message)
 
 
+def _reference_rules(spec: dict[str, Any], ctx: _Context) -> Iterator[SpecProblem]:
+    """Every name a spec entry gives in a reference field (`Kind.references`) is declared."""
+    for kind in KINDS:
+        for reference in kind.references:
+            target = REGISTRY[reference.kind]
+            known = {name for _, name, _ in target.spec_entries(spec)}
+            for base, name, body in kind.spec_entries(spec):
+                for below, value in reference.names(name, body):
+                    yield from _reference(ctx, (*base, *below), value, known, target.name)
+
+
 def _credential_rules(spec: dict[str, Any], ctx: _Context) -> Iterator[SpecProblem]:
-    provider_keys = _mapping(spec.get("provider_keys"))
-    for section in ("buckets", "ai_llms"):
+    for section in _INLINE_CREDENTIALS:
         for name, item in _entries(spec, section):
             base = (section, name)
             if "provider_key" in item:
                 path = (*base, "provider_key")
-                yield from _reference(
-                    ctx, path, item["provider_key"], provider_keys, "provider_key"
-                )
                 if "key" in item or "secret" in item:
                     yield ctx.problem(
                         path,
@@ -363,17 +370,16 @@ def _provider_bucket_rules(spec: dict[str, Any], ctx: _Context) -> Iterator[Spec
 
 
 def _repo_rules(spec: dict[str, Any], ctx: _Context) -> Iterator[SpecProblem]:
-    buckets, ai_llms = _mapping(spec.get("buckets")), _mapping(spec.get("ai_llms"))
     for name, repo in _entries(spec, "repos"):
         base = ("repos", name)
         attachments = _list(repo.get("buckets"))
-        yield from _attachment_rules(base, attachments, repo.get("mode"), buckets, ctx)
+        yield from _attachment_rules(base, attachments, repo.get("mode"), ctx)
         llms = _list(repo.get("ai_llms"))
-        yield from _llm_rules(base, llms, ai_llms, ctx)
+        yield from _llm_rules(base, llms, ctx)
 
 
 def _attachment_rules(
-    base: PathKey, attachments: list[Any], mode: Any, buckets: dict[str, Any], ctx: _Context
+    base: PathKey, attachments: list[Any], mode: Any, ctx: _Context
 ) -> Iterator[SpecProblem]:
     seen: dict[str, int] = {}
     folders: dict[str, int] = {}
@@ -382,7 +388,6 @@ def _attachment_rules(
             continue
         path = (*base, "buckets", index)
         bucket, folder = attachment.get("bucket"), attachment.get("folder")
-        yield from _reference(ctx, (*path, "bucket"), bucket, buckets, "bucket")
         if isinstance(bucket, str):
             if bucket in seen:
                 yield ctx.problem(
@@ -407,13 +412,10 @@ def _attachment_rules(
             )
 
 
-def _llm_rules(
-    base: PathKey, llms: list[Any], ai_llms: dict[str, Any], ctx: _Context
-) -> Iterator[SpecProblem]:
+def _llm_rules(base: PathKey, llms: list[Any], ctx: _Context) -> Iterator[SpecProblem]:
     seen: dict[str, int] = {}
     for index, llm in enumerate(llms):
         path = (*base, "ai_llms", index)
-        yield from _reference(ctx, path, llm, ai_llms, "ai_llm")
         if isinstance(llm, str):
             if llm in seen:
                 yield ctx.problem(path, f"this ai_llm is already attached at ai_llms[{seen[llm]}]")
@@ -441,19 +443,6 @@ def _mirror_exclusivity(spec: dict[str, Any], ctx: _Context) -> Iterator[SpecPro
                     f"bucket {ctx.show(path, bucket)} belongs to MIRROR repo '{owner}' "
                     "and cannot be attached to another repo",
                 )
-
-
-_REPO_SCOPE = re.compile(r"repo:(.*)", re.DOTALL)
-
-
-def _policy_rules(spec: dict[str, Any], ctx: _Context) -> Iterator[SpecProblem]:
-    repos = _mapping(spec.get("repos"))
-    for name, policy in _entries(spec, "policies"):
-        path = ("policies", name, "scope")
-        scope = policy.get("scope")
-        match = _REPO_SCOPE.fullmatch(scope) if isinstance(scope, str) else None
-        if match is not None and path not in ctx.skip:
-            yield from _reference(ctx, path, match.group(1), repos, "repo")
 
 
 def _smoke_rules(spec: dict[str, Any], ctx: _Context) -> Iterator[SpecProblem]:
@@ -505,9 +494,6 @@ def _sink_rules(spec: dict[str, Any], ctx: _Context) -> Iterator[SpecProblem]:
             yield ctx.problem(path, f"does not apply to a {kind} sink", at_key=True)
 
 
-_KEY_SECTIONS = (("api_keys", "api_key"), ("ai_api_keys", "ai_api_key"))
-
-
 def _dotenv_name_rules(spec: dict[str, Any], ctx: _Context) -> Iterator[SpecProblem]:
     """Two repo keys whose dotenv variables would have the same name: the second written
     would overwrite the first one's secret in the sink."""
@@ -515,13 +501,14 @@ def _dotenv_name_rules(spec: dict[str, Any], ctx: _Context) -> Iterator[SpecProb
     if sink.get("type") != "dotenv":
         return
     keys: list[tuple[tuple[str, int, int], int, PathKey, str]] = []  # where, order, path, address
-    for repo, body in _entries(spec, "repos"):
-        for section, segment in _KEY_SECTIONS:
-            for name in _mapping(body.get(section)):
-                path = ("repos", repo, section, name)
-                where = ctx.marks.locate(path, at_key=True)
-                place = (where.file, where.line, where.column)
-                keys.append((place, len(keys), path, f"repo.{repo}.{segment}.{name}"))
+    for kind in KINDS:
+        if not kind.issues_credentials:
+            continue
+        entries = [path for path, _, _ in kind.spec_entries(spec)]
+        for path, address in zip(entries, kind.declared_addresses(spec), strict=True):
+            where = ctx.marks.locate(path, at_key=True)
+            place = (where.file, where.line, where.column)
+            keys.append((place, len(keys), path, address))
     first: dict[str, str] = {}
     for _, _, key_path, address in sorted(keys):
         prefix = env_prefix(address)

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from fbplan.errors import SpecProblem
+from fbplan.kinds import KINDS
+from fbplan.model import WORKSPACE_ADDRESS
 
 if TYPE_CHECKING:
     from fbplan.spec.loader import PathKey
@@ -44,26 +46,19 @@ _TARGET_FIELDS = {
 
 def declared_addresses(spec: dict[str, Any]) -> list[str]:
     """The address of every resource the spec declares."""
-    found = ["workspace"]
-    for section, kind in (
-        ("provider_keys", "provider_key"),
-        ("buckets", "bucket"),
-        ("ai_llms", "ai_llm"),
-        ("repos", "repo"),
-        ("policies", "policy"),
-    ):
-        found += [f"{kind}.{name}" for name in _mapping(spec.get(section))]
-    found += declared_keys(spec)
-    return found
+    return [WORKSPACE_ADDRESS] + [
+        address for kind in KINDS if not kind.root for address in kind.declared_addresses(spec)
+    ]
 
 
 def declared_keys(spec: dict[str, Any]) -> list[str]:
     """The address of every repo key (storage and AI) the spec declares."""
-    keys = []
-    for repo, body in _mapping(spec.get("repos")).items():
-        for section, segment in (("api_keys", "api_key"), ("ai_api_keys", "ai_api_key")):
-            keys += [f"repo.{repo}.{segment}.{key}" for key in _mapping(_get(body, section))]
-    return keys
+    return [
+        address
+        for kind in KINDS
+        if kind.issues_credentials
+        for address in kind.declared_addresses(spec)
+    ]
 
 
 def output_rules(spec: dict[str, Any], ctx: _Context) -> Iterator[SpecProblem]:

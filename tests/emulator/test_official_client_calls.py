@@ -61,6 +61,11 @@ def world(api) -> dict[str, str]:
         "workspaceId": ws,
     }
     policy_id = api.ok(api.http.post("/policy", json=policy))["policy"]["id"]
+    team = {user["email"]: user["id"] for user in store.org_users()}
+    member = {"userId": team["ana@example.com"], "role": "WRITE"}
+    api.ok(api.http.post(f"/workspace/{ws}/users", json=member))
+    link = {"apiKeyId": provider_key}
+    cloud_key = api.ok(api.http.post(f"/repo/{repo}/cloud-apikey", json=link))["id"]
     store.record_storage_traffic(repo, bucket, NODE, 100, 40, 100, 10.0, at=DAY)
     store.record_ai_usage(
         repo_id=repo,
@@ -89,6 +94,9 @@ def world(api) -> dict[str, str]:
         "repo_key": repo_key,
         "ai_key": ai_key,
         "policy": policy_id,
+        "member": team["ana@example.com"],
+        "newcomer": team["ben@example.com"],
+        "cloud_key": cloud_key,
     }
 
 
@@ -142,6 +150,17 @@ CALLS: dict[tuple[str, str], CallFor] = {
         f"/workspace/{w['ws']}", body={"name": "renamed"}
     ),
     ("DELETE", "/workspace/{workspaceId}"): lambda w: Call(f"/workspace/{w['fresh_ws']}"),
+    # organization users and workspace members
+    ("GET", "/organization/users"): lambda w: Call("/organization/users"),
+    ("POST", "/workspace/{workspaceId}/users"): lambda w: Call(
+        f"/workspace/{w['ws']}/users", body={"userId": w["newcomer"], "role": "READ"}
+    ),
+    ("PUT", "/workspace/{workspaceId}/users/{userId}"): lambda w: Call(
+        f"/workspace/{w['ws']}/users/{w['member']}", body={"role": "ADMIN"}
+    ),
+    ("DELETE", "/workspace/{workspaceId}/users/{userId}"): lambda w: Call(
+        f"/workspace/{w['ws']}/users/{w['member']}"
+    ),
     # provider keys
     ("GET", "/providers"): lambda w: Call("/providers"),
     ("GET", "/apikeys"): lambda w: Call("/apikeys", {"workspaceId": w["ws"]}),
@@ -200,6 +219,13 @@ CALLS: dict[tuple[str, str], CallFor] = {
     ),
     ("DELETE", "/repo/{repoId}/apikey/{apikeyId}"): lambda w: Call(
         f"/repo/{w['repo']}/apikey/{w['repo_key']}"
+    ),
+    ("POST", "/repo/{repoId}/cloud-apikey"): lambda w: Call(
+        f"/repo/{w['repo']}/cloud-apikey", body={"apiKeyId": w["fresh_key"]}
+    ),
+    ("GET", "/repo/{repoId}/cloud-apikey"): lambda w: Call(f"/repo/{w['repo']}/cloud-apikey"),
+    ("DELETE", "/repo/{repoId}/cloud-apikey/{repoCloudApiKeyId}"): lambda w: Call(
+        f"/repo/{w['repo']}/cloud-apikey/{w['cloud_key']}"
     ),
     ("POST", "/repo/{repoId}/ai/apikey"): lambda w: Call(
         f"/repo/{w['repo']}/ai/apikey", body={"name": "ai-2", "aiType": "ANTHROPIC"}

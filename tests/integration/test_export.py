@@ -186,7 +186,14 @@ def test_an_exported_workspace_with_every_kind_loads_and_plans_no_change(
     text, path = export_to(harness, "exported")
     exported = yaml.safe_load(text)
     assert exported["policies"]["app-only"]["content"] == CONTENT_WITH_ID
-    assert list(exported)[2:] == ["provider_keys", "buckets", "ai_llms", "repos", "policies"]
+    assert list(exported)[2:] == [
+        "provider_keys",
+        "buckets",
+        "ai_llms",
+        "repos",
+        "policies",
+        "members",  # you, as the workspace's creator
+    ]
     assert set(exported["repos"]["app"]["api_keys"]) == {"app-rw", "app-ro"}
     assert "Left out" not in text
     for value in SECRETS.values():

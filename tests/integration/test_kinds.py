@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from fbplan.kinds import REGISTRY
 from fbplan.plan.model import Action, Plan
 
 pytestmark = pytest.mark.usefixtures("fast_fingerprints")
@@ -277,16 +278,7 @@ def test_full_example_applies_and_replans_empty(
     spec = shutil.copy(EXAMPLES / "full.yaml", folder / "full.yaml")
     first = harness.plan(spec)
     kinds = {c.kind for c in first.changes if c.action is Action.CREATE}
-    assert kinds == {
-        "workspace",
-        "provider_key",
-        "bucket",
-        "ai_llm",
-        "repo",
-        "repo_api_key",
-        "repo_ai_api_key",
-        "policy",
-    }
+    assert kinds == set(REGISTRY)  # the full example declares every kind
     assert_converges(harness, spec)
     assert harness.plan(spec).unmanaged == []
     sink = (harness.root / ".fbplan" / "full-secrets.env").read_text()
