@@ -43,6 +43,7 @@ from tenacity import (
 )
 
 from fbplan import __version__, contract
+from fbplan.backend.budget import RequestBudget
 from fbplan.backend.deadline import transport as deadline_transport
 from fbplan.backend.deadline import until as deadline_until
 from fbplan.errors import ApiError, ConfigError, TransportError
@@ -129,6 +130,7 @@ class BackendClient:
         retry_after_max: float = 60.0,
         on_event: Callable[[ClientEvent], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        budget: RequestBudget | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -145,6 +147,7 @@ class BackendClient:
         self._retry_after_max = retry_after_max
         self._on_event = on_event
         self._sleep = sleep
+        self.budget = budget  # shared by every client of a run (stacks): fbplan.backend.budget
         # Keep as many connections open as a refresh has reads in flight (see
         # PREFETCH_WORKERS), so its next round does not pay for new connections.
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=64)
@@ -231,6 +234,8 @@ class BackendClient:
         )
 
     def _once(self, request: httpx.Request, path: str, attempt: int) -> Any:
+        if self.budget is not None:
+            self.budget.acquire()
         with self._count_lock:
             self.request_count += 1
         started = time.perf_counter()
@@ -308,6 +313,8 @@ class BackendClient:
         # A quota is not a rate limit: it stays exceeded until someone frees capacity, so it
         # goes straight to the caller, whose bounded pauses handle it (once, not twice).
         throttled = status == 429 and error.code != QUOTA_EXCEEDED
+        if throttled and self.budget is not None:
+            self.budget.throttled(self._retry_after(response))
         if throttled or (status >= 500 and method in IDEMPOTENT_METHODS):
             raise _Retryable(error, self._retry_after(response))
         if status >= 500:
