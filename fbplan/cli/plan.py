@@ -14,10 +14,10 @@ from fbplan.cli.options import (
     format_option,
     local_option,
     planning_options,
-    spec_argument,
     spec_run_options,
     verbose_option,
 )
+from fbplan.cli.stacks import single_spec, specs_argument, stack_options
 from fbplan.errors import ConfigError
 from fbplan.export import export_spec
 from fbplan.plan.model import Plan
@@ -38,15 +38,16 @@ def render(plan: Plan, output_format: str, *, drift: bool = False, title: str | 
 
 
 @click.command()
-@spec_argument
+@specs_argument
 @planning_options
+@stack_options
 @format_option("text", "json", "markdown")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), help="Save the plan to a file.")
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none."
 )
 def plan(
-    spec: str,
+    specs: tuple[str, ...],
     local: bool,
     variables: tuple[str, ...],
     verbose: bool,
@@ -56,8 +57,11 @@ def plan(
     output_format: str,
     out_path: str | None,
     detailed_exitcode: bool,
+    stack_parallelism: int,
+    max_rps: float | None,
 ) -> None:
     """Show what apply would change to make the live workspace match SPEC."""
+    spec = single_spec("plan", specs)
     setup_logging(verbose)
     with user_errors():
         request = PlanRequest(spec, parse_vars(variables), rotate, targets, force)
@@ -80,17 +84,25 @@ def plan(
 
 
 @click.command()
-@spec_argument
+@specs_argument
 @spec_run_options
+@stack_options
 @format_option("text", "json", "markdown")
 def drift(
-    spec: str, local: bool, variables: tuple[str, ...], verbose: bool, output_format: str
+    specs: tuple[str, ...],
+    local: bool,
+    variables: tuple[str, ...],
+    verbose: bool,
+    output_format: str,
+    stack_parallelism: int,
+    max_rps: float | None,
 ) -> None:
     """Compare the live workspace with SPEC. Exit 0 no drift, 2 drift, 1 error.
 
     Reports changed fields (live -> spec), declared resources that are missing, and live
     resources of declared kinds that the spec does not name.
     """
+    spec = single_spec("drift", specs)
     setup_logging(verbose)
     with user_errors():
         request = PlanRequest(spec, parse_vars(variables))
