@@ -344,7 +344,7 @@ def stacks(
             loaded = load_spec(stack.path, cli_vars=cli_vars, require_env=False)
             if changed is None or _touched(stack, loaded.files, changed):
                 include.append({"stack": stack.name, "workspace": loaded.workspace_name})
-        out(json.dumps({"include": include}, ensure_ascii=False))
+        out(json.dumps({"include": include}, ensure_ascii=False, separators=(",", ":")))
 
 
 def _touched(stack: Stack, spec_files: Sequence[Path], changed: set[Path]) -> bool:

@@ -168,6 +168,9 @@ def test_apply_of_several_stacks_then_plan_is_empty(emulator: RunningEmulator) -
     refused = run("apply", "stacks")
     assert refused.exit_code == 1
     assert "pass --yes" in refused.stderr
+    missing = run("drift", "stacks")
+    assert missing.exit_code == 2
+    assert {row[2] for row in summary(missing).values()} == {"drift"}
     applied = run("apply", "--yes", "--stack-parallelism", "2", "stacks")
     assert applied.exit_code == 0, applied.output
     assert summary(applied) == {
