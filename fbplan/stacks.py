@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from fbplan.errors import ConfigError, FbplanError
+from fbplan.errors import ConfigError, FbplanError, SpecError
 from fbplan.files import MAX_SPEC_BYTES, FileRefused, read_bounded
 from fbplan.secret import redact
 
@@ -146,6 +146,9 @@ def guarded(stack: Stack, work: Callable[[Stack], T]) -> T | StackResult:
     """`work(stack)`, or the stack's error result if it raises: the other stacks go on."""
     try:
         return work(stack)
+    except SpecError as error:  # every problem, as for one spec
+        lines = [*map(str, error.problems), f"Error: the spec has {len(error.problems)} problems."]
+        return StackResult(stack, 1, "error", message=str(error), text="\n".join(lines))
     except FbplanError as error:
         return StackResult(stack, error.exit_code, _word(error.exit_code), message=str(error))
     except Exception as error:  # a bug in one stack must not take the others down
