@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import click
 
 from fbplan.cli.console import err, out, parse_vars, setup_logging, user_errors
+from fbplan.cli.options import var_option
 from fbplan.stacks import (
     Stack,
     StackResult,
@@ -315,20 +316,14 @@ def section_room(count: int) -> int:
     show_default=True,
     help="Output format.",
 )
-@click.option(
-    "--var",
-    "variables",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="Set a spec variable (${var:NAME}); overrides the spec's variables.",
-)
+@var_option
 def stacks(
     spec: tuple[str, ...], changed_since: str | None, output_format: str, variables: tuple[str, ...]
 ) -> None:
     """Print a CI job matrix with one job per stack (one spec per workspace).
 
     \b
-    {"include": [{"stack": PATH, "workspace": NAME}, ...]}, on one line, for GitHub
+    {"include":[{"stack":PATH,"workspace":NAME},...]}, on one line, for GitHub
     Actions' strategy.matrix. With --changed-since REF, only the stacks whose spec files,
     folder, or files read with ${file:PATH} changed since REF (git diff, plus new files).
     """
