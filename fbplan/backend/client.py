@@ -43,6 +43,7 @@ from tenacity import (
 )
 
 from fbplan import __version__, contract
+from fbplan.backend.budget import RequestBudget
 from fbplan.backend.deadline import transport as deadline_transport
 from fbplan.backend.deadline import until as deadline_until
 from fbplan.errors import ApiError, BackendError, ConfigError, TransportError
@@ -130,12 +131,24 @@ class BackendClient:
         retry_after_max: float = 60.0,
         on_event: Callable[[ClientEvent], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        budget: RequestBudget | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         if deadline <= 0 or max_response_bytes < 1:
             raise ValueError("deadline and max_response_bytes must be positive")
         register(token)
+        self._token = token
+        self._settings: dict[str, Any] = {
+            "timeout": timeout,
+            "deadline": deadline,
+            "max_response_bytes": max_response_bytes,
+            "max_attempts": max_attempts,
+            "backoff_base": backoff_base,
+            "backoff_max": backoff_max,
+            "retry_after_max": retry_after_max,
+            "sleep": sleep,
+        }
         self._deadline = deadline
         self._max_bytes = max_response_bytes
         self.base_url = _check_base_url(base_url)
@@ -146,6 +159,7 @@ class BackendClient:
         self._retry_after_max = retry_after_max
         self._on_event = on_event
         self._sleep = sleep
+        self.budget = budget  # shared by every client of a run (stacks): fbplan.backend.budget
         # Keep as many connections open as requests may be in flight at once (see
         # MAX_PARALLELISM), so the next round does not pay for new connections.
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=MAX_PARALLELISM)
@@ -155,6 +169,17 @@ class BackendClient:
             transport=transport if transport is not None else deadline_transport(limits),
             timeout=min(timeout, deadline),
             limits=limits,
+        )
+
+    def sibling(self, on_event: Callable[[ClientEvent], None] | None) -> BackendClient:
+        """A client of the same backend, token, limits and budget with its own connections
+        and event hook (one per stack of a run, all sharing one embedded emulator)."""
+        return BackendClient(
+            str(self.base_url),
+            self._token,
+            on_event=on_event,
+            budget=self.budget,
+            **self._settings,
         )
 
     @classmethod
@@ -232,6 +257,8 @@ class BackendClient:
         )
 
     def _once(self, request: httpx.Request, path: str, attempt: int) -> Any:
+        if self.budget is not None:
+            self.budget.acquire()
         with self._count_lock:
             self.request_count += 1
         started = time.perf_counter()
@@ -309,6 +336,8 @@ class BackendClient:
         # A quota is not a rate limit: it stays exceeded until someone frees capacity, so it
         # goes straight to the caller, whose bounded pauses handle it (once, not twice).
         throttled = status == 429 and error.code != QUOTA_EXCEEDED
+        if throttled and self.budget is not None:
+            self.budget.throttled(self._retry_after(response))
         if throttled or (status >= 500 and method in IDEMPOTENT_METHODS):
             raise _Retryable(error, self._retry_after(response))
         if status >= 500:

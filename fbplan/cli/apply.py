@@ -43,6 +43,7 @@ from fbplan.cli.options import (
 from fbplan.cli.output import publish_outputs
 from fbplan.cli.plan import render
 from fbplan.cli.smoke import exit_for, render_smoke, smoke_progress
+from fbplan.cli.stacks import single_spec, stack_options
 from fbplan.errors import ConfigError, SafetyError
 from fbplan.plan.graph import Step
 from fbplan.plan.planfile import load_plan
@@ -202,9 +203,10 @@ def smoke_after_apply(prepared: Prepared, connection: Connection, pins: Pins | N
 
 
 @click.command()
-@click.argument("spec", required=False, type=click.Path())
+@click.argument("specs", nargs=-1, type=click.Path(), metavar="[SPEC]...")
 @click.option("--plan", "plan_path", type=click.Path(dir_okay=False), help="Apply a saved plan.")
 @planning_options
+@stack_options
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--allow-delete", is_flag=True, help="Carry out deletes and replaces.")
 @parallelism_option
@@ -213,7 +215,7 @@ def smoke_after_apply(prepared: Prepared, connection: Connection, pins: Pins | N
 @lock_timeout_option
 @checks_option
 def apply(
-    spec: str | None,
+    specs: tuple[str, ...],
     plan_path: str | None,
     local: bool,
     variables: tuple[str, ...],
@@ -228,8 +230,11 @@ def apply(
     break_lock: bool,
     lock_timeout: float,
     checks_path: str | None,
+    stack_parallelism: int,
+    max_rps: float | None,
 ) -> None:
     """Make the live workspace match SPEC (or carry out a saved plan)."""
+    spec = single_spec("apply", specs) if specs else None
     setup_logging(verbose)
     with user_errors():
         saved = None

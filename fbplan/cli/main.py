@@ -46,6 +46,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "export": ("fbplan.cli.plan", "Print the spec YAML of what exists in a workspace."),
     "emulator": ("fbplan.cli.emulator", "Run a local Flashback backend until interrupted."),
+    "stacks": (
+        "fbplan.cli.stacks",
+        "Print a CI job matrix with one job per stack (one spec per workspace).",
+    ),
 }
 
 

@@ -16,10 +16,10 @@ from fbplan.cli.options import (
     format_option,
     local_option,
     planning_options,
-    spec_argument,
     spec_run_options,
     verbose_option,
 )
+from fbplan.cli.stacks import single_spec, specs_argument, stack_options
 from fbplan.drift import attribute
 from fbplan.errors import ConfigError
 from fbplan.export import export_spec
@@ -51,8 +51,9 @@ def render(
 
 
 @click.command()
-@spec_argument
+@specs_argument
 @planning_options
+@stack_options
 @format_option("text", "json", "markdown")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), help="Save the plan to a file.")
 @click.option(
@@ -60,7 +61,7 @@ def render(
 )
 @checks_option
 def plan(
-    spec: str,
+    specs: tuple[str, ...],
     local: bool,
     variables: tuple[str, ...],
     verbose: bool,
@@ -71,8 +72,11 @@ def plan(
     out_path: str | None,
     detailed_exitcode: bool,
     checks_path: str | None,
+    stack_parallelism: int,
+    max_rps: float | None,
 ) -> None:
     """Show what apply would change to make the live workspace match SPEC."""
+    spec = single_spec("plan", specs)
     setup_logging(verbose)
     with user_errors():
         checks = load_checks(checks_path) if checks_path else None
@@ -96,11 +100,18 @@ def plan(
 
 
 @click.command()
-@spec_argument
+@specs_argument
 @spec_run_options
+@stack_options
 @format_option("text", "json", "markdown")
 def drift(
-    spec: str, local: bool, variables: tuple[str, ...], verbose: bool, output_format: str
+    specs: tuple[str, ...],
+    local: bool,
+    variables: tuple[str, ...],
+    verbose: bool,
+    output_format: str,
+    stack_parallelism: int,
+    max_rps: float | None,
 ) -> None:
     """Compare the live workspace with SPEC. Exit 0 no drift, 2 drift, 1 error.
 
@@ -108,6 +119,7 @@ def drift(
     resources of declared kinds that the spec does not name. Drift the spec's `ignore`
     section accepts is counted, listed with --verbose, and never makes the exit code 2.
     """
+    spec = single_spec("drift", specs)
     setup_logging(verbose)
     with user_errors():
         request = PlanRequest(spec, parse_vars(variables))

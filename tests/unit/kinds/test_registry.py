@@ -17,7 +17,17 @@ from fbplan.spec.validate import load_schema
 PACKAGE = Path(__file__).parents[3] / "fbplan"
 DOC = PACKAGE.parent / "docs" / "adding-a-kind.md"
 #: Top-level spec sections that are not resource kinds.
-SETTINGS = {"version", "workspace", "variables", "prune", "secrets", "smoke", "outputs"}
+SETTINGS = {
+    "version",
+    "workspace",
+    "variables",
+    "prune",
+    "secrets",
+    "smoke",
+    "outputs",
+    "ignore",
+    "approve",
+}
 #: Where a kind may be named: the documented places of docs/adding-a-kind.md.
 ALLOWED = ("kinds/", "emulator/", "contract/", "schemas/")
 
