@@ -73,7 +73,8 @@ class ExecuteOptions:
     fingerprints: FingerprintStore | None = None
     quota_waits: Sequence[float] = (2.0, 5.0, 10.0)
     sleep: Callable[[float], None] = time.sleep
-    on_step: Callable[[Step, str, str], None] | None = None  # (step, "start"|status, message)
+    # The observer: (step, "start" or its status, message, seconds it took)
+    on_step: Callable[[Step, str, str, float], None] | None = None
     stop: threading.Event | None = None  # set: start no more steps (Ctrl-C)
 
 
@@ -107,8 +108,7 @@ def execute(
                     waiting[step] = set()
                     continue
                 report.results.append(result)
-                detail = f"{result.seconds:.1f}s" if result.status == "done" else result.message
-                _notify(options, step, result.status, detail)
+                _notify(options, step, result.status, result.message, result.seconds)
                 if result.status == "done":
                     for dependent in dependents[step]:
                         waiting.get(dependent, set()).discard(step)
@@ -150,9 +150,11 @@ def _describe(error: Exception) -> str:
     return redact(f"unexpected {type(error).__name__}: {error}"[:300])
 
 
-def _notify(options: ExecuteOptions, step: Step, status: str, message: str) -> None:
+def _notify(
+    options: ExecuteOptions, step: Step, status: str, message: str, seconds: float = 0.0
+) -> None:
     if options.on_step:
-        options.on_step(step, status, message)
+        options.on_step(step, status, message, seconds)
 
 
 class _StepRunner:
