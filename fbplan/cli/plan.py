@@ -18,6 +18,7 @@ from fbplan.cli.options import (
     spec_run_options,
     verbose_option,
 )
+from fbplan.cli.progress import RunOutput
 from fbplan.errors import ConfigError
 from fbplan.export import export_spec
 from fbplan.plan.model import Plan
@@ -82,25 +83,31 @@ def plan(
 @click.command()
 @spec_argument
 @spec_run_options
-@format_option("text", "json", "markdown")
+@format_option("text", "json", "markdown", "events")
 def drift(
     spec: str, local: bool, variables: tuple[str, ...], verbose: bool, output_format: str
 ) -> None:
     """Compare the live workspace with SPEC. Exit 0 no drift, 2 drift, 1 error.
 
     Reports changed fields (live -> spec), declared resources that are missing, and live
-    resources of declared kinds that the spec does not name.
+    resources of declared kinds that the spec does not name. `--format events` gives JSON
+    lines (docs/events.md); `--format json`, the report as one document (docs/plan-format.md).
     """
     setup_logging(verbose)
-    with user_errors():
+    events = RunOutput("drift", output_format if output_format == "events" else "text")
+    with user_errors(), events.summarized():
         request = PlanRequest(spec, parse_vars(variables))
         loaded = load(request)
         with connect(local=local, on_event=request_logger(verbose)) as connection:
             prepared = prepare(request, connection, drift=True, loaded=loaded)
         report = prepared.plan
-        out(render(report, output_format, drift=True))
-    if report.has_changes or report.unmanaged:
-        sys.exit(2)
+        if events.json:
+            events.run_started(report, connection.backend, drift=True)
+            events.drifted(report)
+        else:
+            out(render(report, output_format, drift=True))
+        if report.has_changes or report.unmanaged:
+            sys.exit(2)
 
 
 @click.command()
