@@ -236,9 +236,8 @@ class RunOutput:
                 fields = tuple(f.field for f in change.fields)
                 status = drift_status(change.action)
                 self.emit(Drifted(change.address, change.kind, status, change.action.value, fields))
-        for item in plan.unmanaged:
-            action = "delete" if item.prunable else "none"
-            self.emit(Drifted(item.address, item.kind, "unmanaged", action))
+        for item in plan.unmanaged:  # left alone: the pruned ones are deletes among changes
+            self.emit(Drifted(item.address, item.kind, "unmanaged", "none"))
 
     @contextmanager
     def summarized(self) -> Iterator[None]:

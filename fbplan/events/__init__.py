@@ -11,6 +11,7 @@ from fbplan.events.model import (
     SmokeResult,
     StepEvent,
     Summary,
+    load_schema,
     to_dict,
     to_json,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "StepTracker",
     "Summary",
     "heartbeat_interval",
+    "load_schema",
     "op_name",
     "to_dict",
     "to_json",

@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
+from importlib import resources
 from typing import Any, Literal
 
 from fbplan.printable import json_safe
@@ -121,3 +122,10 @@ def _plain(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [_plain(v) for v in value]
     return value
+
+
+def load_schema() -> dict[str, Any]:
+    """The JSON Schema of one event line (`schemas/events.schema.json`, packaged)."""
+    text = resources.files("fbplan").joinpath("schemas/events.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
