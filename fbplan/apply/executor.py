@@ -73,8 +73,7 @@ class ExecuteOptions:
     fingerprints: FingerprintStore | None = None
     quota_waits: Sequence[float] = (2.0, 5.0, 10.0)
     sleep: Callable[[float], None] = time.sleep
-    # The observer: (step, "start" or its status, message, seconds it took)
-    on_step: Callable[[Step, str, str, float], None] | None = None
+    on_step: Callable[[Step, str, str], None] | None = None  # (step, "start"|status, message)
     stop: threading.Event | None = None  # set: start no more steps (Ctrl-C)
 
 
@@ -108,7 +107,8 @@ def execute(
                     waiting[step] = set()
                     continue
                 report.results.append(result)
-                _notify(options, step, result.status, result.message, result.seconds)
+                detail = f"{result.seconds:.1f}s" if result.status == "done" else result.message
+                _notify(options, step, result.status, detail)
                 if result.status == "done":
                     for dependent in dependents[step]:
                         waiting.get(dependent, set()).discard(step)
@@ -150,11 +150,9 @@ def _describe(error: Exception) -> str:
     return redact(f"unexpected {type(error).__name__}: {error}"[:300])
 
 
-def _notify(
-    options: ExecuteOptions, step: Step, status: str, message: str, seconds: float = 0.0
-) -> None:
+def _notify(options: ExecuteOptions, step: Step, status: str, message: str) -> None:
     if options.on_step:
-        options.on_step(step, status, message, seconds)
+        options.on_step(step, status, message)
 
 
 class _StepRunner:

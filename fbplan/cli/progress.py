@@ -193,7 +193,7 @@ class RunOutput:
     @contextmanager
     def steps(self, plan: Plan) -> Iterator[StepTracker]:
         """The executor's observer for this run, rendering as the format says."""
-        total = len(steps_of(plan))
+        total, interval = len(steps_of(plan)), heartbeat_interval()
         view: Callable[[Event], None] | LineView | LiveView
         if self.json:
             view = self.emit
@@ -203,7 +203,7 @@ class RunOutput:
             view = LineView()
         kinds = {change.address: change.kind for change in plan.changes}
         try:
-            with StepTracker(kinds, total, view, heartbeat_interval()) as tracker:
+            with StepTracker(kinds, total, view, interval) as tracker:
                 yield tracker
         finally:
             if isinstance(view, LiveView):

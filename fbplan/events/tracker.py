@@ -83,16 +83,19 @@ class StepTracker:
             self._wake.notify()
         self._thread.join(timeout=5)
 
-    def __call__(self, step: Any, status: str, message: str = "", seconds: float = 0.0) -> None:
-        """The executor's callback: `status` is start, done, failed or skipped."""
+    def __call__(self, step: Any, status: str, message: str = "") -> None:
+        """The executor's callback: `status` is start, done, failed or skipped; `message` is
+        a failed step's error or a skipped step's reason. A step's duration is measured
+        here, from its start to its end, as the executor reports them."""
         with self._wake:
             number = self._numbers.setdefault(step, len(self._numbers) + 1)
+            now = time.monotonic()
+            started = now
             if status == "start":
-                self._started[step] = time.monotonic()
-                self._next_beat[step] = self._started[step] + self.interval
+                self._started[step], self._next_beat[step] = now, now + self.interval
                 self._wake.notify()
             else:
-                self._started.pop(step, None)
+                started = self._started.pop(step, now)
                 self._next_beat.pop(step, None)
             ended = status in ("done", "failed")
             self.emit(
@@ -100,7 +103,7 @@ class StepTracker:
                     _TYPES[status],
                     step,
                     number,
-                    duration_ms=round(seconds * 1000) if ended else None,
+                    duration_ms=round((now - started) * 1000) if ended else None,
                     error=message if status == "failed" else None,
                     reason=message if status == "skipped" else None,
                 )

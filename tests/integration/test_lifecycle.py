@@ -145,7 +145,7 @@ def test_fingerprints_are_saved_as_each_step_completes(harness: Any) -> None:
     saved_during_apply: list[set[str]] = []
     fingerprints = harness.root / "fingerprints.json"
 
-    def after(step: Step, status: str, message: str, seconds: float) -> None:
+    def after(step: Step, status: str, message: str) -> None:
         if step.address == "bucket.media" and status == "done":
             # the provider key's step finished before the bucket that uses it started
             saved_during_apply.append(set(json.loads(fingerprints.read_text())["fingerprints"]))

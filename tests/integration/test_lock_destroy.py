@@ -76,7 +76,7 @@ def test_destroy_deletes_everything_declared_in_reverse_dependency_order(
         prepared,
         harness.connection,
         ApplyRequest(allow_delete=True, parallelism=4),
-        on_step=lambda step, status, *_: done.append(step.address) if status == "done" else None,
+        on_step=lambda step, status, _: done.append(step.address) if status == "done" else None,
     )
     assert report.ok, [r.message for r in report.results if r.status != "done"]
     assert sorted(done) == sorted(prepared.desired.resources)
@@ -150,7 +150,7 @@ def test_a_second_apply_of_a_locked_workspace_fails_fast_and_writes_nothing(
     locks = harness.root / "locks"
     first_started, release = threading.Event(), threading.Event()
 
-    def pause(step: Step, status: str, message: str, seconds: float) -> None:
+    def pause(step: Step, status: str, message: str) -> None:
         if status == "start":
             first_started.set()
             assert release.wait(timeout=10)

@@ -84,7 +84,7 @@ def test_steps_are_numbered_as_they_start_or_are_skipped_and_keep_their_number()
     with StepTracker(kinds, 3, seen.append, interval=3600) as tracker:  # type: ignore[arg-type]
         tracker(a, "start")
         assert tracker.running() == [a]
-        tracker(a, "failed", "HTTP 400.", 0.25)
+        tracker(a, "failed", "HTTP 400.")
         tracker(b, "skipped", "skipped because create bucket.a did not succeed")
         tracker(c, "skipped", "skipped because create bucket.a did not succeed")
         assert tracker.running() == []
@@ -94,7 +94,8 @@ def test_steps_are_numbered_as_they_start_or_are_skipped_and_keep_their_number()
         ("step_skipped", "repo.r", 2, 3),
         ("step_skipped", "repo.r.k", 3, 3),
     ]
-    assert (seen[1].duration_ms, seen[1].error, seen[1].kind) == (250, "HTTP 400.", "bucket")
+    assert (seen[1].error, seen[1].kind) == ("HTTP 400.", "bucket")
+    assert seen[1].duration_ms is not None and seen[1].duration_ms >= 0
     assert seen[2].reason == "skipped because create bucket.a did not succeed"
 
 
@@ -112,7 +113,7 @@ def test_a_slow_step_gets_heartbeats_until_it_ends() -> None:
     with StepTracker({"repo.r": "repo"}, 1, emit, interval=0.01) as tracker:
         tracker(step, "start")
         assert two_beats.wait(timeout=30)  # a hang guard, not a measure of time
-        tracker(step, "done", "", 0.5)
+        tracker(step, "done", "0.5s")
         count = len(beats)
     running = [e for e in beats if e.type == "step_running"]
     assert {(e.address, e.action, e.step) for e in running} == {("repo.r", "update", 1)}
