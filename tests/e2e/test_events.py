@@ -183,6 +183,9 @@ def test_a_blocked_apply_ends_its_events_with_the_reason_and_exit_3(
     operator: User, admin: httpx.Client
 ) -> None:
     assert operator.fbplan("apply", "--yes", "--no-smoke", "spec.yaml").code == 0
+    unchanged = operator.fbplan("apply", "--yes", "--no-smoke", "--format", "json", "spec.yaml")
+    assert unchanged.code == 0, unchanged.stderr
+    assert [e["type"] for e in events_of(unchanged)] == ["run_started", "summary"]
     write_spec(operator, b1=False, prune=True)
     blocked = operator.fbplan("apply", "--yes", "--format", "json", "spec.yaml")
     assert blocked.code == 3, blocked.stderr
@@ -237,3 +240,12 @@ def test_at_a_terminal_a_live_display_replaces_the_line_stream_and_the_summary_e
         "Apply: 4 done, 0 failed, 0 skipped.",
     ]
     assert "Creating..." not in shown.stdout  # the display showed those; it is gone
+
+
+def test_a_spec_error_in_json_mode_is_a_summary_with_the_sentence_and_exit_1(user: User) -> None:
+    (user.cwd / "spec.yaml").write_text("version: 1\nworkspace: w\nbuckets: {b: {bucket: x}}\n")
+    failed = user.fbplan("apply", "--yes", "--format", "json", "spec.yaml")
+    assert failed.code == 1
+    [summary] = events_of(failed)
+    assert summary["command"] == "apply" and summary["counts"] == {}
+    assert "spec.yaml:3" in failed.stderr and "Traceback" not in failed.stderr
