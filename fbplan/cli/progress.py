@@ -210,7 +210,7 @@ class RunOutput:
                 view.close()
 
     def applied(self, report: ApplyReport) -> None:
-        counts = {s: len(report.of(s)) for s in ("done", "failed", "skipped")}  # type: ignore[arg-type]
+        counts = {s: len(report.of(s)) for s in ("done", "failed", "skipped")}
         self.counts |= {**counts, "not_started": len(report.not_started)}
 
     def smoke(self, report: SmokeReport) -> None:
