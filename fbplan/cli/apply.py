@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import click
 
@@ -34,6 +34,7 @@ from fbplan.cli.console import (
 from fbplan.cli.options import (
     break_lock_option,
     checks_option,
+    format_option,
     lock_timeout_option,
     parallelism_option,
     planning_options,
@@ -42,10 +43,10 @@ from fbplan.cli.options import (
 )
 from fbplan.cli.output import publish_outputs
 from fbplan.cli.plan import render
+from fbplan.cli.progress import RunOutput
 from fbplan.cli.smoke import exit_for, render_smoke, smoke_progress
 from fbplan.cli.stacks import single_spec, stack_options
 from fbplan.errors import ConfigError, SafetyError
-from fbplan.plan.graph import Step
 from fbplan.plan.planfile import load_plan
 from fbplan.smoke.runner import Pins, run_smoke
 from fbplan.workflow import (
@@ -61,35 +62,15 @@ from fbplan.workflow import (
     prepare,
 )
 
-PROGRESS = {
-    "create": ("Creating...", "Creation complete"),
-    "update": ("Modifying...", "Modifications complete"),
-    "delete": ("Destroying...", "Destruction complete"),
-}
+
+class RunningSteps(Protocol):
+    """What the Ctrl-C message names: the steps running now (one apply's or several's)."""
+
+    def running(self) -> list[Any]: ...
 
 
-class Progress:
-    """Terraform-style progress lines on stderr; knows which steps are running."""
-
-    def __init__(self) -> None:
-        self.running: set[Step] = set()
-        self._lock = threading.RLock()  # also taken by the SIGINT handler, on the main thread
-
-    def __call__(self, step: Step, status: str, message: str) -> None:
-        started, finished = PROGRESS[step.op]
-        with self._lock:
-            (self.running.add if status == "start" else self.running.discard)(step)
-        match status:
-            case "start":
-                err(f"{step.address}: {started}")
-            case "done":
-                err(f"{step.address}: {finished} after {message}")
-            case _:
-                err(f"{step.address}: {step.op} {status}: {message}")
-
-    def describe_running(self) -> str:
-        with self._lock:
-            return ", ".join(str(step) for step in sorted(self.running)) or "none"
+def describe_running(tracker: RunningSteps) -> str:
+    return ", ".join(str(step) for step in tracker.running()) or "none"
 
 
 class StopNow(KeyboardInterrupt):
@@ -101,7 +82,7 @@ class StopNow(KeyboardInterrupt):
 
 
 @contextmanager
-def ctrl_c_stops(stop: threading.Event, progress: Progress) -> Iterator[None]:
+def ctrl_c_stops(stop: threading.Event, tracker: RunningSteps) -> Iterator[None]:
     """SIGINT sets `stop` the first time and raises StopNow the second (main thread only)."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -109,11 +90,11 @@ def ctrl_c_stops(stop: threading.Event, progress: Progress) -> Iterator[None]:
 
     def on_sigint(signum: int, frame: Any) -> None:
         if stop.is_set():
-            raise StopNow(progress.describe_running())
+            raise StopNow(describe_running(tracker))
         stop.set()
         message = (
             "Interrupted: no new step will start; waiting for the running ones to finish "
-            f"({progress.describe_running()}). Press Ctrl-C again to stop at once."
+            f"({describe_running(tracker)}). Press Ctrl-C again to stop at once."
         )
         # Printed from another thread: the main thread may be inside a write to stderr,
         # which a signal handler must not reenter.
@@ -142,14 +123,15 @@ def stopped_at_once() -> Iterator[None]:
         os._exit(130)
 
 
-def report_and_exit(report: ApplyReport) -> None:
+def report_and_exit(report: ApplyReport, output: RunOutput) -> None:
+    output.applied(report)
     for result in report.of("failed"):
         err(f"Failed: {result.step}: {result.message}")
     if report.not_started:
         names = ", ".join(str(step) for step in report.not_started[:10])
         more = ", ..." if len(report.not_started) > 10 else ""
         err(f"Not started (Ctrl-C): {names}{more}. Run apply again to finish.")
-    out(report.summary())
+    output.say(report.summary())
     if report.not_started:
         sys.exit(130)
     if not report.ok:
@@ -161,22 +143,24 @@ def run_apply(
     connection: Connection,
     request: ApplyRequest,
     yes: bool,
+    output: RunOutput,
     title: str = "plan",
 ) -> None:
     check_fresh(prepared, request)
     # destroy and --allow-delete need no approval in the spec: do not ask for one
     approvals = title == "plan" and not request.allow_delete
-    out(render(prepared.plan, "text", title=title, approvals=approvals))
+    output.say(render(prepared.plan, "text", title=title, approvals=approvals))
+    output.run_started(prepared.plan, connection.backend)
     if not prepared.plan.has_changes:
         return
     check_before_apply(prepared, request)  # a blocked plan is refused before asking
     if not confirm("Do you want to perform these actions? Only 'yes' will be accepted.", yes):
         err("Apply cancelled.")
         sys.exit(1)
-    stop, progress = threading.Event(), Progress()
-    with ctrl_c_stops(stop, progress):
-        report = apply_prepared(prepared, connection, request, on_step=progress, stop=stop)
-    report_and_exit(report)
+    stop = threading.Event()
+    with output.steps(prepared.plan) as tracker, ctrl_c_stops(stop, tracker):
+        report = apply_prepared(prepared, connection, request, on_step=tracker, stop=stop)
+    report_and_exit(report, output)
 
 
 def lock(workspace: str, command: str, break_lock: bool, timeout: float) -> Any:
@@ -191,14 +175,18 @@ def lock(workspace: str, command: str, break_lock: bool, timeout: float) -> Any:
     )
 
 
-def smoke_after_apply(prepared: Prepared, connection: Connection, pins: Pins | None) -> None:
+def smoke_after_apply(
+    prepared: Prepared, connection: Connection, pins: Pins | None, output: RunOutput
+) -> None:
     """The spec's smoke checks, after a successful apply, with the values the outputs gave
     the application: exit 4 if one fails."""
     if not prepared.spec.data.get("smoke"):
         return
     err("Running smoke checks...")
     report = run_smoke(prepared.spec, connection, on_step=smoke_progress(), pins=pins)
-    out(render_smoke(report, "text"))
+    output.smoke(report)
+    if not output.json:
+        out(render_smoke(report, "text"))
     exit_for(report)
 
 
@@ -214,6 +202,7 @@ def smoke_after_apply(prepared: Prepared, connection: Connection, pins: Pins | N
 @break_lock_option
 @lock_timeout_option
 @checks_option
+@format_option("text", "json")
 def apply(
     specs: tuple[str, ...],
     plan_path: str | None,
@@ -232,11 +221,13 @@ def apply(
     checks_path: str | None,
     stack_parallelism: int,
     max_rps: float | None,
+    output_format: str,
 ) -> None:
     """Make the live workspace match SPEC (or carry out a saved plan)."""
     spec = single_spec("apply", specs) if specs else None
     setup_logging(verbose)
-    with user_errors():
+    output = RunOutput("apply", output_format)
+    with user_errors(), output.summarized():
         saved = None
         cli_vars = parse_vars(variables)
         if plan_path:
@@ -266,10 +257,10 @@ def apply(
             with stopped_at_once(), lock(loaded[1].workspace, "apply", break_lock, lock_timeout):
                 prepared = prepare(request, connection, loaded=loaded)
                 apply_request = ApplyRequest(allow_delete, parallelism, saved)
-                run_apply(prepared, connection, apply_request, yes)
-                pins = publish_outputs(prepared.spec, connection)
+                run_apply(prepared, connection, apply_request, yes, output)
+                pins = publish_outputs(prepared.spec, connection, say=output.say)
             if not no_smoke:
-                smoke_after_apply(prepared, connection, pins)
+                smoke_after_apply(prepared, connection, pins, output)
 
 
 @click.command()
@@ -279,6 +270,7 @@ def apply(
 @parallelism_option
 @break_lock_option
 @lock_timeout_option
+@format_option("text", "json")
 def destroy(
     spec: str,
     local: bool,
@@ -288,10 +280,12 @@ def destroy(
     parallelism: int,
     break_lock: bool,
     lock_timeout: float,
+    output_format: str,
 ) -> None:
     """Delete everything SPEC declares, in reverse dependency order (honours protect)."""
     setup_logging(verbose)
-    with user_errors():
+    output = RunOutput("destroy", output_format)
+    with user_errors(), output.summarized():
         request = PlanRequest(spec, parse_vars(variables))
         loaded = load(request)
         with (
@@ -302,4 +296,5 @@ def destroy(
             lock(loaded[1].workspace, "destroy", break_lock, lock_timeout),
         ):
             prepared = prepare(request, connection, destroy=True, loaded=loaded)
-            run_apply(prepared, connection, ApplyRequest(True, parallelism), yes, "destroy plan")
+            request_all = ApplyRequest(True, parallelism)
+            run_apply(prepared, connection, request_all, yes, output, "destroy plan")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 
 import click
 
@@ -24,8 +25,11 @@ def github_mask(value: str) -> None:
     click.echo(f"::add-mask::{value}")
 
 
-def publish_outputs(spec: Spec, connection: Connection) -> Pins | None:
-    """Resolve the spec's outputs and write its targets; the values smoke checks must use."""
+def publish_outputs(
+    spec: Spec, connection: Connection, say: Callable[[str], None] = out
+) -> Pins | None:
+    """Resolve the spec's outputs and write its targets; the values smoke checks must use.
+    `say` shows the result line (stdout, or stderr when stdout carries JSON events)."""
     if not declared(spec):
         return None
     outputs = resolve(spec, connection)
@@ -37,7 +41,7 @@ def publish_outputs(spec: Spec, connection: Connection) -> Pins | None:
         done = [f"{w.target} ({w.description})" for w in written if not w.skipped]
         count = len(outputs.values)
         plural = "s" if count != 1 else ""
-        out(f"Outputs: {count} value{plural} written to {', '.join(done) or 'no target'}.")
+        say(f"Outputs: {count} value{plural} written to {', '.join(done) or 'no target'}.")
         endpoints = any(v.source in ("bridge_endpoint", "ai_base_url") for v in outputs.values)
         if connection.local is not None and endpoints:
             err(

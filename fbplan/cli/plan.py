@@ -19,6 +19,7 @@ from fbplan.cli.options import (
     spec_run_options,
     verbose_option,
 )
+from fbplan.cli.progress import RunOutput
 from fbplan.cli.stacks import single_spec, specs_argument, stack_options
 from fbplan.drift import attribute
 from fbplan.errors import ConfigError
@@ -103,7 +104,7 @@ def plan(
 @specs_argument
 @spec_run_options
 @stack_options
-@format_option("text", "json", "markdown")
+@format_option("text", "json", "markdown", "events")
 def drift(
     specs: tuple[str, ...],
     local: bool,
@@ -118,19 +119,26 @@ def drift(
     Reports changed fields (live -> spec), declared resources that are missing, and live
     resources of declared kinds that the spec does not name. Drift the spec's `ignore`
     section accepts is counted, listed with --verbose, and never makes the exit code 2.
+    `--format events` gives JSON lines (docs/events.md); `--format json`, the report as one
+    document (docs/plan-format.md).
     """
     spec = single_spec("drift", specs)
     setup_logging(verbose)
-    with user_errors():
+    events = RunOutput("drift", output_format if output_format == "events" else "text")
+    with user_errors(), events.summarized():
         request = PlanRequest(spec, parse_vars(variables))
         loaded = load(request)
         with connect(local=local, on_event=request_logger(verbose)) as connection:
             prepared = prepare(request, connection, drift=True, loaded=loaded)
             attribute(connection.api, prepared.plan, prepared.live)
         report = prepared.plan
-        out(render(report, output_format, drift=True, verbose=verbose))
-    if report.has_changes or report.unmanaged:
-        sys.exit(2)
+        if events.json:
+            events.run_started(report, connection.backend, drift=True)
+            events.drifted(report)
+        else:
+            out(render(report, output_format, drift=True, verbose=verbose))
+        if report.has_changes or report.unmanaged:
+            sys.exit(2)
 
 
 @click.command()

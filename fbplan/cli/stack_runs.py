@@ -14,17 +14,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from fbplan.apply.executor import ApplyReport
 from fbplan.backend.budget import RequestBudget
 from fbplan.backend.client import ClientEvent
-from fbplan.cli.apply import Progress, lock
-from fbplan.cli.console import request_logger
+from fbplan.cli.apply import lock
+from fbplan.cli.console import err, request_logger
 from fbplan.cli.output import publish_outputs
 from fbplan.cli.plan import render
+from fbplan.cli.progress import step_line
 from fbplan.cli.smoke import render_smoke
 from fbplan.errors import ConfigError
+from fbplan.events import Event, StepEvent, StepTracker, heartbeat_interval
 from fbplan.model import State
-from fbplan.plan.graph import Step
+from fbplan.plan.graph import steps_of
 from fbplan.plan.model import Plan
 from fbplan.plan.render.json import to_document
 from fbplan.plan.render.markdown import render_markdown
@@ -33,6 +34,7 @@ from fbplan.spec import Spec
 from fbplan.spec.build import spec_warnings
 from fbplan.stacks import Stack, StackResult
 from fbplan.workflow import (
+    ApplyReport,
     ApplyRequest,
     Connection,
     PlanRequest,
@@ -46,14 +48,37 @@ from fbplan.workflow import (
 Loaded = tuple[Spec, State]
 
 
+class StacksRunning:
+    """The steps running in every stack's apply, for the Ctrl-C message."""
+
+    def __init__(self) -> None:
+        self._trackers: dict[str, StepTracker] = {}
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def tracking(self, stack: str, tracker: StepTracker) -> Iterator[StepTracker]:
+        with self._lock:
+            self._trackers[stack] = tracker
+        try:
+            yield tracker
+        finally:
+            with self._lock:
+                del self._trackers[stack]
+
+    def running(self) -> list[str]:
+        with self._lock:
+            trackers = list(self._trackers.items())
+        return sorted(f"[{name}] {step}" for name, t in trackers for step in t.running())
+
+
 @dataclass
 class Settings:
     """The flags a run of several stacks shares (the CLI's own, as click parsed them)."""
 
     params: Mapping[str, Any]
     section_chars: int = 60_000  # room for one stack's markdown section
-    progress: Progress = field(default_factory=Progress)
     stop: threading.Event = field(default_factory=threading.Event)
+    running: StacksRunning = field(default_factory=StacksRunning)
 
     def get(self, name: str, default: Any = None) -> Any:
         value = self.params.get(name)
@@ -101,7 +126,12 @@ def load_stack(stack: Stack, settings: Settings, *, require_env: bool = True) ->
 
 
 def _request(stack: Stack, settings: Settings) -> PlanRequest:
-    return PlanRequest(stack.path, settings.get("cli_vars", {}), force=settings.get("force", False))
+    return PlanRequest(
+        stack.path,
+        settings.get("cli_vars", {}),
+        force=settings.get("force", False),
+        checks=settings.get("checks"),
+    )
 
 
 def validate_stack(stack: Stack, loaded: Loaded, settings: Settings) -> StackResult:
@@ -177,10 +207,15 @@ def _carry_out(
         settings.get("allow_delete", False), settings.get("parallelism", 8)
     )
 
-    def on_step(step: Step, status: str, message: str) -> None:
-        settings.progress(Step(f"[{stack.name}] {step.address}", step.op), status, message)
+    def show(event: Event) -> None:  # the steps of several stacks interleave: name each
+        if isinstance(event, StepEvent):
+            err(f"[{stack.name}] {step_line(event)}")
 
-    report = apply_prepared(prepared, connection, apply_request, on_step, settings.stop)
+    plan = prepared.plan
+    kinds = {change.address: change.kind for change in plan.changes}
+    tracker = StepTracker(kinds, len(steps_of(plan)), show, heartbeat_interval())
+    with tracker, settings.running.tracking(stack.name, tracker):
+        report = apply_prepared(prepared, connection, apply_request, tracker, settings.stop)
     texts.extend(_failures(report))
     texts.append(report.summary())
     if report.not_started:
@@ -209,6 +244,12 @@ def refuse_single_stack_flags(command: str, params: Mapping[str, Any]) -> None:
         if params.get(flag):
             name = "--target" if flag == "targets" else "--rotate"
             raise ConfigError(f"{name} names one workspace's resources; use it with one stack")
+    streams = {"apply": "json", "destroy": "json", "drift": "events"}
+    if command in streams and params.get("output_format") == streams[command]:
+        raise ConfigError(
+            f"{command} streams the events of one stack as JSON lines; with several stacks "
+            f"run {command} once per stack (fbplan stacks --format github-matrix lists them)"
+        )
     if command == "apply" and not params.get("yes"):
         raise ConfigError(
             "apply of several stacks does not ask for each: review them with fbplan plan, "

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import click
 
+from fbplan.checks import load_checks
 from fbplan.cli.console import err, out, parse_vars, setup_logging, user_errors
 from fbplan.cli.options import var_option
 from fbplan.stacks import (
@@ -83,7 +84,11 @@ def run_several(command: str, params: dict[str, Any]) -> int:
     runs.refuse_single_stack_flags(command, params)
     stacks = discover(params["specs"])
     cli_vars = parse_vars(params.get("variables") or ())
-    settings = runs.Settings({**params, "cli_vars": cli_vars}, section_room(len(stacks)))
+    checks_path = params.get("checks_path")
+    checks = load_checks(checks_path) if checks_path else None  # before any request
+    settings = runs.Settings(
+        {**params, "cli_vars": cli_vars, "checks": checks}, section_room(len(stacks))
+    )
     parallelism = params.get("stack_parallelism") or DEFAULT_STACK_PARALLELISM
     require_env = command != "validate"
     loads = run_each(
@@ -130,7 +135,7 @@ def _run_guarded(
         return run_each(stacks, lambda stack: guarded(stack, one), parallelism)
     from fbplan.cli.apply import ctrl_c_stops, stopped_at_once
 
-    with stopped_at_once(), ctrl_c_stops(settings.stop, settings.progress):
+    with stopped_at_once(), ctrl_c_stops(settings.stop, settings.running):
         return _apply_in_groups(stacks, one, parallelism, settings.get("local", False))
 
 

@@ -21,6 +21,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_CONTROLS = re.compile(r"(\x1b\[\d*A|\x1b\[2K|\x1b\[\?25[lh]|\r|\n)")
 
 
 @dataclass
@@ -51,13 +52,15 @@ class User:
         return Run(done.returncode, done.stdout, done.stderr)
 
     def terminal(self, *args: str, timeout: float = 120) -> Run:
-        """fbplan with stdin, stdout and stderr on one pseudo-terminal, as in a shell: `stdout`
-        is everything the user sees, in order, without colours."""
+        """fbplan with stdin, stdout and stderr on one pseudo-terminal, as in a shell, for a
+        person (not CI): `stdout` is what the user sees at the end, in order, without
+        colours, and `stderr` everything that was written (a live display included)."""
         main, child = pty.openpty()
+        env = {k: v for k, v in self.env.items() if k != "CI"} | {"TERM": "xterm-256color"}
         process = subprocess.Popen(
             [sys.executable, "-m", "fbplan", *args],
             cwd=self.cwd,
-            env=self.env,
+            env=env,
             stdin=child,
             stdout=child,
             stderr=child,
@@ -71,8 +74,30 @@ class User:
             if process.poll() is None:
                 process.kill()
                 process.wait()
-        text = seen.decode("utf-8", errors="replace").replace("\r\n", "\n")
-        return Run(code, _ANSI.sub("", text), "")
+        text = _ANSI.sub("", seen.decode("utf-8", errors="replace").replace("\r\n", "\n"))
+        return Run(code, screen(text), text)
+
+
+def screen(text: str) -> str:
+    """The lines a terminal shows after `text`, for the few controls a live display (rich)
+    writes: carriage return, erase line (CSI 2K), cursor up (CSI nA); cursor visibility
+    (CSI ?25l/h) is ignored. Any other control sequence is kept as it is, so it shows."""
+    lines, row, col = [""], 0, 0
+    for part in _CONTROLS.split(text):
+        if (up := re.fullmatch(r"\x1b\[(\d*)A", part)) is not None:
+            row = max(0, row - int(up.group(1) or 1))
+        elif part == "\x1b[2K":
+            lines[row] = ""
+        elif part == "\r":
+            col = 0
+        elif part == "\n":
+            row, col = row + 1, 0
+            lines += [""] * (row + 1 - len(lines))
+        elif part and not part.startswith("\x1b[?25"):
+            line = lines[row].ljust(col)
+            lines[row] = line[:col] + part + line[col + len(part) :]
+            col += len(part)
+    return "\n".join(line.rstrip() for line in lines)
 
 
 @contextmanager

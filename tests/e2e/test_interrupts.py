@@ -177,9 +177,7 @@ def test_the_first_ctrl_c_lets_running_steps_finish_then_prints_the_summary_and_
     process = start(operator, "apply", "--yes", "--no-smoke", "--parallelism", "2", "spec.yaml")
     seen: list[str] = []
     try:
-        read_until(
-            process.stderr, lambda line: line.startswith("bucket.") and "Creating" in line, seen
-        )
+        read_until(process.stderr, lambda line: "] bucket." in line and "Creating" in line, seen)
         process.send_signal(signal.SIGINT)
     finally:
         stopped = finish(process, seen)
@@ -209,9 +207,7 @@ def test_a_second_ctrl_c_stops_at_once_naming_what_may_be_half_done(
     process = start(operator, "apply", "--yes", "--no-smoke", "--parallelism", "2", "spec.yaml")
     seen: list[str] = []
     try:
-        read_until(
-            process.stderr, lambda line: line.startswith("bucket.") and "Creating" in line, seen
-        )
+        read_until(process.stderr, lambda line: "] bucket." in line and "Creating" in line, seen)
         process.send_signal(signal.SIGINT)
         read_until(process.stderr, lambda line: line.startswith("Interrupted:"), seen)
         process.send_signal(signal.SIGINT)
