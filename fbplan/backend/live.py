@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable, Sequence
 
 from fbplan.kinds import KINDS, Kind, LiveContext
@@ -55,10 +53,3 @@ def read_live(
             state.add(resource)
             ctx.remember(resource)
     return state
-
-
-def live_digest(state: State) -> str:
-    """A digest of everything the plan depends on in the live State."""
-    rows = [[r.address, r.id, dict(r.attrs)] for r in state]
-    text = json.dumps(rows, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()

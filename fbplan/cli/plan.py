@@ -51,6 +51,7 @@ def plan(
     variables: tuple[str, ...],
     verbose: bool,
     targets: tuple[str, ...],
+    excludes: tuple[str, ...],
     rotate: tuple[str, ...],
     force: bool,
     output_format: str,
@@ -60,7 +61,9 @@ def plan(
     """Show what apply would change to make the live workspace match SPEC."""
     setup_logging(verbose)
     with user_errors():
-        request = PlanRequest(spec, parse_vars(variables), rotate, targets, force)
+        request = PlanRequest(
+            spec, parse_vars(variables), rotate, targets, force, excludes=excludes
+        )
         loaded = load(request)  # a spec error stops here, before any request
         with connect(local=local, on_event=request_logger(verbose)) as connection:
             prepared = prepare(request, connection, loaded=loaded)

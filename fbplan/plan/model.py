@@ -8,8 +8,10 @@ against a world that moved).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any
 
 PLAN_FORMAT_VERSION = 1
@@ -63,34 +65,44 @@ class Unmanaged:
 
 @dataclass(frozen=True)
 class Blocker:
-    """A safety rule that stops apply: `rule` is protect, threshold or allow-delete."""
+    """A safety rule that stops apply (exit 3): `rule` is protect, threshold, allow-delete,
+    secret-sink, name-conflict or stale-plan (plan/safety.py)."""
 
     rule: str
     message: str
     addresses: tuple[str, ...] = ()
 
 
-@dataclass
+@dataclass(frozen=True)
 class Plan:
+    """Computed once, by the planner, and never changed afterwards: its sequences are
+    tuples (lists given to the constructor are turned into tuples)."""
+
     workspace: str
-    changes: list[Change] = field(default_factory=list)
-    unmanaged: list[Unmanaged] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    blockers: list[Blocker] = field(default_factory=list)
+    changes: tuple[Change, ...] = ()
+    unmanaged: tuple[Unmanaged, ...] = ()
+    notes: tuple[str, ...] = ()
+    blockers: tuple[Blocker, ...] = ()
     spec_digest: str = ""
     live_digest: str = ""
     spec_path: str = ""
-    rotate: list[str] = field(default_factory=list)
-    targets: list[str] = field(default_factory=list)
-    variables: dict[str, str] = field(default_factory=dict)  # --var values (never secrets)
+    rotate: tuple[str, ...] = ()
+    targets: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()
+    variables: Mapping[str, str] = field(default_factory=dict)  # --var values (never secrets)
     force: bool = False
     backend: str = ""  # the backend's URL (`local`: the embedded emulator) it was made against
     org_id: str = ""  # and the organization; a saved plan is refused anywhere else
     format_version: int = PLAN_FORMAT_VERSION
 
+    def __post_init__(self) -> None:
+        for name in ("changes", "unmanaged", "notes", "blockers", "rotate", "targets", "excludes"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        object.__setattr__(self, "variables", MappingProxyType(dict(self.variables)))
+
     @property
-    def actionable(self) -> list[Change]:
-        return [c for c in self.changes if c.action is not Action.NOOP]
+    def actionable(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.action is not Action.NOOP)
 
     @property
     def has_changes(self) -> bool:

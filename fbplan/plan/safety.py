@@ -1,9 +1,17 @@
-"""The safety rules a plan must pass before apply may carry it out.
+"""The safety rules a plan must pass before apply may carry it out, all of them.
 
 - `protect: true` on a resource blocks any plan that deletes or replaces it.
 - A plan that deletes or replaces more than a third of a kind's live objects, when
   there are at least six, is blocked unless forced.
-- Deletes and replaces run only with `--allow-delete`.
+- A plan that creates a key whose secret is shown only once is blocked when there is no
+  secret sink, or when the sink's entry for it belongs to another backend or workspace.
+- A plan that creates an object whose organization-wide unique name another workspace
+  already uses is blocked: the backend would refuse it in the middle of apply.
+- A saved plan that no longer describes this run is blocked (`fbplan.plan.stale`).
+- Deletes and replaces run only with `--allow-delete` (decided at apply: `delete_blocker`).
+
+The planner computes the blockers once, from the plan and its inputs; apply refuses a plan
+that has any.
 """
 
 from __future__ import annotations
@@ -12,7 +20,46 @@ from collections import Counter
 
 from fbplan.kinds import REGISTRY
 from fbplan.model import State
-from fbplan.plan.model import Blocker, Plan
+from fbplan.plan.inputs import NamesElsewhere, PlanInputs, SinkFacts
+from fbplan.plan.model import Action, Blocker, Plan
+from fbplan.plan.stale import stale_blockers
+
+#: Names unique in the whole organization, not only in a workspace, per kind: the field
+#: (`name`: the resource's name, else one of its attrs) and how a conflict reads. Repository
+#: names: the API reference leaves their scope open; fbplan takes the safe reading.
+ORG_UNIQUE: dict[str, tuple[tuple[str, str], ...]] = {
+    "bucket": (
+        (
+            "name",
+            "the bucket name {value!r} is already used in another workspace of the "
+            "organization; bucket names are unique in the organization, rename it in the spec",
+        ),
+        (
+            "bucket",
+            "the provider bucket {value!r} is already registered in another workspace of the "
+            "organization",
+        ),
+    ),
+    "repo": (
+        (
+            "name",
+            "the repository name {value!r} is already used in another workspace of the "
+            "organization; rename it in the spec",
+        ),
+    ),
+}
+
+
+def blockers(plan: Plan, inputs: PlanInputs, *, force: bool, saved: Plan | None) -> list[Blocker]:
+    """Every blocker of `plan`, computed from it and the inputs it was made from."""
+    found = stale_blockers(saved, plan)
+    if inputs.names_elsewhere is not None:
+        found += name_conflicts(plan, inputs.desired, inputs.names_elsewhere)
+    found += plan_blockers(plan, inputs.live, force=force)
+    if inputs.sink is not None:
+        found += sink_blockers(plan, inputs.sink)
+    return found
+
 
 THRESHOLD_MIN_OBJECTS = 6
 THRESHOLD_FRACTION = 1 / 3
@@ -52,6 +99,47 @@ def _threshold_blockers(plan: Plan, live: State) -> list[Blocker]:
                 )
             )
     return blockers
+
+
+def new_keys(plan: Plan) -> tuple[str, ...]:
+    """The keys the plan creates (or replaces) whose secret the backend shows only once."""
+    return tuple(
+        c.address
+        for c in plan.changes
+        if c.action in (Action.CREATE, Action.REPLACE) and REGISTRY[c.kind].issues_credentials
+    )
+
+
+def sink_blockers(plan: Plan, sink: SinkFacts) -> list[Blocker]:
+    """A key's secret is shown once: a plan that creates one with nowhere to keep it, or
+    whose sink entry belongs to another environment (writing it would lose that one's
+    secret), fails before any change."""
+    keys = new_keys(plan)
+    if keys and not sink.configured:
+        message = (
+            f"the plan creates keys whose secret is shown only once ({', '.join(keys)}) but "
+            "the spec configures no secrets.sink; add one so no secret is lost"
+        )
+        return [Blocker("secret-sink", message, keys)]
+    foreign = [key for key in keys if key in sink.foreign]
+    return [Blocker("secret-sink", sink.foreign[key], (key,)) for key in foreign]
+
+
+def name_conflicts(plan: Plan, desired: State, names: NamesElsewhere) -> list[Blocker]:
+    """Objects the plan creates (a replace creates anew, after its delete) whose
+    organization-wide unique name another workspace uses; asks `names` only about the
+    kinds created."""
+    found = []
+    for change in plan.changes:
+        resource = desired.get(change.address)
+        if change.action not in (Action.CREATE, Action.REPLACE) or resource is None:
+            continue
+        for field, sentence in ORG_UNIQUE.get(change.kind, ()):
+            value = resource.name if field == "name" else resource.attrs.get(field)
+            if isinstance(value, str) and value in names.taken(change.kind, field):
+                message = f"{change.address}: {sentence.format(value=value)}"
+                found.append(Blocker("name-conflict", message, (change.address,)))
+    return found
 
 
 def delete_blocker(plan: Plan, *, allow_delete: bool) -> Blocker | None:

@@ -70,12 +70,13 @@ def test_a_saved_plan_is_refused_after_an_unmanaged_object_appears(harness: Any)
     assert harness.apply(first).ok
     reviewed = saved(harness, path)
     add_unmanaged_bucket(harness)
-    now = harness.prepare(path)
+    now = harness.prepare(path, saved=reviewed)
     assert [c.address for c in now.plan.actionable] == ["repo.app"]
     assert now.plan.changes == reviewed.changes  # the same changes: only the digest moved
     assert [u.address for u in now.plan.unmanaged] == ["bucket.console-made"]
+    assert [b.rule for b in now.plan.blockers] == ["stale-plan"]
     with pytest.raises(SafetyError, match="the live workspace changed since the plan was saved"):
-        apply_prepared(now, harness.connection, ApplyRequest(saved_plan=reviewed))
+        apply_prepared(now, harness.connection, ApplyRequest())
     assert not harness.api().get("/repo")["repos"]  # nothing was changed
 
 
@@ -83,7 +84,7 @@ def test_a_saved_plan_of_an_unchanged_world_is_carried_out(harness: Any) -> None
     path = harness.write(SPEC)
     reviewed = saved(harness, path)
     report = apply_prepared(
-        harness.prepare(path), harness.connection, ApplyRequest(saved_plan=reviewed)
+        harness.prepare(path, saved=reviewed), harness.connection, ApplyRequest()
     )
     assert report.ok
     assert not harness.plan(path).has_changes

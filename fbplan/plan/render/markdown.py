@@ -1,6 +1,7 @@
 """The plan (or drift report) as markdown, sized for a pull-request comment.
 
-A title, the summary line, a count table, blockers in a callout, a table of changes with
+Blockers first, in a callout (a reviewer must see what stops apply before anything else),
+then a title, the summary line, a count table, a table of changes with
 each change's details folded in `<details>` (a fenced `diff` block), then the unmanaged
 objects and the notes. The whole stays under `max_chars` (GitHub refuses comments over
 65,536 characters): when it would not, destructive changes are kept first and an explicit
@@ -36,7 +37,7 @@ _MAX_FIELD_NAMES = 6
 
 def render_markdown(plan: Plan, *, drift: bool = False, max_chars: int = DEFAULT_MAX_CHARS) -> str:
     rows = build_rows(plan, drift=drift)
-    head = _join(_title(rows), _counts(rows), _blockers(rows))
+    head = _join(_blockers(rows), _title(rows), _counts(rows))
     tail = _join(
         _unmanaged(rows.unmanaged, rows.drift, max_chars // 8),
         _notes(rows.notes, max_chars // 8),

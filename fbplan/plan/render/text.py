@@ -1,7 +1,8 @@
 """The plan (or drift report) as text, Terraform-like, readable in a terminal or a CI log.
 
-A header, one block per actionable change (marker, address, phrase, field lines and `#`
-comments), the unmanaged objects, notes, blockers, and last the summary line.
+A header, the blockers (what stops apply comes first), one block per actionable change
+(marker, address, phrase, field lines and `#` comments), the unmanaged objects, notes, and
+last the summary line.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ def render_text(
     paint = _Painter(color)
     sections = [
         _header(rows, title),
+        [f"{paint('!', 'Blocked:')} {line}" for line in rows.blockers],
         *(_change_block(row, paint) for row in rows.changes),
         _unmanaged(rows),
         _notes(rows),
-        [f"{paint('!', 'Blocked:')} {line}" for line in rows.blockers],
         [rows.summary],
     ]
     return redact("\n\n".join("\n".join(s) for s in sections if s) + "\n")

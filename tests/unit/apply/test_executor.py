@@ -17,7 +17,7 @@ from fbplan.apply.sinks import JsonSink
 from fbplan.errors import ApiError
 from fbplan.kinds.base import ApplyContext
 from fbplan.model import Resource, State
-from fbplan.plan.diff import DiffSettings, diff
+from fbplan.plan.diff import diff
 from fbplan.spec.build import build_desired
 
 Hook = Callable[[dict[str, Any]], None]
@@ -282,7 +282,7 @@ def test_a_delete_answered_404_counts_as_done(tmp_path: Path) -> None:
 
     api = GoneApi()
     ctx = ApplyContext(api, live.org_id, live.ids())
-    plan = diff(desired, live, DiffSettings(prune=frozenset({"buckets"})))
+    plan = diff(desired, live, prune=frozenset({"buckets"}))
     report = execute(plan, desired, live, ctx, ExecuteOptions())
     assert statuses(report) == {"delete bucket.gone": "done"}
 
