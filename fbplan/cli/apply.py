@@ -37,7 +37,7 @@ from fbplan.cli.options import (
     spec_run_options,
 )
 from fbplan.cli.output import publish_outputs
-from fbplan.cli.plan import render
+from fbplan.cli.show import render
 from fbplan.cli.smoke import exit_for, render_smoke, smoke_progress
 from fbplan.errors import ConfigError
 from fbplan.plan.graph import Step

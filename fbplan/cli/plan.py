@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -18,23 +17,11 @@ from fbplan.cli.options import (
     spec_run_options,
     verbose_option,
 )
+from fbplan.cli.show import render
 from fbplan.errors import ConfigError
 from fbplan.export import export_spec
-from fbplan.plan.model import Plan
 from fbplan.plan.planfile import save_plan
-from fbplan.plan.render import render_json, render_markdown, render_text
 from fbplan.workflow import PlanRequest, connect, load, prepare
-
-
-def render(plan: Plan, output_format: str, *, drift: bool = False, title: str | None = None) -> str:
-    match output_format:
-        case "json":
-            return render_json(plan, drift=drift)
-        case "markdown":
-            return render_markdown(plan, drift=drift)
-        case _:
-            color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")  # no-color.org
-            return render_text(plan, drift=drift, color=color, title=title)
 
 
 @click.command()
