@@ -7,6 +7,8 @@
   secret sink, or when the sink's entry for it belongs to another backend or workspace.
 - A plan that creates an object whose organization-wide unique name another workspace
   already uses is blocked: the backend would refuse it in the middle of apply.
+- A plan that deletes or replaces a bucket, AI LLM or provider key that a live object the
+  plan leaves alone still uses is blocked: the backend refuses such a delete (403/400).
 - A saved plan that no longer describes this run is blocked (`fbplan.plan.stale`).
 - Deletes and replaces run only with `--allow-delete` (decided at apply: `delete_blocker`).
 
@@ -56,6 +58,7 @@ def blockers(plan: Plan, inputs: PlanInputs, *, force: bool, saved: Plan | None)
     if inputs.names_elsewhere is not None:
         found += name_conflicts(plan, inputs.desired, inputs.names_elsewhere)
     found += plan_blockers(plan, inputs.live, force=force)
+    found += in_use_blockers(plan, inputs.live)
     if inputs.sink is not None:
         found += sink_blockers(plan, inputs.sink)
     return found
@@ -99,6 +102,32 @@ def _threshold_blockers(plan: Plan, live: State) -> list[Blocker]:
                 )
             )
     return blockers
+
+
+#: Kinds whose delete the backend refuses while another object uses them (flashback-api.md:
+#: a bucket or AI LLM attached to a repository 403, a provider key in use 400).
+IN_USE_REFUSED = frozenset({"bucket", "ai_llm", "provider_key"})
+
+
+def in_use_blockers(plan: Plan, live: State) -> list[Blocker]:
+    """Deletes and replaces the backend would refuse in the middle of apply: the object is
+    used by a live one that the plan leaves as it is (unmanaged, or outside the plan)."""
+    planned = {c.address for c in plan.changes}
+    found = []
+    for change in plan.changes:
+        if not change.destructive or change.kind not in IN_USE_REFUSED:
+            continue
+        users = sorted(
+            r.address for r in live if r.address not in planned and change.address in r.refs
+        )
+        if users:
+            message = (
+                f"{change.address} is used by {', '.join(users)}, which the plan leaves as it "
+                f"is; the backend refuses to delete it while in use: detach it, or declare "
+                "those objects in the spec"
+            )
+            found.append(Blocker("in-use", message, (change.address, *users)))
+    return found
 
 
 def new_keys(plan: Plan) -> tuple[str, ...]:
