@@ -221,9 +221,9 @@ def check_before_apply(prepared: Prepared, request: ApplyRequest) -> None:
         raise SafetyError(f"blocked ({blocker.rule}): {blocker.message}")
     if not plan.has_changes:
         return
-    blocker = delete_blocker(plan, allow_delete=request.allow_delete)
-    if blocker:
-        raise SafetyError(f"blocked: {blocker.message}")
+    deletes = delete_blocker(plan, allow_delete=request.allow_delete)
+    if deletes:
+        raise SafetyError(f"blocked: {deletes.message}")
     check_targets_writable(prepared.spec)
     if prepared.sink is not None and new_keys(plan):
         prepared.sink.check_writable()  # before a key whose secret could not be kept exists

@@ -72,7 +72,7 @@ def diff(
         elif want and have:
             draft.changes.append(_compare(want, have, settings, draft.notes))
     _cascade(draft, desired, live)
-    return Plan(desired.workspace, draft.changes, draft.unmanaged, draft.notes)
+    return Plan(desired.workspace, tuple(draft.changes), tuple(draft.unmanaged), tuple(draft.notes))
 
 
 def _order_key(desired: State, live: State) -> Callable[[str], tuple[int, str]]:

@@ -99,7 +99,7 @@ def _finish(
         backend=inputs.backend,
         org_id=inputs.org_id,
     )
-    return replace(plan, blockers=blockers(plan, inputs, force=force, saved=request.saved))
+    return replace(plan, blockers=tuple(blockers(plan, inputs, force=force, saved=request.saved)))
 
 
 def _hidden_namesakes(live: State, desired: State) -> list[str]:
