@@ -11,10 +11,11 @@ says that attribution is unavailable.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fbplan.errors import ApiError
+from fbplan.errors import BackendError
 from fbplan.model import State
 from fbplan.plan.model import Action, ChangedBy, Plan
 
@@ -34,11 +35,12 @@ def drifted_ids(plan: Plan) -> dict[str, str]:
     return ids
 
 
-def attribute(api: Any, plan: Plan, live: State, *, now: datetime | None = None) -> None:
-    """Fill `plan.changed_by` (and `plan.attribution`) from the system events."""
+def attribute(api: Any, plan: Plan, live: State, *, now: datetime | None = None) -> Plan:
+    """The drift report with who changed what (`changed_by`, and `attribution`: "" when the
+    system events were read, else why not), from the system events."""
     wanted = drifted_ids(plan)
     if not wanted or not live.workspace_id:
-        return
+        return plan
     now = now or datetime.now(UTC)
     query = {
         "workspaceId": live.workspace_id,
@@ -48,16 +50,15 @@ def attribute(api: Any, plan: Plan, live: State, *, now: datetime | None = None)
     }
     try:
         answer = api.post(PATH, json=query)
-    except ApiError as error:
-        status = f"HTTP {error.status}" if error.status is not None else "no answer"
-        plan.attribution = (
+    except BackendError as error:
+        status = getattr(error, "status", None)
+        reason = f"HTTP {status}" if status is not None else "no answer"
+        unavailable = (
             f"who changed what is unavailable: the backend's system events could not be read "
-            f"(POST {PATH}: {status})"
+            f"(POST {PATH}: {reason})"
         )
-        plan.notes.append(plan.attribution)
-        return
-    plan.changed_by = _newest_by_object(_events(answer), wanted)
-    plan.attribution = ""
+        return replace(plan, attribution=unavailable, notes=(*plan.notes, unavailable))
+    return replace(plan, changed_by=_newest_by_object(_events(answer), wanted), attribution="")
 
 
 def _events(answer: Any) -> list[dict[str, Any]]:

@@ -1,7 +1,8 @@
 """The stages wired together: connect, load, read live, plan, check, apply.
 
 Commands in `fbplan/cli/` are thin shells over these functions; nothing here prints.
-Progress goes through callbacks. Safety checks live here, once, for every command.
+Progress goes through callbacks. The plan is computed by the planner (`fbplan.plan`) from
+the inputs gathered here; its safety rules live in `fbplan.plan.safety`.
 """
 
 from __future__ import annotations
@@ -9,33 +10,34 @@ from __future__ import annotations
 import os
 import secrets
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fbplan.apply.executor import ApplyReport, ExecuteOptions, execute
+from fbplan.apply.lock import LockWait, workspace_lock
 from fbplan.backend.client import BackendClient, ClientEvent, request_limits
-from fbplan.backend.conflicts import name_conflicts
-from fbplan.backend.live import live_digest, read_live, read_org_id
+from fbplan.backend.conflicts import OrgNames
+from fbplan.backend.live import read_live, read_org_id
 from fbplan.backend.quota import reading_quota
-from fbplan.checks import Checks, evaluate
 from fbplan.errors import ConfigError, SafetyError
 from fbplan.kinds import KINDS, REGISTRY
 from fbplan.kinds.base import DEFAULT_PARALLELISM, ApplyContext
 from fbplan.model import State
 from fbplan.outputs.targets import check_writable as check_targets_writable
 from fbplan.plan.ignore import set_aside
-from fbplan.plan.model import Action, Blocker, Ignored, Plan
-from fbplan.plan.planner import PlanOptions, destroy_plan, make_plan, targeted
-from fbplan.plan.quota import QuotaFacts, credit_notes, quota_blockers, quota_report
-from fbplan.plan.render.json import to_document
-from fbplan.plan.safety import delete_blocker, stale_approvals
+from fbplan.plan.inputs import PlanInputs, PlanRequest, SinkFacts
+from fbplan.plan.model import Ignored, Plan
+from fbplan.plan.planner import destroy_plan, make_plan
+from fbplan.plan.quota import QuotaFacts
+from fbplan.plan.safety import delete_blocker, new_keys
+from fbplan.plan.scope import targeted
 from fbplan.secrets.fingerprints import FILE_NAME, FingerprintStore
 from fbplan.secrets.sinks import (
     Owner,
     SecretSink,
-    backend_name,
     foreign_entries,
     holds_secret_of,
     sink_from_spec,
@@ -116,7 +118,7 @@ def connect(
     return Connection(api, endpoints, fingerprints, emulator.stop, parallelism)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Prepared:
     """Everything a plan was made from, and the plan."""
 
@@ -126,18 +128,6 @@ class Prepared:
     plan: Plan
     fingerprints: FingerprintStore
     sink: SecretSink | None
-    conflicts: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class PlanRequest:
-    spec_path: str | Path
-    cli_vars: Mapping[str, str] = field(default_factory=dict)
-    rotate: Sequence[str] = ()
-    targets: Sequence[str] = ()
-    force: bool = False
-    env: Mapping[str, str] | None = None
-    checks: Checks | None = None  # `--checks FILE`, loaded (and compiled) before any request
 
 
 def load(request: PlanRequest, *, require_env: bool = True) -> tuple[Spec, State]:
@@ -156,9 +146,10 @@ def prepare(
     loaded: tuple[Spec, State] | None = None,
     quota: QuotaFacts | None = None,
 ) -> Prepared:
-    """Load, read live and plan. `drift` reports only: it skips the checks that matter to
-    an apply (organization-wide name conflicts, quota), saving their requests. `quota`:
-    the organization's quota and credits if already read (else read beside the workspace)."""
+    """Load, read live, gather the plan's inputs and plan. `drift` reports only: it skips
+    the checks that matter to an apply (the secret sink, organization-wide name
+    conflicts, quota), saving their requests. `quota`: the organization's quota and
+    credits if already read (else read beside the workspace)."""
     spec, desired = loaded or load(request)
     apply_checks = not (destroy or drift)
     with reading_quota(connection.api, enabled=apply_checks and quota is None) as read_quota:
@@ -186,41 +177,32 @@ def prepare(
             if r.address in live.resources
             for name, value in r.secrets.items()
         )
-    options = _plan_options(request, spec, store, sink if apply_checks else None)
-    plan = destroy_plan(desired, live, options) if destroy else make_plan(desired, live, options)
-    conflicts = name_conflicts(connection.api, plan, desired, live) if apply_checks else []
-    if apply_checks and sink is None:
-        plan.blockers += _sinkless_keys(plan)
-    elif apply_checks and sink is not None and sink.local:
-        plan.blockers += _foreign_sink_entries(plan, sink)
-    plan.notes += conflicts + _hidden_namesakes(live, desired)
-    if quota is not None:
-        _check_quota(plan, quota)
-    plan.ignored, plan.approved = ignored, approvals(spec.data)
-    if not (destroy or request.targets):
-        plan.notes += stale_approvals(plan, plan.approved)
-    plan.backend, plan.org_id = connection.backend, _org_id(connection, live)
-    if apply_checks and request.checks is not None:
-        _run_checks(plan, request.checks)
-    return Prepared(spec, desired, live, plan, store, sink, conflicts)
+    inputs = PlanInputs(
+        desired,
+        live,
+        spec_digest=spec.digest,
+        prune=prune_sections(spec.data),
+        secret_status=store.status,
+        secret_held=holds_secret_of(sink if apply_checks else None),
+        sink=_sink_facts(sink, desired) if apply_checks else None,
+        names_elsewhere=OrgNames(connection.api, live.workspace_id) if apply_checks else None,
+        backend=connection.backend,
+        org_id=_org_id(connection, live),
+        quota=quota if apply_checks else None,
+        ignored=tuple(ignored),
+        approved=tuple(approvals(spec.data)),
+    )
+    plan = destroy_plan(request, inputs) if destroy else make_plan(request, inputs)
+    return Prepared(spec, desired, live, plan, store, sink)
 
 
-def _run_checks(plan: Plan, checks: Checks) -> None:
-    """The plan checks, over the plan's JSON document (redacted: no secret reaches a rule);
-    each rule that denies is a blocker (exit 3), naming the rule and the resources."""
-    plan.checks = evaluate(checks, to_document(plan))
-    plan.blockers += [
-        Blocker("check", sentence, addresses) for sentence, addresses in plan.checks.blocking()
-    ]
-
-
-def _check_quota(plan: Plan, facts: QuotaFacts) -> None:
-    """The quota preflight (`fbplan.plan.quota`): the plan's quota section, a blocker per
-    capability its creates would exceed, and notes (quota unknown, credits exhausted)."""
-    counted_by = {kind.name: kind.quota_capability for kind in KINDS if kind.quota_capability}
-    plan.quota = quota_report(plan.changes, facts, counted_by)
-    plan.blockers += quota_blockers(plan.quota)
-    plan.notes += [*facts.notes, *credit_notes(plan.quota)]
+def _sink_facts(sink: SecretSink | None, desired: State) -> SinkFacts:
+    """A local sink is read now for the entries of the keys the spec declares; a remote one
+    is asked at apply, only for the keys the plan creates (`check_before_apply`)."""
+    if sink is None or not sink.local:
+        return SinkFacts(configured=sink is not None)
+    keys = [r.address for r in desired if REGISTRY[r.kind].issues_credentials]
+    return SinkFacts(configured=True, foreign=foreign_entries(sink, keys))
 
 
 def _org_id(connection: Connection, live: State) -> str:
@@ -229,60 +211,6 @@ def _org_id(connection: Connection, live: State) -> str:
     workspace = live.get("workspace")
     known = live.org_id or (workspace.extra.get("org_id") if workspace else None)
     return str(known or read_org_id(connection.api) or "")
-
-
-def _new_keys(plan: Plan) -> tuple[str, ...]:
-    return tuple(
-        c.address
-        for c in plan.changes
-        if c.action in (Action.CREATE, Action.REPLACE) and REGISTRY[c.kind].issues_credentials
-    )
-
-
-def _sinkless_keys(plan: Plan) -> list[Blocker]:
-    """A key's secret is shown once: a plan that creates one with nowhere to keep it fails."""
-    keys = _new_keys(plan)
-    if not keys:
-        return []
-    message = (
-        f"the plan creates keys whose secret is shown only once ({', '.join(keys)}) but the "
-        "spec configures no secrets.sink; add one so no secret is lost"
-    )
-    return [Blocker("secret-sink", message, keys)]
-
-
-def _foreign_sink_entries(plan: Plan, sink: SecretSink) -> list[Blocker]:
-    """New keys whose sink entry belongs to another backend or workspace: writing theirs
-    would lose that environment's secret."""
-    foreign = foreign_entries(sink, _new_keys(plan))
-    return [Blocker("secret-sink", message, (key,)) for key, message in foreign.items()]
-
-
-def _hidden_namesakes(live: State, desired: State) -> list[str]:
-    """Notes for organization policies left alone although the spec names a policy so."""
-    return [
-        f"{hidden.address}: an organization-scope policy named {hidden.name} exists; fbplan "
-        "leaves it alone, as it may belong to another workspace's spec (delete it by hand if "
-        "it was this spec's)"
-        for hidden in live.hidden
-        if hidden.address in desired.resources
-    ]
-
-
-def _plan_options(
-    request: PlanRequest, spec: Spec, store: FingerprintStore, sink: SecretSink | None
-) -> PlanOptions:
-    return PlanOptions(
-        prune=prune_sections(spec.data),
-        rotate=frozenset(request.rotate),
-        targets=tuple(request.targets),
-        force=request.force,
-        secret_status=store.status,
-        secret_held=holds_secret_of(sink),
-        spec_digest=spec.digest,
-        spec_path=str(request.spec_path),
-        variables=dict(request.cli_vars),
-    )
 
 
 def _check_addresses(request: PlanRequest, desired: State, live: State) -> None:
@@ -295,63 +223,53 @@ def _check_addresses(request: PlanRequest, desired: State, live: State) -> None:
             or desired.resources[address].secrets
         ):
             raise ConfigError(f"--rotate {address}: this resource has no secret to rotate")
-    for target in request.targets:
-        if not any(targeted(address, [target]) for address in known):
-            raise ConfigError(f"--target {target}: no such resource in the spec or the workspace")
+    for option, given in (("--target", request.targets), ("--exclude", request.excludes)):
+        for address in given:
+            if not any(targeted(a, [address]) for a in known):
+                raise ConfigError(
+                    f"{option} {address}: no such resource in the spec or the workspace"
+                )
+
+
+def lock_workspace(
+    workspace: str,
+    command: str,
+    break_lock: bool,
+    timeout: float,
+    on_note: Callable[[str], None],
+) -> AbstractContextManager[object]:
+    """The workspace lock, waiting up to `timeout` for a live holder; a dead holder's lock
+    is taken over with a note."""
+    return workspace_lock(
+        workspace, command, break_lock=break_lock, wait=LockWait(timeout), on_note=on_note
+    )
 
 
 @dataclass(frozen=True)
 class ApplyRequest:
+    """What apply adds to the plan's request (`PlanRequest.saved`: a reviewed plan)."""
+
     allow_delete: bool = False
     parallelism: int = DEFAULT_PARALLELISM
-    saved_plan: Plan | None = None  # apply --plan: what was reviewed
-
-
-def check_fresh(prepared: Prepared, request: ApplyRequest) -> None:
-    """A saved plan is carried out only against the live state it was made from, and only
-    if planning again now gives exactly the saved changes (a value read from the
-    environment or a file may have changed since)."""
-    saved = request.saved_plan
-    if saved is None:
-        return
-    here = (prepared.plan.backend, prepared.plan.org_id)
-    if saved.backend and (saved.backend, saved.org_id) != here:
-        raise SafetyError(
-            f"the plan was made against {backend_name(saved.backend)} (organization "
-            f"{saved.org_id}), and this run is against {backend_name(here[0])} (organization "
-            f"{here[1]}); make a new plan against this backend"
-        )
-    if saved.live_digest != live_digest(prepared.live):
-        raise SafetyError("the live workspace changed since the plan was saved; make a new plan")
-    now, then = (to_document(p)["changes"] for p in (prepared.plan, saved))
-    if now != then:
-        differ = sorted({c["address"] for c in now} ^ {c["address"] for c in then}) or sorted(
-            a["address"] for a, b in zip(now, then, strict=False) if a != b
-        )
-        raise SafetyError(
-            "planning again gives other changes than the saved plan (a value from the "
-            f"environment or a file changed?) at {', '.join(differ[:5])}; make a new plan"
-        )
 
 
 def check_before_apply(prepared: Prepared, request: ApplyRequest) -> None:
-    """Every rule that must hold before the first change; raises, changes nothing."""
+    """Every rule that must hold before the first change; raises, changes nothing. The
+    plan's blockers (safety rules, a stale saved plan) were computed once by the planner;
+    what is checked here can only be known at apply (the flags, files to write)."""
     plan = prepared.plan
-    if prepared.conflicts:
-        raise ConfigError(
-            "the backend would refuse part of this plan, so nothing was changed: "
-            + "; ".join(prepared.conflicts)
-        )
     for blocker in plan.blockers:
         raise SafetyError(f"blocked ({blocker.rule}): {blocker.message}")
+    if not plan.has_changes:
+        return
     deletes = delete_blocker(plan, allow_delete=request.allow_delete, approved=plan.approved)
     if deletes:
         raise SafetyError(f"blocked: {deletes.message}")
     check_targets_writable(prepared.spec)
-    if prepared.sink is not None and _new_keys(plan):
+    if prepared.sink is not None and new_keys(plan):
         prepared.sink.check_writable()  # before a key whose secret could not be kept exists
         if not prepared.sink.local:  # a local sink was checked by the plan
-            for problem in foreign_entries(prepared.sink, _new_keys(plan)).values():
+            for problem in foreign_entries(prepared.sink, new_keys(plan)).values():
                 raise SafetyError(f"blocked (secret-sink): {problem}")
 
 
@@ -361,10 +279,13 @@ def apply_prepared(
     request: ApplyRequest,
     on_step: Callable[..., None] | None = None,
     stop: threading.Event | None = None,
+    *,
+    checked: bool = False,
 ) -> ApplyReport:
-    """Carry out the plan; once `stop` is set no further step starts."""
-    check_fresh(prepared, request)
-    check_before_apply(prepared, request)
+    """Carry out the plan; once `stop` is set no further step starts. `checked`: the
+    caller ran `check_before_apply` already (the CLI does, before asking)."""
+    if not checked:
+        check_before_apply(prepared, request)
     ctx = ApplyContext(connection.api, prepared.live.org_id, prepared.live.ids())
     options = ExecuteOptions(
         parallelism=request.parallelism,

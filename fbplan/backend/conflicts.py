@@ -1,68 +1,41 @@
-"""Names the backend will refuse: checked before apply, so that no apply stops half-way.
+"""Names other workspaces of the organization use, read for the plan's name-conflict rule.
 
 Bucket names (and the provider bucket each registers) are unique in the whole organization,
-not only in a workspace, and so may be repository names (the API reference leaves their
-scope open; fbplan takes the safe reading). A plan that creates one whose name another
-workspace already uses would fail in the middle of apply; fbplan finds it first, with one
-organization-wide list call per kind concerned.
+not only in a workspace, and so may be repository names. A plan that creates one whose
+name another workspace already uses would fail in the middle of apply; the planner blocks
+it first (`fbplan.plan.safety.name_conflicts`), asking `OrgNames` only about the kinds it
+creates: one organization-wide list call per kind, made at most once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from fbplan.kinds import REGISTRY
-from fbplan.kinds.base import Api
-from fbplan.model import State
-from fbplan.plan.model import Action, Plan
+from fbplan.kinds.base import Api, WorkspaceListKind
 
 
-def name_conflicts(api: Api, plan: Plan, desired: State, live: State) -> list[str]:
-    """One sentence per object the plan creates whose name is taken in another workspace."""
-    creating = (Action.CREATE, Action.REPLACE)  # a replace creates anew, after its delete
-    created = [
-        r
-        for r in (desired.resources[c.address] for c in plan.changes if c.action in creating)
-        if REGISTRY[r.kind].org_unique_name
-    ]
-    buckets = [r for r in created if r.kind == "bucket"]
-    repos = [r for r in created if r.kind == "repo"]
-    problems: list[str] = []
-    if buckets:
-        others = _elsewhere(api.get("/bucket").get("buckets", []), live.workspace_id)
-        for want in buckets:
-            problems += _bucket_conflicts(want.address, want.name, want.attrs["bucket"], others)
-    if repos:
-        others = _elsewhere(api.get("/repo").get("repos", []), live.workspace_id)
-        names = {item.get("name") for item in others}
-        problems += [
-            f"{want.address}: the repository name {want.name!r} is already used in another "
-            "workspace of the organization; rename it in the spec"
-            for want in repos
-            if want.name in names
-        ]
-    return problems
+class OrgNames:
+    """The names taken in workspaces other than `workspace_id` (None: the workspace does
+    not exist yet, so every workspace is another)."""
 
+    def __init__(self, api: Api, workspace_id: str | None) -> None:
+        self._api = api
+        self._workspace_id = workspace_id
+        self._items: dict[str, list[Mapping[str, Any]]] = {}
 
-def _elsewhere(
-    items: Iterable[Mapping[str, Any]], workspace_id: str | None
-) -> list[Mapping[str, Any]]:
-    return [item for item in items if item.get("workspaceId") != workspace_id]
-
-
-def _bucket_conflicts(
-    address: str, name: str, provider_bucket: str, others: list[Mapping[str, Any]]
-) -> list[str]:
-    problems = []
-    if any(item.get("name") == name for item in others):
-        problems.append(
-            f"{address}: the bucket name {name!r} is already used in another workspace of the "
-            "organization; bucket names are unique in the organization, rename it in the spec"
+    def taken(self, kind: str, field: str) -> frozenset[str]:
+        """The values of `field` that objects of `kind` use in other workspaces (the kind's
+        organization-wide list, read once)."""
+        known = REGISTRY[kind]
+        unique = next((u for u in known.org_unique if u.field == field), None)
+        if unique is None or not isinstance(known, WorkspaceListKind):
+            return frozenset()
+        if kind not in self._items:
+            items = self._api.get(known.path).get(known.list_field, [])
+            self._items[kind] = [i for i in items if i.get("workspaceId") != self._workspace_id]
+        answer_field = unique.answer_field
+        return frozenset(
+            str(i[answer_field]) for i in self._items[kind] if i.get(answer_field) is not None
         )
-    if any(item.get("bucket") == provider_bucket for item in others):
-        problems.append(
-            f"{address}: the provider bucket {provider_bucket!r} is already registered in another "
-            "workspace of the organization"
-        )
-    return problems

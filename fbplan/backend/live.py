@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable, Sequence
 
 from fbplan.kinds import KINDS, Kind, LiveContext
-from fbplan.kinds.base import DEFAULT_PARALLELISM, Api
+from fbplan.kinds.base import DEFAULT_PARALLELISM, Api, read_parallelism
 from fbplan.kinds.workspace import WorkspaceKind
 from fbplan.model import Resource, State
 
@@ -28,12 +26,12 @@ def read_live(
     Lists that need only the workspace id are fetched together, then those that need the
     ids of other objects (policies per repo): a refresh takes three round trips after the
     workspace is found, however large the workspace. `keep` leaves out live objects that
-    are not the caller's business (see `Kind.belongs`). `parallelism` bounds the lists in
-    flight at once.
+    are not the caller's business (see `Kind.belongs`). `parallelism` (apply's) bounds the
+    lists in flight at once: `read_parallelism` of it.
     """
     needs_org = any(kind.needs_org for kind in kinds)
     state = State(workspace, org_id=read_org_id(api) if needs_org else None)
-    ctx = LiveContext(api, state.org_id, None, workers=parallelism)
+    ctx = LiveContext(api, state.org_id, None, workers=read_parallelism(parallelism))
     found = WorkspaceKind().find_by_name(ctx, workspace)
     if found is not None:  # else only organization-wide objects can exist yet
         ctx.workspace_id = found.id
@@ -57,10 +55,3 @@ def read_live(
             state.add(resource)
             ctx.remember(resource)
     return state
-
-
-def live_digest(state: State) -> str:
-    """A digest of everything the plan depends on in the live State."""
-    rows = [[r.address, r.id, dict(r.attrs)] for r in state]
-    text = json.dumps(rows, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()

@@ -14,13 +14,12 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
 import click
 
-from fbplan.apply.executor import ApplyReport
-from fbplan.apply.lock import LockWait, workspace_lock
 from fbplan.checks import checks_for_apply
 from fbplan.cli.console import (
     confirm,
@@ -42,23 +41,25 @@ from fbplan.cli.options import (
     spec_run_options,
 )
 from fbplan.cli.output import publish_outputs
-from fbplan.cli.plan import render
 from fbplan.cli.progress import RunOutput
+from fbplan.cli.show import render
 from fbplan.cli.smoke import exit_for, render_smoke, smoke_progress
 from fbplan.cli.stacks import single_spec, stack_options
-from fbplan.errors import ConfigError, SafetyError
+from fbplan.errors import ConfigError
+from fbplan.plan.model import Plan
 from fbplan.plan.planfile import load_plan
 from fbplan.smoke.runner import Pins, run_smoke
 from fbplan.workflow import (
+    ApplyReport,
     ApplyRequest,
     Connection,
     PlanRequest,
     Prepared,
     apply_prepared,
     check_before_apply,
-    check_fresh,
     connect,
     load,
+    lock_workspace,
     prepare,
 )
 
@@ -146,32 +147,29 @@ def run_apply(
     output: RunOutput,
     title: str = "plan",
 ) -> None:
-    check_fresh(prepared, request)
     # destroy and --allow-delete need no approval in the spec: do not ask for one
     approvals = title == "plan" and not request.allow_delete
     output.say(render(prepared.plan, "text", title=title, approvals=approvals))
     output.run_started(prepared.plan, connection.backend)
+    check_before_apply(prepared, request)  # a blocked or stale plan is refused before asking
     if not prepared.plan.has_changes:
         return
-    check_before_apply(prepared, request)  # a blocked plan is refused before asking
     if not confirm("Do you want to perform these actions? Only 'yes' will be accepted.", yes):
         err("Apply cancelled.")
         sys.exit(1)
     stop = threading.Event()
     with output.steps(prepared.plan) as tracker, ctrl_c_stops(stop, tracker):
-        report = apply_prepared(prepared, connection, request, on_step=tracker, stop=stop)
+        report = apply_prepared(
+            prepared, connection, request, on_step=tracker, stop=stop, checked=True
+        )
     report_and_exit(report, output)
 
 
 def lock(workspace: str, command: str, break_lock: bool, timeout: float) -> Any:
     """The workspace lock, waiting up to `timeout` for a live holder; a dead holder's lock
     is taken over with a note on stderr."""
-    return workspace_lock(
-        workspace,
-        command,
-        break_lock=break_lock,
-        wait=LockWait(timeout),
-        on_note=lambda note: err(f"note: {note}"),
+    return lock_workspace(
+        workspace, command, break_lock, timeout, on_note=lambda note: err(f"note: {note}")
     )
 
 
@@ -210,6 +208,7 @@ def apply(
     variables: tuple[str, ...],
     verbose: bool,
     targets: tuple[str, ...],
+    excludes: tuple[str, ...],
     rotate: tuple[str, ...],
     force: bool,
     yes: bool,
@@ -228,39 +227,48 @@ def apply(
     setup_logging(verbose)
     output = RunOutput("apply", output_format)
     with user_errors(), output.summarized():
-        saved = None
         cli_vars = parse_vars(variables)
         if plan_path:
             if spec:
                 raise ConfigError("give either SPEC or --plan PLANFILE, not both")
-            saved = load_plan(Path(plan_path))
-            spec, rotate, targets = saved.spec_path, tuple(saved.rotate), tuple(saved.targets)
-            if not Path(spec).exists():
-                raise ConfigError(
-                    f"the plan {plan_path} was made from the spec {spec}, which is not found from "
-                    "this folder; run apply --plan from the folder plan ran in"
-                )
-            cli_vars, force = {**saved.variables, **cli_vars}, saved.force or force
-        if not spec:
+            request = _reviewed(load_plan(Path(plan_path)), plan_path, cli_vars, force)
+        elif spec:
+            request = PlanRequest(spec, cli_vars, rotate, targets, force, excludes=excludes)
+        else:
             raise ConfigError("apply needs a SPEC or --plan PLANFILE")
-        checks = checks_for_apply(checks_path, saved.checks if saved else None)
-        request = PlanRequest(spec, cli_vars, rotate, targets, force, checks=checks)
-        loaded = load(request)
-        if saved and loaded[0].digest != saved.spec_digest:
-            raise SafetyError(
-                f"the spec {spec}, or a value it reads with ${{env:}} or ${{file:}}, changed "
-                "since the plan was saved; plan again"
-            )
+        saved_checks = request.saved.checks if request.saved else None
+        request = replace(request, checks=checks_for_apply(checks_path, saved_checks))
+        loaded = load(request)  # a spec or checks error stops here, before any request
         with connect(
             local=local, on_event=request_logger(verbose), parallelism=parallelism
         ) as connection:
             with stopped_at_once(), lock(loaded[1].workspace, "apply", break_lock, lock_timeout):
                 prepared = prepare(request, connection, loaded=loaded)
-                apply_request = ApplyRequest(allow_delete, parallelism, saved)
+                apply_request = ApplyRequest(allow_delete, parallelism)
                 run_apply(prepared, connection, apply_request, yes, output)
                 pins = publish_outputs(prepared.spec, connection, say=output.say)
             if not no_smoke:
                 smoke_after_apply(prepared, connection, pins, output)
+
+
+def _reviewed(saved: Plan, plan_path: str, cli_vars: dict[str, str], force: bool) -> PlanRequest:
+    """The request that planning again must answer with exactly the saved plan: the saved
+    plan's spec, options and variables (a --var given now wins, and is noticed if it
+    changes the plan)."""
+    if not Path(saved.spec_path).exists():
+        raise ConfigError(
+            f"the plan {plan_path} was made from the spec {saved.spec_path}, which is not found "
+            "from this folder; run apply --plan from the folder plan ran in"
+        )
+    return PlanRequest(
+        saved.spec_path,
+        {**saved.variables, **cli_vars},
+        saved.rotate,
+        saved.targets,
+        saved.force or force,
+        excludes=saved.excludes,
+        saved=saved,
+    )
 
 
 @click.command()

@@ -44,6 +44,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "fbplan.cli.output",
         "Print SPEC's outputs (or only NAME) from the live workspace and the secret sink.",
     ),
+    "show": (
+        "fbplan.cli.show",
+        "Render a saved plan (plan --out) again; no backend call, no spec needed.",
+    ),
     "export": ("fbplan.cli.plan", "Print the spec YAML of what exists in a workspace."),
     "emulator": ("fbplan.cli.emulator", "Run a local Flashback backend until interrupted."),
     "stacks": (

@@ -53,6 +53,13 @@ def planning_options(f: F) -> F:
         help="Limit the plan to ADDR, what it contains and what it depends on.",
     )(f)
     f = click.option(
+        "--exclude",
+        "excludes",
+        multiple=True,
+        metavar="ADDR",
+        help="Leave ADDR, what it contains and the changes that need it out of the plan.",
+    )(f)
+    f = click.option(
         "--rotate",
         multiple=True,
         metavar="ADDR",

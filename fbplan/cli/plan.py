@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -20,35 +19,13 @@ from fbplan.cli.options import (
     verbose_option,
 )
 from fbplan.cli.progress import RunOutput
+from fbplan.cli.show import render
 from fbplan.cli.stacks import single_spec, specs_argument, stack_options
 from fbplan.drift import attribute
 from fbplan.errors import ConfigError
 from fbplan.export import export_spec
-from fbplan.plan.model import Plan
 from fbplan.plan.planfile import save_plan
-from fbplan.plan.render import render_json, render_markdown, render_text
 from fbplan.workflow import PlanRequest, connect, load, prepare
-
-
-def render(
-    plan: Plan,
-    output_format: str,
-    *,
-    drift: bool = False,
-    title: str | None = None,
-    verbose: bool = False,
-    approvals: bool = True,
-) -> str:
-    match output_format:
-        case "json":
-            return render_json(plan, drift=drift)
-        case "markdown":
-            return render_markdown(plan, drift=drift)
-        case _:
-            color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")  # no-color.org
-            return render_text(
-                plan, drift=drift, color=color, title=title, verbose=verbose, approvals=approvals
-            )
 
 
 @click.command()
@@ -67,6 +44,7 @@ def plan(
     variables: tuple[str, ...],
     verbose: bool,
     targets: tuple[str, ...],
+    excludes: tuple[str, ...],
     rotate: tuple[str, ...],
     force: bool,
     output_format: str,
@@ -81,7 +59,9 @@ def plan(
     setup_logging(verbose)
     with user_errors():
         checks = load_checks(checks_path) if checks_path else None
-        request = PlanRequest(spec, parse_vars(variables), rotate, targets, force, checks=checks)
+        request = PlanRequest(
+            spec, parse_vars(variables), rotate, targets, force, excludes=excludes, checks=checks
+        )
         loaded = load(request)  # a spec or checks error stops here, before any request
         with connect(local=local, on_event=request_logger(verbose)) as connection:
             prepared = prepare(request, connection, loaded=loaded)
@@ -130,8 +110,7 @@ def drift(
         loaded = load(request)
         with connect(local=local, on_event=request_logger(verbose)) as connection:
             prepared = prepare(request, connection, drift=True, loaded=loaded)
-            attribute(connection.api, prepared.plan, prepared.live)
-        report = prepared.plan
+            report = attribute(connection.api, prepared.plan, prepared.live)
         if events.json:
             events.run_started(report, connection.backend, drift=True)
             events.drifted(report)

@@ -25,9 +25,9 @@ from fbplan.cli.smoke import render_smoke
 from fbplan.errors import ConfigError
 from fbplan.events import Event, StepEvent, StepTracker, heartbeat_interval
 from fbplan.model import State
+from fbplan.plan.document import to_document
 from fbplan.plan.graph import steps_of
 from fbplan.plan.model import Plan
-from fbplan.plan.render.json import to_document
 from fbplan.plan.render.markdown import render_markdown
 from fbplan.smoke.runner import run_smoke
 from fbplan.spec import Spec
@@ -240,9 +240,8 @@ def refuse_single_stack_flags(command: str, params: Mapping[str, Any]) -> None:
         )
     if params.get("plan_path"):
         raise ConfigError("give either SPEC or --plan PLANFILE, not both")
-    for flag in ("targets", "rotate"):
+    for flag, name in (("targets", "--target"), ("excludes", "--exclude"), ("rotate", "--rotate")):
         if params.get(flag):
-            name = "--target" if flag == "targets" else "--rotate"
             raise ConfigError(f"{name} names one workspace's resources; use it with one stack")
     streams = {"apply": "json", "destroy": "json", "drift": "events"}
     if command in streams and params.get("output_format") == streams[command]:

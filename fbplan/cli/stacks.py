@@ -186,7 +186,7 @@ def _report(command: str, results: list[StackResult], params: dict[str, Any], bu
         err(_budget_line(budget))
     match params.get("output_format") or "text":
         case "json":
-            from fbplan.plan.render.json import dumps
+            from fbplan.plan.document import dumps
 
             out(dumps(_document(command, results, code, budget)))
         case "markdown":

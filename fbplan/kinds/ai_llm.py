@@ -21,6 +21,7 @@ class AiLlmKind(UsesProviderKey):
     section = "ai_llms"
     label = "AI LLM configuration"
     quota_capability = "AI_LLMS_COUNT"
+    delete_refused_in_use = True  # attached to a repository: 403
     path = "/ai/llm"
     list_field = "aiLlms"
     secret_fields = ("key", "secret")

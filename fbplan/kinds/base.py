@@ -17,13 +17,21 @@ from typing import Any, ClassVar, Protocol
 from fbplan.model import Resource, child_address
 from fbplan.secrets.values import Secret
 
-#: Requests in flight at once unless `--parallelism` says otherwise: apply's steps, and the
-#: live read's lists (the API lists AI policies one repo at a time, so a refresh of R repos
-#: costs about R / parallelism round trips on top of the kinds' own lists). A 429 is retried
+#: Steps of apply in flight at once unless `--parallelism` says otherwise. A 429 is retried
 #: by the client after its Retry-After, like any other request.
 DEFAULT_PARALLELISM = 8
 #: The most `--parallelism` accepts; the backend client keeps this many connections open.
 MAX_PARALLELISM = 64
+#: Lists of the live read in flight per step apply may have in flight. The API lists AI
+#: policies one repo at a time, so a refresh of R repos costs about R / (8 x parallelism)
+#: round trips on top of the kinds' own lists: a few, however large the workspace
+#: (benchmarks/README.md, issue 9's goal 2). Reads are idempotent GETs, retried on 429.
+READS_PER_STEP = 8
+
+
+def read_parallelism(parallelism: int) -> int:
+    """The lists a live read keeps in flight for `--parallelism` (at most MAX_PARALLELISM)."""
+    return max(1, min(MAX_PARALLELISM, parallelism * READS_PER_STEP))
 
 
 class Api(Protocol):
@@ -193,6 +201,17 @@ def _walk(node: Any, path: tuple[str, ...], at: SpecPath) -> Iterator[tuple[Spec
         yield from _walk(node[step], rest, (*at, step))
 
 
+@dataclass(frozen=True)
+class OrgUnique:
+    """A field unique in the organization: `field` of the spec (`name`: the resource's
+    name), `answer_field` of the organization-wide list answer, and the sentence of the
+    conflict, formatted with `value`."""
+
+    field: str
+    answer_field: str
+    sentence: str
+
+
 class Kind:
     """Base class of every resource kind. Subclasses set the class variables and implement
     `desired`, `live`, `create`, `update` and `delete`."""
@@ -214,8 +233,12 @@ class Kind:
     root: ClassVar[bool] = False
     # Fields of an entry that name other resources (checked by validation, used by export).
     references: ClassVar[tuple[Reference, ...]] = ()
-    # Names unique in the whole organization, not only in the workspace (checked at plan).
-    org_unique_name: ClassVar[bool] = False
+    # Fields whose values are unique in the whole organization, not only in the workspace:
+    # a create that takes one another workspace uses is blocked at plan (name-conflict).
+    org_unique: ClassVar[tuple[OrgUnique, ...]] = ()
+    # The backend refuses to delete one while another object uses it: a delete the plan
+    # makes while a live object it leaves alone still uses it is blocked (in-use).
+    delete_refused_in_use: ClassVar[bool] = False
     # Reading needs the organization id (policies at organization scope).
     needs_org: ClassVar[bool] = False
     # Listing costs a request per parent object: read only when the spec declares or
@@ -223,6 +246,11 @@ class Kind:
     read_on_demand: ClassVar[bool] = False
     # What the data plane serves (Bridge Nodes, gateway): smoke checks read these kinds.
     data_plane: ClassVar[bool] = False
+
+    @property
+    def org_unique_name(self) -> bool:
+        """Whether the kind's names are unique in the organization."""
+        return any(unique.field == "name" for unique in self.org_unique)
 
     @property
     def named_section(self) -> bool:

@@ -14,6 +14,7 @@ from typing import Any
 from fbplan.kinds.base import (
     ApplyContext,
     Created,
+    OrgUnique,
     drop_none,
     secrets_of,
     update_body,
@@ -36,7 +37,21 @@ class BucketKind(UsesProviderKey):
     list_field = "buckets"
     replace_on = frozenset({"bucket", "storage_type"})
     secret_fields = ("secret",)
-    org_unique_name = True
+    org_unique = (
+        OrgUnique(
+            "name",
+            "name",
+            "the bucket name {value!r} is already used in another workspace of the "
+            "organization; bucket names are unique in the organization, rename it in the spec",
+        ),
+        OrgUnique(
+            "bucket",
+            "bucket",
+            "the provider bucket {value!r} is already registered in another workspace of the "
+            "organization",
+        ),
+    )
+    delete_refused_in_use = True  # attached to a repository: 403
     data_plane = True
 
     def exports_secret(self, attrs: Mapping[str, Any], field: str) -> bool:

@@ -38,6 +38,7 @@ class ProviderKeyKind(WorkspaceListKind):
     section = "provider_keys"
     label = "provider key"
     quota_capability = "API_KEYS_COUNT"
+    delete_refused_in_use = True  # used by a bucket or AI LLM: 400
     path = "/apikeys"
     list_field = "apiKeys"
     secret_fields = ("secret",)

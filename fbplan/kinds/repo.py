@@ -12,7 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from fbplan.kinds.base import ApplyContext, Created, LiveContext, Reference, WorkspaceListKind
+from fbplan.kinds.base import (
+    ApplyContext,
+    Created,
+    LiveContext,
+    OrgUnique,
+    Reference,
+    WorkspaceListKind,
+)
 from fbplan.kinds.common import bucket_id_of, repo_mode, storage_type
 from fbplan.model import WORKSPACE_ADDRESS, Resource
 
@@ -46,7 +53,15 @@ class RepoKind(WorkspaceListKind):
         Reference("bucket", ("buckets", "[]", "bucket")),
         Reference("ai_llm", ("ai_llms", "[]")),
     )
-    org_unique_name = True
+    # Repository names: the API reference leaves their scope open; the safe reading.
+    org_unique = (
+        OrgUnique(
+            "name",
+            "name",
+            "the repository name {value!r} is already used in another workspace of the "
+            "organization; rename it in the spec",
+        ),
+    )
     data_plane = True
 
     def desired(self, spec: Mapping[str, Any]) -> Iterable[Resource]:

@@ -7,11 +7,11 @@ from the local fingerprints, whether a desired secret is unchanged, changed or u
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from fbplan.kinds import REGISTRY, Kind
+from fbplan.kinds import REGISTRY
 from fbplan.model import WORKSPACE_ADDRESS, Resource, State
 from fbplan.plan.model import Action, Change, FieldChange, Plan, Unmanaged
 from fbplan.secrets.values import MASK, Secret, carries_source
@@ -24,17 +24,20 @@ KIND_ORDER = {name: index for index, name in enumerate(REGISTRY)}
 
 
 @dataclass(frozen=True)
-class DiffSettings:
-    """`prune`: the spec sections whose unmanaged objects are planned as deletes.
-    `rotate`: addresses whose credentials or secrets must be renewed.
-    `secret_held`: whether the secret sink holds a live key's one-time secret (None: not
-    known, e.g. a remote sink); a key it does not hold is replaced."""
+class _Settings:
+    prune: frozenset[str]
+    rotate: frozenset[str]
+    secret_status: SecretStatusFn | None
+    secret_held: SecretHeldFn | None
 
-    prune: frozenset[str] = frozenset()
-    rotate: frozenset[str] = frozenset()
-    secret_status: SecretStatusFn | None = None
-    secret_held: SecretHeldFn | None = None
-    kinds: Mapping[str, Kind] = field(default_factory=lambda: REGISTRY)
+
+@dataclass
+class _Draft:
+    """The diff's working lists, frozen into a Plan once complete."""
+
+    changes: list[Change] = field(default_factory=list)
+    unmanaged: list[Unmanaged] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def shown(resource: Resource) -> dict[str, Any]:
@@ -42,21 +45,34 @@ def shown(resource: Resource) -> dict[str, Any]:
     return {**resource.attrs, **{name: MASK for name in resource.secrets}}
 
 
-def diff(desired: State, live: State, settings: DiffSettings | None = None) -> Plan:
-    settings = settings or DiffSettings()
-    plan = Plan(workspace=desired.workspace)
+def diff(
+    desired: State,
+    live: State,
+    *,
+    prune: frozenset[str] = frozenset(),
+    rotate: frozenset[str] = frozenset(),
+    secret_status: SecretStatusFn | None = None,
+    secret_held: SecretHeldFn | None = None,
+) -> Plan:
+    """`prune`: the spec sections whose unmanaged objects are planned as deletes.
+    `rotate`: addresses whose credentials or secrets must be renewed.
+    `secret_status`: from the local fingerprints, whether a desired secret changed.
+    `secret_held`: whether the secret sink holds a live key's one-time secret (None: not
+    known, e.g. a remote sink); a key it does not hold is replaced."""
+    settings = _Settings(prune, rotate, secret_status, secret_held)
+    draft = _Draft()
     for address in sorted(
         set(desired.resources) | set(live.resources), key=_order_key(desired, live)
     ):
         want, have = desired.get(address), live.get(address)
         if want and not have:
-            plan.changes.append(_create(want))
+            draft.changes.append(_create(want))
         elif have and not want:
-            _absent_from_spec(plan, have, settings)
+            _absent_from_spec(draft, have, settings)
         elif want and have:
-            plan.changes.append(_compare(want, have, settings, plan.notes))
-    _cascade(plan, desired, live)
-    return plan
+            draft.changes.append(_compare(want, have, settings, draft.notes))
+    _cascade(draft, desired, live)
+    return Plan(desired.workspace, tuple(draft.changes), tuple(draft.unmanaged), tuple(draft.notes))
 
 
 def _order_key(desired: State, live: State) -> Callable[[str], tuple[int, str]]:
@@ -84,16 +100,16 @@ def _create(want: Resource) -> Change:
     return Change(want.address, want.kind, Action.CREATE, after=shown(want), protect=want.protect)
 
 
-def _absent_from_spec(plan: Plan, have: Resource, settings: DiffSettings) -> None:
-    kind = settings.kinds[have.kind]
+def _absent_from_spec(plan: _Draft, have: Resource, settings: _Settings) -> None:
+    kind = REGISTRY[have.kind]
     if kind.section in settings.prune and kind.prunable(have):
         plan.changes.append(delete_change(have, "not in the spec, and prune is on"))
     else:
         plan.unmanaged.append(Unmanaged(have.address, have.kind, have.id, kind.prunable(have)))
 
 
-def _compare(want: Resource, have: Resource, settings: DiffSettings, notes: list[str]) -> Change:
-    kind = settings.kinds[want.kind]
+def _compare(want: Resource, have: Resource, settings: _Settings, notes: list[str]) -> Change:
+    kind = REGISTRY[want.kind]
     changed = sorted(
         f for f in set(want.attrs) | set(have.attrs) if want.attrs.get(f) != have.attrs.get(f)
     )
@@ -137,7 +153,7 @@ def _unshown(want: Resource) -> dict[str, str]:
     return {name: MASK for name, value in want.attrs.items() if carries_source(value)}
 
 
-def _secret_changes(want: Resource, settings: DiffSettings, notes: list[str]) -> list[FieldChange]:
+def _secret_changes(want: Resource, settings: _Settings, notes: list[str]) -> list[FieldChange]:
     rotating = want.address in settings.rotate
     changes = []
     for name, value in sorted(want.secrets.items()):
@@ -156,7 +172,7 @@ def _secret_changes(want: Resource, settings: DiffSettings, notes: list[str]) ->
     return changes
 
 
-def _cascade(plan: Plan, desired: State, live: State) -> None:
+def _cascade(plan: _Draft, desired: State, live: State) -> None:
     """Propagate replaces and deletes to what cannot survive them.
 
     A resource the spec keeps is replaced when something it will still reference is
@@ -181,7 +197,7 @@ def _cascade(plan: Plan, desired: State, live: State) -> None:
     _doomed_children(plan, live)
 
 
-def _doomed_children(plan: Plan, live: State) -> None:
+def _doomed_children(plan: _Draft, live: State) -> None:
     gone = {c.address: c.action for c in plan.changes if c.destructive}
     for item in list(plan.unmanaged):
         resource = live.get(item.address)

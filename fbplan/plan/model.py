@@ -8,8 +8,10 @@ against a world that moved).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -93,30 +95,35 @@ class Ignored:
 
 @dataclass(frozen=True)
 class Blocker:
-    """A safety rule that stops apply: `rule` is protect, threshold or allow-delete."""
+    """A safety rule that stops apply (exit 3): `rule` is protect, threshold, allow-delete,
+    secret-sink, name-conflict, in-use, stale-plan, quota or check (plan/safety.py)."""
 
     rule: str
     message: str
     addresses: tuple[str, ...] = ()
 
 
-@dataclass
+@dataclass(frozen=True)
 class Plan:
+    """Computed once, by the planner, and never changed afterwards: its sequences are
+    tuples (lists given to the constructor are turned into tuples)."""
+
     workspace: str
-    changes: list[Change] = field(default_factory=list)
-    unmanaged: list[Unmanaged] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    blockers: list[Blocker] = field(default_factory=list)
-    ignored: list[Ignored] = field(default_factory=list)  # accepted by the spec's `ignore`
-    approved: list[str] = field(default_factory=list)  # the spec's `approve:` ("delete ADDR")
-    changed_by: dict[str, ChangedBy] = field(default_factory=dict)  # drift: address -> who
+    changes: tuple[Change, ...] = ()
+    unmanaged: tuple[Unmanaged, ...] = ()
+    notes: tuple[str, ...] = ()
+    blockers: tuple[Blocker, ...] = ()
+    ignored: tuple[Ignored, ...] = ()  # drift the spec's `ignore` accepts
+    approved: tuple[str, ...] = ()  # the spec's `approve:` list ("delete ADDR")
+    changed_by: Mapping[str, ChangedBy] = field(default_factory=dict)  # drift: address -> who
     attribution: str | None = None  # drift: None not looked up, "" read, else why not
     spec_digest: str = ""
     live_digest: str = ""
     spec_path: str = ""
-    rotate: list[str] = field(default_factory=list)
-    targets: list[str] = field(default_factory=list)
-    variables: dict[str, str] = field(default_factory=dict)  # --var values (never secrets)
+    rotate: tuple[str, ...] = ()
+    targets: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()
+    variables: Mapping[str, str] = field(default_factory=dict)  # --var values (never secrets)
     force: bool = False
     backend: str = ""  # the backend's URL (`local`: the embedded emulator) it was made against
     org_id: str = ""  # and the organization; a saved plan is refused anywhere else
@@ -124,9 +131,16 @@ class Plan:
     quota: QuotaReport | None = None  # the organization's quota and credits (plan/quota.py)
     format_version: int = PLAN_FORMAT_VERSION
 
+    def __post_init__(self) -> None:
+        sequences = ("changes", "unmanaged", "notes", "blockers", "ignored", "approved")
+        for name in (*sequences, "rotate", "targets", "excludes"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        for name in ("variables", "changed_by"):
+            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
+
     @property
-    def actionable(self) -> list[Change]:
-        return [c for c in self.changes if c.action is not Action.NOOP]
+    def actionable(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.action is not Action.NOOP)
 
     @property
     def has_changes(self) -> bool:

@@ -1,73 +1,74 @@
-"""From a loaded spec and a live State to a checked Plan."""
+"""From the request and the inputs read before planning to a checked Plan, computed once.
+
+`make_plan` and `destroy_plan` are the only places a Plan is built for a command: the diff,
+the limits of `--target` and `--exclude` (`fbplan.plan.scope`), the notes, the blockers
+(`fbplan.plan.safety`) and the digests are all computed here, and the Plan is never
+changed afterwards.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import replace
 
-from fbplan.backend.live import live_digest
+from fbplan.checks import Checks, evaluate
+from fbplan.kinds import KINDS
 from fbplan.model import State
-from fbplan.plan.diff import DiffSettings, SecretHeldFn, SecretStatusFn, delete_change, diff
-from fbplan.plan.model import Plan
-from fbplan.plan.safety import plan_blockers
+from fbplan.plan.diff import delete_change, diff
+from fbplan.plan.document import to_document
+from fbplan.plan.inputs import PlanInputs, PlanRequest
+from fbplan.plan.model import Blocker, Change, Plan, Unmanaged
+from fbplan.plan.quota import credit_notes, quota_report
+from fbplan.plan.safety import blockers, stale_approvals
+from fbplan.plan.scope import limit, scope_notes
+from fbplan.plan.stale import live_digest
 
 
-@dataclass(frozen=True)
-class PlanOptions:
-    prune: frozenset[str] = frozenset()
-    rotate: frozenset[str] = frozenset()
-    targets: tuple[str, ...] = ()
-    force: bool = False
-    secret_status: SecretStatusFn | None = None
-    secret_held: SecretHeldFn | None = None
-    spec_digest: str = ""
-    spec_path: str = ""
-    variables: dict[str, str] = field(default_factory=dict)
-    extra_notes: list[str] = field(default_factory=list)
-
-
-def make_plan(desired: State, live: State, options: PlanOptions) -> Plan:
-    settings = DiffSettings(
-        prune=options.prune,
-        rotate=options.rotate,
-        secret_status=options.secret_status,
-        secret_held=options.secret_held,
+def make_plan(request: PlanRequest, inputs: PlanInputs) -> Plan:
+    desired, live = inputs.desired, inputs.live
+    found = diff(
+        desired,
+        live,
+        prune=inputs.prune,
+        rotate=frozenset(request.rotate),
+        secret_status=inputs.secret_status,
+        secret_held=inputs.secret_held,
     )
-    plan = diff(desired, live, settings)
-    if options.targets:
-        _restrict(plan, desired, live, options.targets)
-    plan.notes = [*live.notes, *options.extra_notes, *plan.notes]
-    plan.blockers = plan_blockers(plan, live, force=options.force)
-    plan.spec_digest = options.spec_digest
-    plan.spec_path = options.spec_path
-    plan.live_digest = live_digest(live)
-    plan.rotate = sorted(options.rotate)
-    plan.targets = list(options.targets)
-    plan.variables = dict(options.variables)
-    plan.force = options.force
-    return plan
+    changes, unmanaged, dropped = limit(found, desired, live, request.targets, request.excludes)
+    notes = [
+        *live.notes,
+        *found.notes,
+        *scope_notes(request.targets, request.excludes, dropped),
+        *_hidden_namesakes(live, desired),
+    ]
+    if not (request.targets or request.excludes):  # a limited plan may leave them out
+        notes += stale_approvals(changes, inputs.approved)
+    plan = _finish(request, inputs, changes, unmanaged, notes, force=request.force)
+    return plan if request.checks is None else with_checks(plan, request.checks)
 
 
-def destroy_plan(desired: State, live: State, options: PlanOptions) -> Plan:
+def destroy_plan(request: PlanRequest, inputs: PlanInputs) -> Plan:
     """Delete every declared resource that exists, and nothing else; protect still holds.
 
     Keys of a declared repo go with it (shown as such). The workspace itself is deleted
     only when nothing the spec does not declare is left in it: deleting it would take
     those objects along (or the backend refuses), and they are not this spec's to destroy.
     """
-    plan = Plan(workspace=desired.workspace)
+    desired, live = inputs.desired, inputs.live
     doomed = {r.address for r in desired if r.address in live.resources}
     undeclared = [
         r
         for r in live
         if r.address not in doomed and r.kind != "workspace" and r.parent not in doomed
     ]
+    changes: list[Change] = []
+    notes: list[str] = []
     for have in live:
         want = desired.get(have.address)
         if have.address not in doomed and have.parent not in doomed:
             continue
         if have.kind == "workspace" and undeclared:
-            plan.notes.append(
+            notes.append(
                 "The workspace is kept: it holds objects this spec does not declare ("
                 + ", ".join(r.address for r in undeclared[:10])
                 + (", ..." if len(undeclared) > 10 else "")
@@ -75,51 +76,68 @@ def destroy_plan(desired: State, live: State, options: PlanOptions) -> Plan:
             )
             continue
         reason = "declared in the spec being destroyed" if want else f"goes with {have.parent}"
-        plan.changes.append(delete_change(have, reason, protect=bool(want and want.protect)))
-    plan.blockers = plan_blockers(plan, live, force=True)
-    plan.spec_digest, plan.spec_path = options.spec_digest, options.spec_path
-    plan.live_digest = live_digest(live)
-    return plan
+        changes.append(delete_change(have, reason, protect=bool(want and want.protect)))
+    plain = PlanRequest(request.spec_path, request.cli_vars, env=request.env)
+    return _finish(plain, inputs, changes, (), notes, force=True)
 
 
-def targeted(address: str, targets: Collection[str]) -> bool:
-    return any(address == t or address.startswith(t + ".") for t in targets)
-
-
-def _restrict(plan: Plan, desired: State, live: State, targets: tuple[str, ...]) -> None:
-    """Keep the targets, what they contain and what they depend on (as Terraform does), and
-    what a kept delete or replace forces on others (a repo attached to a replaced bucket,
-    the keys of a replaced repo): apply could not carry out the one without the other."""
-    keep = {a for a in desired.resources if targeted(a, targets)} | {
-        c.address for c in plan.changes if targeted(c.address, targets)
-    }
-    actionable = {c.address: c for c in plan.actionable}
-    while True:
-        grown = _with_dependencies(keep, desired)
-        destroyed = {a for a in grown if a in actionable and actionable[a].destructive}
-        grown |= {
-            address for address in actionable if destroyed & set(_refs_of(address, desired, live))
-        }
-        if grown == keep:
-            break
-        keep = grown
-    plan.changes = [c for c in plan.changes if c.address in keep]
-    plan.unmanaged = [u for u in plan.unmanaged if targeted(u.address, targets)]
-    plan.notes.append(
-        "This plan is limited by --target; other changes may be pending: " + ", ".join(targets)
+def _finish(
+    request: PlanRequest,
+    inputs: PlanInputs,
+    changes: Sequence[Change],
+    unmanaged: Sequence[Unmanaged],
+    notes: Sequence[str],
+    *,
+    force: bool,
+) -> Plan:
+    quota = None
+    if inputs.quota is not None:
+        quota = quota_report(changes, inputs.quota, _counted_by())
+        notes = [*notes, *inputs.quota.notes, *credit_notes(quota)]
+    plan = Plan(
+        workspace=inputs.desired.workspace,
+        changes=tuple(changes),
+        unmanaged=tuple(unmanaged),
+        notes=tuple(notes),
+        spec_digest=inputs.spec_digest,
+        live_digest=live_digest(inputs.live),
+        spec_path=str(request.spec_path),
+        rotate=tuple(sorted(request.rotate)),
+        targets=tuple(request.targets),
+        excludes=tuple(request.excludes),
+        variables=dict(request.cli_vars),
+        force=request.force,
+        backend=inputs.backend,
+        org_id=inputs.org_id,
+        quota=quota,
+        ignored=inputs.ignored,
+        approved=inputs.approved,
     )
+    return replace(plan, blockers=tuple(blockers(plan, inputs, force=force, saved=request.saved)))
 
 
-def _refs_of(address: str, desired: State, live: State) -> tuple[str, ...]:
-    return tuple(ref for state in (desired, live) if (r := state.get(address)) for ref in r.refs)
+def with_checks(plan: Plan, checks: Checks) -> Plan:
+    """The plan with what the checks found over its JSON document (redacted: no secret
+    reaches a rule); each rule that denies is one more blocker, naming the rule and the
+    resources. Last, as the rules read the plan's blockers too."""
+    results = evaluate(checks, to_document(plan))
+    denied = tuple(
+        Blocker("check", sentence, addresses) for sentence, addresses in results.blocking()
+    )
+    return replace(plan, checks=results, blockers=(*plan.blockers, *denied))
 
 
-def _with_dependencies(addresses: set[str], desired: State) -> set[str]:
-    result, pending = set(addresses), list(addresses)
-    while pending:
-        resource = desired.get(pending.pop())
-        for ref in resource.refs if resource else ():
-            if ref not in result:
-                result.add(ref)
-                pending.append(ref)
-    return result
+def _counted_by() -> dict[str, str]:
+    """Which quota capability counts each kind's objects (the kinds' own word)."""
+    return {kind.name: kind.quota_capability for kind in KINDS if kind.quota_capability}
+
+
+def _hidden_namesakes(live: State, desired: State) -> list[str]:
+    """Notes for organization policies left alone although the spec names a policy so."""
+    return [
+        f"{hidden.address}: an organization-scope policy named {hidden.name} exists; fbplan "
+        "leaves it alone, as it may belong to another workspace's spec (delete it by hand if "
+        "it was this spec's)"
+        for hidden in live.hidden
+        if hidden.address in desired.resources
+    ]

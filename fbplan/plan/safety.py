@@ -1,21 +1,55 @@
-"""The safety rules a plan must pass before apply may carry it out.
+"""The safety rules a plan must pass before apply may carry it out, all of them.
 
 - `protect: true` on a resource blocks any plan that deletes or replaces it.
 - A plan that deletes or replaces more than a third of a kind's live objects, when
   there are at least six, is blocked unless forced.
+- A plan that creates a key whose secret is shown only once is blocked when there is no
+  secret sink, or when the sink's entry for it belongs to another backend or workspace.
+- A plan that creates an object whose organization-wide unique name another workspace
+  already uses is blocked: the backend would refuse it in the middle of apply.
+- A plan that deletes or replaces a bucket, AI LLM or provider key that a live object the
+  plan leaves alone still uses is blocked: the backend refuses such a delete (403/400).
+- A saved plan that no longer describes this run is blocked (`fbplan.plan.stale`).
+- A plan whose creates would take an organization quota over its maximum is blocked
+  (`fbplan.plan.quota`).
 - Deletes and replaces run only with `--allow-delete`, or when the spec's `approve:` list
   names each of them ("delete ADDRESS", "replace ADDRESS"): approved in review, carried
-  out on merge; any other stays refused. Approval never overrides protect or the threshold.
+  out on merge; any other stays refused. Approval never overrides protect or the threshold
+  (decided at apply: `delete_blocker`).
+- A rule of `--checks FILE` that denies blocks (added by the planner after the others, as
+  the checks read the plan's document, blockers included).
+
+The planner computes the blockers once, from the plan and its inputs; apply refuses a plan
+that has any.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 
 from fbplan.kinds import REGISTRY
 from fbplan.model import State
-from fbplan.plan.model import Blocker, Change, Plan
+from fbplan.plan.approvals import approval_line, unapproved
+from fbplan.plan.inputs import NamesElsewhere, PlanInputs, SinkFacts
+from fbplan.plan.model import Action, Blocker, Change, Plan
+from fbplan.plan.quota import quota_blockers
+from fbplan.plan.stale import stale_blockers
+
+
+def blockers(plan: Plan, inputs: PlanInputs, *, force: bool, saved: Plan | None) -> list[Blocker]:
+    """Every blocker of `plan`, computed from it and the inputs it was made from."""
+    found = stale_blockers(saved, plan)
+    if inputs.names_elsewhere is not None:
+        found += name_conflicts(plan, inputs.desired, inputs.names_elsewhere)
+    found += plan_blockers(plan, inputs.live, force=force)
+    found += in_use_blockers(plan, inputs.live)
+    if inputs.sink is not None:
+        found += sink_blockers(plan, inputs.sink)
+    if plan.quota is not None:
+        found += quota_blockers(plan.quota)
+    return found
+
 
 THRESHOLD_MIN_OBJECTS = 6
 THRESHOLD_FRACTION = 1 / 3
@@ -57,6 +91,69 @@ def _threshold_blockers(plan: Plan, live: State) -> list[Blocker]:
     return blockers
 
 
+def in_use_blockers(plan: Plan, live: State) -> list[Blocker]:
+    """Deletes and replaces the backend would refuse in the middle of apply: the object is
+    used by a live one that the plan leaves as it is (unmanaged, or outside the plan)."""
+    planned = {c.address for c in plan.changes}
+    found = []
+    for change in plan.changes:
+        if not change.destructive or not REGISTRY[change.kind].delete_refused_in_use:
+            continue
+        users = sorted(
+            r.address for r in live if r.address not in planned and change.address in r.refs
+        )
+        if users:
+            message = (
+                f"{change.address} is used by {', '.join(users)}, which the plan leaves as it "
+                f"is; the backend refuses to delete it while in use: detach it, or declare "
+                "those objects in the spec"
+            )
+            found.append(Blocker("in-use", message, (change.address, *users)))
+    return found
+
+
+def new_keys(plan: Plan) -> tuple[str, ...]:
+    """The keys the plan creates (or replaces) whose secret the backend shows only once."""
+    return tuple(
+        c.address
+        for c in plan.changes
+        if c.action in (Action.CREATE, Action.REPLACE) and REGISTRY[c.kind].issues_credentials
+    )
+
+
+def sink_blockers(plan: Plan, sink: SinkFacts) -> list[Blocker]:
+    """A key's secret is shown once: a plan that creates one with nowhere to keep it, or
+    whose sink entry belongs to another environment (writing it would lose that one's
+    secret), fails before any change."""
+    keys = new_keys(plan)
+    if keys and not sink.configured:
+        message = (
+            f"the plan creates keys whose secret is shown only once ({', '.join(keys)}) but "
+            "the spec configures no secrets.sink; add one so no secret is lost"
+        )
+        return [Blocker("secret-sink", message, keys)]
+    foreign = [key for key in keys if key in sink.foreign]
+    return [Blocker("secret-sink", sink.foreign[key], (key,)) for key in foreign]
+
+
+def name_conflicts(plan: Plan, desired: State, names: NamesElsewhere) -> list[Blocker]:
+    """Objects the plan creates (a replace creates anew, after its delete) whose
+    organization-wide unique name another workspace uses; asks `names` only about the
+    kinds created."""
+    found = []
+    for change in plan.changes:
+        resource = desired.get(change.address)
+        if change.action not in (Action.CREATE, Action.REPLACE) or resource is None:
+            continue
+        for unique in REGISTRY[change.kind].org_unique:
+            field = unique.field
+            value = resource.name if field == "name" else resource.attrs.get(field)
+            if isinstance(value, str) and value in names.taken(change.kind, field):
+                message = f"{change.address}: {unique.sentence.format(value=value)}"
+                found.append(Blocker("name-conflict", message, (change.address,)))
+    return found
+
+
 def delete_blocker(
     plan: Plan, *, allow_delete: bool, approved: Collection[str] = ()
 ) -> Blocker | None:
@@ -77,21 +174,9 @@ def delete_blocker(
     )
 
 
-def approval_line(change: Change) -> str:
-    """How the spec's `approve:` list names this destructive change."""
-    return f"{change.action.value} {change.address}"
-
-
-def unapproved(plan: Plan, approved: Collection[str]) -> list[str]:
-    """The approval lines the plan's deletes and replaces still need."""
-    given = set(approved)
-    lines = (approval_line(c) for c in plan.changes if c.destructive)
-    return [line for line in lines if line not in given]
-
-
-def stale_approvals(plan: Plan, approved: Collection[str]) -> list[str]:
+def stale_approvals(changes: Iterable[Change], approved: Collection[str]) -> list[str]:
     """Notes for approvals that match no change of the plan (remove them once applied)."""
-    wanted = {approval_line(c) for c in plan.changes if c.destructive}
+    wanted = {approval_line(c) for c in changes if c.destructive}
     return [
         f"approve: {line} matches no change in this plan; remove it from the spec (it was "
         "carried out, or the change it approved is no longer planned)"

@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from fbplan.errors import ConfigError, SafetyError
+from fbplan.errors import SafetyError
 from fbplan.plan.model import Action
 from fbplan.workflow import ApplyRequest, apply_prepared
 
@@ -156,10 +156,14 @@ def test_a_name_taken_in_another_workspace_stops_apply_before_any_change(harness
         "other.yaml",
     )
     prepared = harness.prepare(other)
-    assert any("bucket name 'media' is already used" in n for n in prepared.plan.notes)
-    assert any("provider bucket 'converge-logs'" in n for n in prepared.plan.notes)
-    assert any("repository name 'app'" in n for n in prepared.plan.notes)
-    with pytest.raises(ConfigError, match="nothing was changed"):
+    conflicts = {b.message: b for b in prepared.plan.blockers if b.rule == "name-conflict"}
+    assert any("bucket name 'media' is already used" in m for m in conflicts)
+    assert any("provider bucket 'converge-logs'" in m for m in conflicts)
+    assert any("repository name 'app'" in m for m in conflicts)
+    assert not any("already" in note for note in prepared.plan.notes)
+    with pytest.raises(
+        SafetyError, match=r"blocked \(name-conflict\): bucket\.logs: the bucket name"
+    ):
         apply_prepared(prepared, harness.connection, ApplyRequest())
     names = [w["name"] for w in harness.api().get("/workspace")["workspaces"]]
     assert names == ["converge"]

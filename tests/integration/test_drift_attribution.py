@@ -125,7 +125,7 @@ def test_drift_works_and_says_attribution_is_unavailable_when_the_endpoint_fails
     with respx.mock(base_url="http://old-backend.test") as mock:
         mock.post("/systemevent").respond(status, json={"success": False, "message": "no"})
         old = BackendClient("http://old-backend.test", "t", sleep=lambda _: None)
-        attribute(old, prepared.plan, prepared.live)
-    assert prepared.plan.changed_by == {}
-    assert f"POST /systemevent: HTTP {status}" in (prepared.plan.attribution or "")
-    assert any("who changed what is unavailable" in n for n in prepared.plan.notes)
+        report = attribute(old, prepared.plan, prepared.live)
+    assert report.changed_by == {}
+    assert f"POST /systemevent: HTTP {status}" in (report.attribution or "")
+    assert any("who changed what is unavailable" in n for n in report.notes)

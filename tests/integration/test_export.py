@@ -204,8 +204,8 @@ def test_an_exported_workspace_with_every_kind_loads_and_plans_no_change(
     loaded = load_spec(path)
     assert loaded.workspace_name == WORKSPACE and loaded.warnings == []
     plan = harness.plan(path)
-    assert plan.actionable == [], [(c.address, c.action, c.fields) for c in plan.actionable]
-    assert plan.unmanaged == []
+    assert plan.actionable == (), [(c.address, c.action, c.fields) for c in plan.actionable]
+    assert plan.unmanaged == ()
 
 
 def test_objects_without_a_name_are_left_out_with_what_hangs_on_them(
@@ -232,7 +232,7 @@ def test_objects_without_a_name_are_left_out_with_what_hangs_on_them(
         monkeypatch.setenv(name, SECRETS[original])
     load_spec(path)  # valid: nothing refers to what was left out
     plan = harness.plan(path)
-    assert plan.actionable == []
+    assert plan.actionable == ()
 
 
 def test_a_repo_attaching_an_object_known_only_by_id_is_left_out_with_its_keys() -> None:

@@ -280,7 +280,7 @@ def test_full_example_applies_and_replans_empty(
     kinds = {c.kind for c in first.changes if c.action is Action.CREATE}
     assert kinds == set(REGISTRY)  # the full example declares every kind
     assert_converges(harness, spec)
-    assert harness.plan(spec).unmanaged == []
+    assert harness.plan(spec).unmanaged == ()
     sink = (harness.root / ".fbplan" / "full-secrets.env").read_text()
     assert "ACME_APP_API_KEY_APP_RW_SECRET=" in sink
     assert "ACME_APP_AI_API_KEY_APP_AI_SECRET=" in sink
@@ -399,7 +399,7 @@ def test_objects_the_server_lists_with_defaults_and_other_spellings_match_the_sp
         """
     )
     plan = harness.plan(path)
-    assert actionable(plan) == {} and plan.unmanaged == []
+    assert actionable(plan) == {} and plan.unmanaged == ()
 
 
 def assert_sink_credentials_work(harness: Any) -> None:
@@ -463,7 +463,7 @@ def test_another_specs_organization_policy_is_neither_drift_nor_replaced(
     path = write_spec(harness, other, "other.yaml")
     plan = harness.plan(path)
     assert actionable(plan) == {"workspace": Action.CREATE, "policy.org-wide": Action.CREATE}
-    assert plan.unmanaged == []
+    assert plan.unmanaged == ()
     assert [n for n in plan.notes if "organization-scope" in n] == [
         "policy.org-wide: an organization-scope policy named org-wide exists; fbplan leaves it "
         "alone, as it may belong to another workspace's spec (delete it by hand if it was this "

@@ -261,16 +261,16 @@ def test_a_saved_plan_records_its_backend_and_is_refused_by_another(
     saved = load_plan(plan_file)
     org = harness.api().get("/user/profile")["data"]["orgId"]
     assert (saved.backend, saved.org_id) == ("http://emulator.test", org)
-    prepared = prepare(PlanRequest(path), elsewhere)
+    prepared = prepare(PlanRequest(path, saved=saved), elsewhere)
     with pytest.raises(SafetyError) as caught:
-        apply_prepared(prepared, elsewhere, ApplyRequest(saved_plan=saved))
+        apply_prepared(prepared, elsewhere, ApplyRequest())
     assert str(caught.value).startswith(
-        f"the plan was made against http://emulator.test (organization {org}), and this run is "
-        "against http://other.test (organization "
+        "blocked (stale-plan): the plan was made against http://emulator.test (organization "
+        f"{org}), and this run is against http://other.test (organization "
     )
     assert elsewhere.api.get("/workspace")["workspaces"] == []
-    same = prepare(PlanRequest(path), harness.connection)
-    assert apply_prepared(same, harness.connection, ApplyRequest(saved_plan=saved)).ok
+    same = prepare(PlanRequest(path, saved=saved), harness.connection)
+    assert apply_prepared(same, harness.connection, ApplyRequest()).ok
 
 
 def test_a_sink_entry_of_another_backend_is_never_overwritten(

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fbplan.backend.live import read_live
-from fbplan.kinds.base import DEFAULT_PARALLELISM
+from fbplan.kinds.base import DEFAULT_PARALLELISM, READS_PER_STEP, read_parallelism
 
 REPOS = 10
 SPEC = "version: 1\nworkspace: many\nrepos:\n" + "".join(
@@ -47,14 +47,15 @@ class InFlight:
 
 def test_the_live_read_keeps_to_its_parallelism(harness: Any) -> None:
     assert harness.apply(harness.write(SPEC)).ok
-    probe = InFlight(harness.api(), limit=3)
-    live = read_live(probe, "many", parallelism=3)
+    assert READS_PER_STEP < REPOS  # else this test could not see the bound
+    probe = InFlight(harness.api(), limit=READS_PER_STEP)
+    live = read_live(probe, "many", parallelism=1)
     assert len(live.of_kind("repo")) == REPOS
-    assert probe.most == 3  # policies are listed repo by repo: 10 lists, 3 at a time
+    assert probe.most == READS_PER_STEP  # policies are listed repo by repo: 10 lists, 8 at a time
 
 
 def test_by_default_the_live_read_keeps_to_the_default_parallelism(harness: Any) -> None:
     assert harness.apply(harness.write(SPEC)).ok
-    probe = InFlight(harness.api(), limit=DEFAULT_PARALLELISM)
+    probe = InFlight(harness.api(), limit=read_parallelism(DEFAULT_PARALLELISM))
     read_live(probe, "many")
-    assert 1 < probe.most <= DEFAULT_PARALLELISM
+    assert 1 < probe.most <= read_parallelism(DEFAULT_PARALLELISM)

@@ -131,7 +131,7 @@ def test_an_export_with_members_and_cloud_keys_plans_no_change(
     path.write_text(text)
     plan = harness.plan(path)
     assert actionable(plan) == {}
-    assert plan.unmanaged == []
+    assert plan.unmanaged == ()
 
 
 def test_an_email_the_organization_does_not_know_fails_its_step_with_one_sentence(

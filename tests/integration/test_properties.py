@@ -100,7 +100,7 @@ def test_after_apply_a_new_plan_is_empty(harness, monkeypatch, fast_fingerprints
     assert apply(harness, path).ok
     plan = harness.plan(path)
     assert not plan.has_changes, [(c.address, c.action, c.fields) for c in plan.actionable]
-    assert plan.unmanaged == []
+    assert plan.unmanaged == ()
 
 
 @SETTINGS

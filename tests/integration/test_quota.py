@@ -74,7 +74,7 @@ def test_creates_over_the_quota_block_the_plan_and_apply_writes_nothing(harness,
 def test_creates_within_the_quota_pass_and_the_quota_is_read_once(harness, spec):
     harness.store.set_quotas({"buckets": 2, "repos": 1})
     prepared = harness.prepare(spec)
-    assert prepared.plan.blockers == [] and quota_reads(harness) == 1
+    assert prepared.plan.blockers == () and quota_reads(harness) == 1
     assert [(r.code, r.planned, r.max) for r in prepared.plan.quota.affected] == [
         ("BUCKETS_COUNT", 2, 2),
         ("REPOS_COUNT", 1, 1),
@@ -88,7 +88,7 @@ def test_creates_within_the_quota_pass_and_the_quota_is_read_once(harness, spec)
 
 def test_a_quota_lowered_after_the_plan_fails_the_create_with_the_apis_refusal(harness, spec):
     prepared = harness.prepare(spec)
-    assert prepared.plan.blockers == []
+    assert prepared.plan.blockers == ()
     harness.store.set_quotas({"buckets": 1, "repos": 0})  # someone else took the capacity
     check_before_apply(prepared, ApplyRequest())
     ctx = ApplyContext(harness.api(), prepared.live.org_id, prepared.live.ids())
@@ -114,7 +114,7 @@ def test_a_saved_plan_is_blocked_when_the_quota_was_used_up_since(harness, spec)
     harness.api().post("/bucket", json=_bucket("x", other))
     harness.store.set_quotas({"buckets": 2})
     with pytest.raises(SafetyError, match=r"blocked \(quota\).*1 used \+ 2 created = 3 > 2"):
-        apply_prepared(harness.prepare(spec), harness.connection, ApplyRequest(saved_plan=saved))
+        apply_prepared(harness.prepare(spec, saved=saved), harness.connection, ApplyRequest())
     assert [w["name"] for w in harness.store.list_workspaces()] == ["elsewhere"]
 
 
@@ -145,7 +145,7 @@ def test_a_token_without_the_right_to_read_the_quota_gets_a_note(harness, spec):
     faults = harness.app.extensions["fbplan_emulator"]["faults"]
     faults.add_rules([{"action": "error", "status": 403, "method": "GET", "path": "/user/quota"}])
     plan = harness.plan(spec)
-    assert not plan.quota.checked and plan.blockers == []
+    assert not plan.quota.checked and plan.blockers == ()
     assert any("GET /user/quota answered HTTP 403" in note for note in plan.notes)
 
 
@@ -160,7 +160,7 @@ def test_a_quota_endpoint_failing_otherwise_fails_the_plan_with_one_sentence(har
 def test_an_exhausted_credit_balance_is_a_warning_not_a_blocker(harness, spec):
     harness.store.set_credits_settings({"credits": 0})
     plan = harness.plan(spec)
-    assert plan.blockers == [] and plan.quota.credits.realtime == 0
+    assert plan.blockers == () and plan.quota.credits.realtime == 0
     assert any("credit balance is 0" in note for note in plan.notes)
 
 

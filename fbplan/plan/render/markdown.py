@@ -1,7 +1,9 @@
 """The plan (or drift report) as markdown, sized for a pull-request comment.
 
-A title, the summary line, a count table, blockers in a callout, the quota the plan's
-creates count against (capability, current, planned, max), a table of changes with
+Blockers first, in a callout (a reviewer must see what stops apply before anything else),
+then a title, the summary line, a count table, the changes that need approval in review,
+the quota the plan's creates count against (capability, current, planned, max), the
+checks' findings, a table of changes with
 each change's details folded in `<details>` (a fenced `diff` block), then the unmanaged
 objects and the notes. The whole stays under `max_chars` (GitHub refuses comments over
 65,536 characters): when it would not, destructive changes are kept first and an explicit
@@ -38,9 +40,9 @@ _MAX_FIELD_NAMES = 6
 def render_markdown(plan: Plan, *, drift: bool = False, max_chars: int = DEFAULT_MAX_CHARS) -> str:
     rows = build_rows(plan, drift=drift)
     head = _join(
+        _blockers(rows),
         _title(rows),
         _counts(rows),
-        _blockers(rows),
         _approval(rows, max_chars // 8),
         _quota(rows),
         _checks(rows, max_chars // 8),

@@ -20,9 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from fbplan.plan.approvals import unapproved
 from fbplan.plan.model import Action, Blocker, Change, FieldChange, Ignored, Plan, Unmanaged
 from fbplan.plan.quota import QuotaReport, number
-from fbplan.plan.safety import unapproved
 from fbplan.printable import printable
 from fbplan.secrets.values import MASK, Secret, Sourced, shown
 from fbplan.secrets.values import redact as _redact

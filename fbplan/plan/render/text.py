@@ -1,8 +1,8 @@
 """The plan (or drift report) as text, Terraform-like, readable in a terminal or a CI log.
 
-A header, one block per actionable change (marker, address, phrase, field lines and `#`
-comments), the unmanaged objects, the quota the plan's creates count against, notes,
-blockers, and last the summary line.
+A header, the blockers (what stops apply comes first), one block per actionable change
+(marker, address, phrase, field lines and `#` comments), the unmanaged objects, the quota
+the plan's creates count against, notes, the checks' findings, and last the summary line.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ def render_text(
     paint = _Painter(color)
     sections = [
         _header(rows, title),
+        [f"{paint('!', 'Blocked:')} {line}" for line in rows.blockers],
         *(_change_block(row, paint) for row in rows.changes),
         _unmanaged(rows),
         _quota(rows),
@@ -41,7 +42,6 @@ def render_text(
         _approvals(rows) if approvals else [],
         _notes(rows),
         _checks(rows),
-        [f"{paint('!', 'Blocked:')} {line}" for line in rows.blockers],
         [rows.summary],
     ]
     return redact("\n\n".join("\n".join(s) for s in sections if s) + "\n")

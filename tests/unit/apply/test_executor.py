@@ -16,7 +16,7 @@ from fbplan.apply.executor import ApplyReport, ExecuteOptions, execute
 from fbplan.errors import ApiError, TransportError
 from fbplan.kinds.base import ApplyContext
 from fbplan.model import Resource, State
-from fbplan.plan.diff import DiffSettings, diff
+from fbplan.plan.diff import diff
 from fbplan.secrets.sinks import JsonSink
 from fbplan.spec.build import build_desired
 
@@ -298,7 +298,7 @@ def test_a_delete_answered_404_counts_as_done(tmp_path: Path) -> None:
 
     api = GoneApi()
     ctx = ApplyContext(api, live.org_id, live.ids())
-    plan = diff(desired, live, DiffSettings(prune=frozenset({"buckets"})))
+    plan = diff(desired, live, prune=frozenset({"buckets"}))
     report = execute(plan, desired, live, ctx, ExecuteOptions())
     assert statuses(report) == {"delete bucket.gone": "done"}
 

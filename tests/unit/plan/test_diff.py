@@ -5,7 +5,7 @@ from __future__ import annotations
 from fbplan.kinds.base import LiveContext
 from fbplan.kinds.repo import RepoKind
 from fbplan.model import Resource, State
-from fbplan.plan.diff import DiffSettings, diff
+from fbplan.plan.diff import diff
 from fbplan.plan.model import Action
 from fbplan.secrets.values import MASK, Secret
 from fbplan.spec.build import build_desired
@@ -123,7 +123,7 @@ def test_unmanaged_without_prune_and_delete_with_prune() -> None:
     plan = diff(desired, live)
     assert [u.address for u in plan.unmanaged] == ["bucket.old"]
     assert not plan.has_changes
-    pruned = diff(desired, live, DiffSettings(prune=frozenset({"buckets"})))
+    pruned = diff(desired, live, prune=frozenset({"buckets"}))
     change = pruned.change("bucket.old")
     assert change and change.action is Action.DELETE and not pruned.unmanaged
 
@@ -141,15 +141,15 @@ def test_secret_changes_come_from_fingerprints_and_never_show_values() -> None:
     }
     desired = build_desired(spec)
     live = live_from(desired)
-    unchanged = diff(desired, live, DiffSettings(secret_status=lambda *_: "unchanged"))
+    unchanged = diff(desired, live, secret_status=lambda *_: "unchanged")
     assert not unchanged.has_changes and not unchanged.notes
-    changed = diff(desired, live, DiffSettings(secret_status=lambda *_: "changed"))
+    changed = diff(desired, live, secret_status=lambda *_: "changed")
     change = changed.change("bucket.media")
     assert change and change.action is Action.UPDATE
     assert [(f.field, f.before, f.after, f.sensitive) for f in change.fields] == [
         ("secret", MASK, MASK, True)
     ]
-    untracked = diff(desired, live, DiffSettings(secret_status=lambda *_: "untracked"))
+    untracked = diff(desired, live, secret_status=lambda *_: "untracked")
     assert not untracked.has_changes
     assert "bucket.media: secret is untracked" in untracked.notes[0]
     assert "s3cr3t-value" not in repr(changed) + repr(untracked)
@@ -157,9 +157,7 @@ def test_secret_changes_come_from_fingerprints_and_never_show_values() -> None:
 
 def test_rotate_replaces_a_key_with_new_credentials() -> None:
     desired = build_desired(SPEC)
-    plan = diff(
-        desired, live_from(desired), DiffSettings(rotate=frozenset({"repo.app.api_key.app-rw"}))
-    )
+    plan = diff(desired, live_from(desired), rotate=frozenset({"repo.app.api_key.app-rw"}))
     change = plan.change("repo.app.api_key.app-rw")
     assert change and change.action is Action.REPLACE and change.new_credentials
 
@@ -204,7 +202,7 @@ def test_detaching_a_pruned_bucket_updates_the_repo_instead_of_replacing_it() ->
         }
     }
     live = live_from(build_desired(two))
-    plan = diff(build_desired(SPEC), live, DiffSettings(prune=frozenset({"buckets"})))
+    plan = diff(build_desired(SPEC), live, prune=frozenset({"buckets"}))
     assert dict((c.address, c.action) for c in plan.actionable) == {
         "bucket.old": Action.DELETE,
         "repo.app": Action.UPDATE,
@@ -230,4 +228,4 @@ def test_unmanaged_children_of_a_replaced_repo_are_shown_going_with_it() -> None
     extra = plan.change("repo.app.api_key.extra")
     assert extra and extra.action is Action.DELETE
     assert "goes with repo.app, which is replaced" in extra.reasons[0]
-    assert plan.unmanaged == []
+    assert plan.unmanaged == ()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fbplan.model import Resource, State
-from fbplan.plan.diff import DiffSettings, diff
+from fbplan.plan.diff import diff
 from fbplan.plan.graph import CycleError, Step, StepOp, build_graph, find_reference_cycle, order
 from fbplan.plan.model import Action, Change, Plan
 from fbplan.plan.safety import delete_blocker, plan_blockers
@@ -41,7 +41,7 @@ def test_deletes_run_in_reverse_dependency_order() -> None:
         live.add(Resource(r.kind, r.address, r.name, r.attrs, refs=r.refs, parent=r.parent, id="x"))
     only_ws = State("acme")
     only_ws.add(desired.resources["workspace"])
-    plan = diff(only_ws, live, DiffSettings(prune=frozenset({"buckets", "repos", "api_keys"})))
+    plan = diff(only_ws, live, prune=frozenset({"buckets", "repos", "api_keys"}))
     steps = [s.address for s in order(build_graph(plan, only_ws, live))]
     assert steps == ["repo.app.api_key.rw", "repo.app", "bucket.media"]
 

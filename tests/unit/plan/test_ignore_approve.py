@@ -3,8 +3,10 @@ functions over States and Plans."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fbplan.model import Resource, State
-from fbplan.plan.diff import DiffSettings, diff
+from fbplan.plan.diff import diff
 from fbplan.plan.ignore import set_aside
 from fbplan.plan.model import Action, Change, Plan
 from fbplan.plan.render import render_markdown, render_text
@@ -79,7 +81,7 @@ def test_accepted_unmanaged_objects_and_their_children_leave_the_live_state() ->
     assert sorted(kept.resources) == ["bucket.keep"]
     assert [i.address for i in ignored] == ["bucket.tmp-1", "repo.tmp-r", "repo.tmp-r.api_key.k"]
     assert ignored[2].rule == "ignore.unmanaged.repos: tmp-?"
-    pruned = diff(State("acme"), kept, DiffSettings(prune=frozenset({"buckets"})))
+    pruned = diff(State("acme"), kept, prune=frozenset({"buckets"}))
     assert [(c.address, c.action) for c in pruned.changes] == [("bucket.keep", Action.DELETE)]
 
 
@@ -107,7 +109,7 @@ def test_protect_wins_over_an_approval() -> None:
 
 
 def test_an_approval_matching_no_change_is_a_note() -> None:
-    notes = stale_approvals(deleting("bucket.a"), ["delete bucket.a", "delete bucket.gone"])
+    notes = stale_approvals(deleting("bucket.a").changes, ["delete bucket.a", "delete bucket.gone"])
     assert notes == [
         "approve: delete bucket.gone matches no change in this plan; remove it from the spec (it "
         "was carried out, or the change it approved is no longer planned)"
@@ -115,8 +117,7 @@ def test_an_approval_matching_no_change_is_a_note() -> None:
 
 
 def test_text_and_markdown_give_the_exact_lines_to_add_and_show_what_is_approved() -> None:
-    plan = deleting("bucket.a", "bucket.b")
-    plan.approved = ["delete bucket.a"]
+    plan = replace(deleting("bucket.a", "bucket.b"), approved=["delete bucket.a"])
     text = render_text(plan)
     assert "Approved in the spec: delete bucket.a" in text
     assert "  approve:\n    - delete bucket.b\n" in text

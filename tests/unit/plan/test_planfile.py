@@ -6,13 +6,14 @@ import json
 import os
 import re
 import stat
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from fbplan.errors import ConfigError
 from fbplan.model import Resource, State
-from fbplan.plan.diff import DiffSettings, diff
+from fbplan.plan.diff import diff
 from fbplan.plan.model import Action, Blocker, Change, FieldChange, Plan, Unmanaged
 from fbplan.plan.planfile import load_plan, save_plan
 from fbplan.plan.render import render_json, render_markdown, render_text
@@ -252,10 +253,8 @@ def secret_plan() -> Plan:
             refs=("workspace",),
         )
     )
-    settings = DiffSettings(secret_status=lambda address, name, value: "changed")
-    plan = diff(desired, live, settings)
-    plan.spec_path = "specs/acme.yaml"
-    return plan
+    plan = diff(desired, live, secret_status=lambda address, name, value: "changed")
+    return replace(plan, spec_path="specs/acme.yaml")
 
 
 def test_a_plan_file_and_every_renderer_never_contain_a_secret(tmp_path: Path) -> None:

@@ -102,10 +102,8 @@ def test_credits_at_or_below_zero_are_a_note_not_a_blocker():
 def blocked_plan() -> Plan:
     changes = [change("bucket.a", "bucket"), change("bucket.b", "bucket"), change("repo.r", "repo")]
     quota = facts(count("BUCKETS_COUNT", 1, 2), count("REPOS_COUNT", 0, 3), count("EGRESS", 0, 9))
-    plan = Plan(workspace="team", changes=changes)
-    plan.quota = quota_report(changes, quota, COUNTED_BY)
-    plan.blockers = quota_blockers(plan.quota)
-    return plan
+    report = quota_report(changes, quota, COUNTED_BY)
+    return Plan(workspace="team", changes=changes, quota=report, blockers=quota_blockers(report))
 
 
 def test_text_shows_the_capabilities_the_creates_count_against():
@@ -116,7 +114,7 @@ def test_text_shows_the_capabilities_the_creates_count_against():
         "  BUCKETS_COUNT  1        3        2    over the quota",
         "  REPOS_COUNT    0        1        3",
     ]
-    assert text.index("Quota (organization-wide):") < text.index("Blocked:")
+    assert text.index("Blocked:") < text.index("Quota (organization-wide):")  # blockers first
 
 
 def test_markdown_shows_the_table_near_the_top_before_the_changes():

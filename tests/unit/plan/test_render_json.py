@@ -20,13 +20,14 @@ TOP_KEYS = [
     "live_digest",
     "rotate",
     "targets",
+    "excludes",
     "variables",
     "force",
     "summary",
+    "blockers",
     "changes",
     "unmanaged",
     "notes",
-    "blockers",
 ]
 CHANGE_KEYS = [
     "address",

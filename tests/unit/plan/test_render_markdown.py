@@ -58,10 +58,10 @@ def test_layout() -> None:
         blockers=[Blocker("protect", "repo.app is protected.", ("repo.app",))],
     )
     out = render_markdown(plan)
-    assert out.startswith("### fbplan plan: `ws`\n\n**Plan: 0 to create, 1 to update,")
+    assert out.startswith("> [!CAUTION]\n")  # what stops apply is the first thing read
+    assert "> - repo.app is protected. (protect: repo.app)\n\n### fbplan plan: `ws`\n" in out
+    assert "### fbplan plan: `ws`\n\n**Plan: 0 to create, 1 to update," in out
     assert "| 🟡 update | 1 |" in out
-    assert "> [!CAUTION]\n" in out
-    assert "> - repo.app is protected. (protect: repo.app)" in out
     assert "| 🟡 | `repo.app` | update | `mode` |" in out
     assert "<details><summary>🟡 <code>repo.app</code> will be updated in place</summary>" in out
     assert '```diff\n- mode: "NORMAL"\n+ mode: "MIRROR"\n```\n\n</details>' in out

@@ -1,10 +1,12 @@
-"""--target: the targets, what they contain, what they depend on, and what they force."""
+"""--target and --exclude: the targets, what they contain, what they depend on, and what
+they force; what is left out, and the changes that must be left out with it."""
 
 from __future__ import annotations
 
 from fbplan.model import Resource, State
-from fbplan.plan.model import Action
-from fbplan.plan.planner import PlanOptions, make_plan
+from fbplan.plan.inputs import PlanInputs, PlanRequest
+from fbplan.plan.model import Action, Plan
+from fbplan.plan.planner import make_plan
 from fbplan.spec.build import build_desired
 
 SPEC = {
@@ -38,9 +40,16 @@ def live_copy(desired: State, **changed_attrs: dict) -> State:
     return live
 
 
+def plan_of(desired: State, live: State, **request: tuple[str, ...]) -> Plan:
+    return make_plan(PlanRequest("spec.yaml", **request), PlanInputs(desired, live))
+
+
 def planned(desired: State, live: State, *targets: str) -> dict[str, Action]:
-    plan = make_plan(desired, live, PlanOptions(targets=targets))
-    return {c.address: c.action for c in plan.actionable}
+    return {c.address: c.action for c in plan_of(desired, live, targets=targets).actionable}
+
+
+def excluding(desired: State, live: State, *excludes: str) -> dict[str, Action]:
+    return {c.address: c.action for c in plan_of(desired, live, excludes=excludes).actionable}
 
 
 def test_a_target_brings_what_it_contains_and_depends_on_and_nothing_else() -> None:
@@ -65,5 +74,53 @@ def test_a_targeted_replace_brings_what_it_forces() -> None:
 
 def test_a_targeted_plan_says_it_is_limited() -> None:
     desired = build_desired(SPEC)
-    plan = make_plan(desired, State("acme"), PlanOptions(targets=("bucket.b",)))
+    plan = plan_of(desired, State("acme"), targets=("bucket.b",))
     assert any("limited by --target" in note for note in plan.notes)
+    assert plan.targets == ("bucket.b",)
+
+
+def test_an_exclude_leaves_out_what_it_contains_and_what_needs_it() -> None:
+    desired = build_desired(SPEC)
+    assert excluding(desired, State("acme"), "bucket.a") == {
+        "workspace": Action.CREATE,
+        "bucket.b": Action.CREATE,
+        "repo.web": Action.CREATE,
+    }  # repo.app is attached to bucket.a; its key is in repo.app
+
+
+def test_excluding_a_replaced_bucket_leaves_out_the_repo_it_forces_and_says_why() -> None:
+    desired = build_desired(SPEC)
+    live = live_copy(desired, **{"bucket.a": {"bucket": "old-a"}, "bucket.b": {"bucket": "old-b"}})
+    plan = plan_of(desired, live, excludes=("bucket.a",))
+    assert {c.address: c.action for c in plan.actionable} == {
+        "bucket.b": Action.REPLACE,
+        "repo.web": Action.REPLACE,
+    }
+    assert plan.excludes == ("bucket.a",)
+    assert "repo.app: left out, as it needs the change of bucket.a, which is left out" in " ".join(
+        plan.notes
+    )
+    assert any("leaves out --exclude bucket.a" in note for note in plan.notes)
+
+
+def test_excluding_the_repo_a_replace_forces_leaves_out_that_replace_too() -> None:
+    desired = build_desired(SPEC)
+    live = live_copy(desired, **{"bucket.a": {"bucket": "old-a"}})
+    assert excluding(desired, live, "repo.app") == {}  # bucket.a cannot go while attached
+    plan = plan_of(desired, live, excludes=("repo.app",))
+    assert (
+        "bucket.a: left out, as repo.app, which is left out (--exclude), cannot stay as it is "
+        "while bucket.a is replaced" in plan.notes
+    )
+
+
+def test_an_exclude_and_a_target_together() -> None:
+    desired = build_desired(SPEC)
+    assert planned(desired, State("acme"), "repo.app") == {
+        "workspace": Action.CREATE,
+        "bucket.a": Action.CREATE,
+        "repo.app": Action.CREATE,
+        "repo.app.api_key.rw": Action.CREATE,
+    }
+    plan = plan_of(desired, State("acme"), targets=("repo.app",), excludes=("repo.app.api_key.rw",))
+    assert [c.address for c in plan.actionable] == ["workspace", "bucket.a", "repo.app"]
