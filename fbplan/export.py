@@ -2,6 +2,8 @@
 
 Write-only secrets cannot be read back: the exported spec refers to environment variables
 named after the resource (e.g. `${env:FB_BUCKET_MEDIA_SECRET}`) for the user to provide.
+A name that is not a valid spec key (`my llm`, made in the console) is exported under the
+key the live reader made of it (`read_live(..., generate_keys=True)`) with `name:`.
 Objects the spec cannot name are left out and listed in a comment: a provider key without
 a description, an object that refers to one of those (or to any object outside the
 workspace) by id, and what belongs to or refers to an object left out.
@@ -42,7 +44,7 @@ def export_spec(live: State) -> str:
         kind = REGISTRY[resource.kind]
         owner = exported[resource.parent] if kind.parent_kind and resource.parent else spec
         exported[resource.address] = _body(resource, env_names)
-        owner.setdefault(kind.section, {})[resource.name] = exported[resource.address]
+        owner.setdefault(kind.section, {})[resource.key] = exported[resource.address]
     header = f"# Exported from workspace {live.workspace} by fbplan export.\n" + SCHEMA_HINT
     if left_out:
         header += "# Left out (the spec cannot name them):\n"
@@ -88,6 +90,8 @@ def _unnamed_references(resource: Resource) -> list[str]:
 
 def _body(resource: Resource, env_names: set[str]) -> dict[str, Any]:
     body = {k: v for k, v in resource.attrs.items() if v not in (None, "", [])}
+    if resource.name != resource.key:  # a name that is not a valid key
+        body = {"name": resource.name, **body}
     kind = REGISTRY[resource.kind]
     for field in kind.secret_fields:
         if kind.exports_secret(resource.attrs, field):

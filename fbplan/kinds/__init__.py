@@ -7,8 +7,11 @@ references, export, addresses) is derived from the kind classes below.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from fbplan.kinds.ai_llm import AiLlmKind
-from fbplan.kinds.base import ApplyContext, Created, Kind, LiveContext
+from fbplan.kinds.base import ApplyContext, Created, Kind, LiveContext, backend_name
 from fbplan.kinds.bucket import BucketKind
 from fbplan.kinds.policy import PolicyKind
 from fbplan.kinds.provider_key import ProviderKeyKind
@@ -52,3 +55,15 @@ __all__ = [
     "Kind",
     "LiveContext",
 ]
+
+
+def renamed_keys(spec: Mapping[str, Any]) -> dict[tuple[str, str], str]:
+    """(kind, backend name) -> spec key of the entries whose `name:` differs from their key:
+    the live reader addresses those objects by the key (`LiveContext.keys`)."""
+    return {
+        (kind.name, name): key
+        for kind in KINDS
+        if kind.named_section
+        for _, key, body in kind.spec_entries(spec)
+        if isinstance(body, Mapping) and (name := backend_name(key, body)) != key
+    }

@@ -8,6 +8,7 @@ outside `fbplan/kinds/` knows a kind's endpoints or payloads.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +35,27 @@ def read_parallelism(parallelism: int) -> int:
     return max(1, min(MAX_PARALLELISM, parallelism * READS_PER_STEP))
 
 
+#: A valid spec key (the schema's `$defs/name`): what an address's last segment must be.
+KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
+
+
+def spec_key(name: str, taken: Iterable[str] = ()) -> str:
+    """A valid spec key for a backend name that is not one (`my llm` -> `my-llm`), not
+    one of `taken` (`my-llm-2`, ...)."""
+    base = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-_")[:56] or "unnamed"
+    key, number = base, 1
+    while key in taken:
+        number += 1
+        key = f"{base}-{number}"
+    return key
+
+
+def _valid_or_unnamed(name: str) -> bool:
+    """A valid key, or `id:<uuid>` (an object the live reader knows only by id, which the
+    spec cannot name)."""
+    return bool(KEY_PATTERN.fullmatch(name)) or name.startswith("id:")
+
+
 class Api(Protocol):
     """What a kind needs of the backend client."""
 
@@ -58,6 +80,11 @@ class LiveContext:
     addresses: dict[tuple[str, str], str] = field(default_factory=dict)
     ids: dict[str, str] = field(default_factory=dict)
     workers: int = DEFAULT_PARALLELISM  # GETs in flight at once in `prefetch`
+    # (kind, backend name) -> spec key, for entries whose `name:` differs from their key:
+    # a live object is addressed by the spec key of the entry that names it.
+    keys: dict[tuple[str, str], str] = field(default_factory=dict)
+    # export: a name that is not a valid spec key gets a generated one (`spec_key`).
+    generate_keys: bool = False
     _cache: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = field(default_factory=dict)
 
     def fetch(self, path: str, params: Mapping[str, str] | None = None) -> Any:
@@ -79,6 +106,18 @@ class LiveContext:
 
     def cached(self, path: str, params: Mapping[str, str] | None = None) -> bool:
         return (path, tuple(sorted((params or {}).items()))) in self._cache
+
+    def key_of(self, kind: str, name: str) -> str:
+        """The spec key of the live object of `kind` named `name` in the backend."""
+        key = self.keys.get((kind, name))
+        if key is not None:
+            return key
+        taken = {k for (of, _), k in self.keys.items() if of == kind}
+        if self.generate_keys and not _valid_or_unnamed(name):
+            key = self.keys[(kind, name)] = spec_key(name, taken)
+            return key
+        # Named like the key of an entry whose `name:` is another: not that entry's object.
+        return f"name:{name}" if name in taken else name
 
     def remember(self, resource: Resource) -> None:
         if resource.id:
@@ -320,10 +359,16 @@ class Kind:
     def find(self, ctx: ApplyContext, desired: Resource) -> Resource | None:
         """Look an object up by identity (after a create whose outcome is unknown)."""
         live_ctx = ctx.live_context()
+        live_ctx.keys = {(self.name, desired.name): desired.key}
         for resource in self.live(live_ctx):
             if resource.address == desired.address:
                 return resource
         return None
+
+
+def backend_name(key: str, body: Mapping[str, Any]) -> str:
+    """An entry's name in the backend: its `name:`, or else its spec key."""
+    return str(body.get("name") or key)
 
 
 def secrets_of(body: Mapping[str, Any], fields: Iterable[str]) -> dict[str, Secret]:

@@ -15,6 +15,7 @@ from fbplan.kinds.base import (
     ApplyContext,
     Created,
     OrgUnique,
+    backend_name,
     drop_none,
     secrets_of,
     update_body,
@@ -64,7 +65,7 @@ class BucketKind(UsesProviderKey):
             yield Resource(
                 self.name,
                 self.address(name),
-                name,
+                backend_name(name, body),
                 attrs={
                     "bucket": body["bucket"],
                     "storage_type": storage_type(body["storage_type"]),

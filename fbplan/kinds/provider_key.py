@@ -15,6 +15,7 @@ from fbplan.kinds.base import (
     Created,
     LiveContext,
     WorkspaceListKind,
+    backend_name,
     drop_none,
     secrets_of,
     update_body,
@@ -50,7 +51,7 @@ class ProviderKeyKind(WorkspaceListKind):
             yield Resource(
                 self.name,
                 self.address(name),
-                name,
+                backend_name(name, body),
                 attrs=attrs,
                 secrets=secrets_of(body, self.secret_fields),
                 refs=(WORKSPACE_ADDRESS,),
@@ -63,7 +64,7 @@ class ProviderKeyKind(WorkspaceListKind):
         attrs["provider"] = str(item.get("provider") or "").upper()
         return Resource(
             self.name,
-            self.address(name),
+            self.address(ctx.key_of(self.name, name)),
             name,
             attrs=attrs,
             refs=(WORKSPACE_ADDRESS,),

@@ -26,6 +26,7 @@ from jsonschema.exceptions import ValidationError
 
 from fbplan.errors import SpecProblem
 from fbplan.kinds import KINDS, REGISTRY
+from fbplan.kinds.base import backend_name
 from fbplan.secrets.envnames import env_prefix
 from fbplan.spec.validate_outputs import output_rules
 
@@ -278,6 +279,7 @@ def _rule_problems(view: dict[str, Any], ctx: _Context) -> Iterator[SpecProblem]
     yield from _smoke_rules(spec, ctx)
     yield from _sink_rules(spec, ctx)
     yield from _dotenv_name_rules(spec, ctx)
+    yield from _backend_name_rules(spec, ctx)
     yield from output_rules(spec, ctx)
 
 
@@ -521,3 +523,24 @@ def _dotenv_name_rules(spec: dict[str, Any], ctx: _Context) -> Iterator[SpecProb
             f"{prefix}_KEY_ID and {prefix}_SECRET of the secret sink; rename one of them",
             at_key=True,
         )
+
+
+def _backend_name_rules(spec: dict[str, Any], ctx: _Context) -> Iterator[SpecProblem]:
+    """Two entries of a kind that give one backend name (a `name:` equal to another
+    entry's `name:` or key): both would be matched to the same live object."""
+    for kind in KINDS:
+        if not kind.named_section:
+            continue
+        first: dict[str, str] = {}
+        for path, key, body in kind.spec_entries(spec):
+            name = backend_name(key, _mapping(body))
+            if name not in first:
+                first[name] = key
+                continue
+            where = (*path, "name") if _mapping(body).get("name") else path
+            yield ctx.problem(
+                where,
+                f"{kind.section}.{key} and {kind.section}.{first[name]} both name the "
+                f"{kind.label} {ctx.show(where, name)} in the backend; give each its own name",
+                at_key=where == path,
+            )
