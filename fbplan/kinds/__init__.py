@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fbplan.kinds.ai_llm import AiLlmKind
-from fbplan.kinds.base import ApplyContext, Created, Kind, LiveContext, backend_name
+from fbplan.kinds.base import UNNAMED, ApplyContext, Created, Kind, LiveContext, backend_name
 from fbplan.kinds.bucket import BucketKind
 from fbplan.kinds.policy import PolicyKind
 from fbplan.kinds.provider_key import ProviderKeyKind
@@ -58,12 +58,19 @@ __all__ = [
 
 
 def renamed_keys(spec: Mapping[str, Any]) -> dict[tuple[str, str], str]:
-    """(kind, backend name) -> spec key of the entries whose `name:` differs from their key:
-    the live reader addresses those objects by the key (`LiveContext.keys`)."""
-    return {
-        (kind.name, name): key
-        for kind in KINDS
-        if kind.named_section
-        for _, key, body in kind.spec_entries(spec)
-        if isinstance(body, Mapping) and (name := backend_name(key, body)) != key
-    }
+    """(kind, backend name) -> spec key of the entries whose `name:` differs from their key,
+    and (kind, `id:<id>`) -> spec key of those that `match:` an id: the live reader addresses
+    those objects by the key (`LiveContext.keys`)."""
+    keys: dict[tuple[str, str], str] = {}
+    for kind in KINDS:
+        if not kind.named_section:
+            continue
+        for _, key, body in kind.spec_entries(spec):
+            if not isinstance(body, Mapping):
+                continue
+            if (name := backend_name(key, body)) != key:
+                keys[(kind.name, name)] = key
+            match = body.get("match")
+            if kind.adopt_by_id and isinstance(match, Mapping) and match.get("id"):
+                keys[(kind.name, f"{UNNAMED}{match['id']}")] = key
+    return keys

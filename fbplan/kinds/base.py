@@ -35,6 +35,9 @@ def read_parallelism(parallelism: int) -> int:
     return max(1, min(MAX_PARALLELISM, parallelism * READS_PER_STEP))
 
 
+#: How the live reader names an object that has no name (a provider key without a
+#: description): `id:<uuid>`.
+UNNAMED = "id:"
 #: A valid spec key (the schema's `$defs/name`): what an address's last segment must be.
 KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
 
@@ -48,12 +51,6 @@ def spec_key(name: str, taken: Iterable[str] = ()) -> str:
         number += 1
         key = f"{base}-{number}"
     return key
-
-
-def _valid_or_unnamed(name: str) -> bool:
-    """A valid key, or `id:<uuid>` (an object the live reader knows only by id, which the
-    spec cannot name)."""
-    return bool(KEY_PATTERN.fullmatch(name)) or name.startswith("id:")
 
 
 class Api(Protocol):
@@ -107,14 +104,17 @@ class LiveContext:
     def cached(self, path: str, params: Mapping[str, str] | None = None) -> bool:
         return (path, tuple(sorted((params or {}).items()))) in self._cache
 
-    def key_of(self, kind: str, name: str) -> str:
-        """The spec key of the live object of `kind` named `name` in the backend."""
-        key = self.keys.get((kind, name))
+    def key_of(self, kind: str, name: str, object_id: str | None = None) -> str:
+        """The spec key of the live object of `kind` named `name` in the backend: that of
+        the entry that matches its id (`match: {id: ...}`) or gives its name."""
+        key = self.keys.get((kind, f"{UNNAMED}{object_id}")) or self.keys.get((kind, name))
         if key is not None:
             return key
         taken = {k for (of, _), k in self.keys.items() if of == kind}
-        if self.generate_keys and not _valid_or_unnamed(name):
-            key = self.keys[(kind, name)] = spec_key(name, taken)
+        if self.generate_keys and not KEY_PATTERN.fullmatch(name):
+            unnamed = name.startswith(UNNAMED)  # known only by id: `kind-<start of id>`
+            readable = f"{kind}-{name.removeprefix(UNNAMED)[:8]}" if unnamed else name
+            key = self.keys[(kind, name)] = spec_key(readable, taken)
             return key
         # Named like the key of an entry whose `name:` is another: not that entry's object.
         return f"name:{name}" if name in taken else name
@@ -134,7 +134,7 @@ class LiveContext:
         if not object_id:
             return None
         address = self.address_of(kind, object_id)
-        return address.rsplit(".", 1)[-1] if address else f"id:{object_id}"
+        return address.rsplit(".", 1)[-1] if address else f"{UNNAMED}{object_id}"
 
     def addresses_of_kind(self, kind: str) -> dict[str, str]:
         """Address -> id of every object of `kind` read so far."""
@@ -280,6 +280,8 @@ class Kind:
     delete_refused_in_use: ClassVar[bool] = False
     # Reading needs the organization id (policies at organization scope).
     needs_org: ClassVar[bool] = False
+    # A live object may be adopted by id (`match: {id: ...}`): it may have no name at all.
+    adopt_by_id: ClassVar[bool] = False
     # Listing costs a request per parent object: read only when the spec declares or
     # prunes some (policies, per repo).
     read_on_demand: ClassVar[bool] = False

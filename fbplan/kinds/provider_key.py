@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fbplan.kinds.base import (
+    UNNAMED,
     ApplyContext,
     Created,
     LiveContext,
@@ -43,6 +44,7 @@ class ProviderKeyKind(WorkspaceListKind):
     path = "/apikeys"
     list_field = "apiKeys"
     secret_fields = ("secret",)
+    adopt_by_id = True
 
     def desired(self, spec: Mapping[str, Any]) -> Iterable[Resource]:
         for name, body in (spec.get(self.section) or {}).items():
@@ -59,12 +61,12 @@ class ProviderKeyKind(WorkspaceListKind):
             )
 
     def from_api(self, ctx: LiveContext, item: Mapping[str, Any]) -> Resource:
-        name = item.get("description") or f"id:{item['id']}"
+        name = item.get("description") or f"{UNNAMED}{item['id']}"
         attrs = {field: item.get(api) or None for field, api in FIELDS.items()}
         attrs["provider"] = str(item.get("provider") or "").upper()
         return Resource(
             self.name,
-            self.address(ctx.key_of(self.name, name)),
+            self.address(ctx.key_of(self.name, name, item["id"])),
             name,
             attrs=attrs,
             refs=(WORKSPACE_ADDRESS,),

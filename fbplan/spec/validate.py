@@ -527,20 +527,31 @@ def _dotenv_name_rules(spec: dict[str, Any], ctx: _Context) -> Iterator[SpecProb
 
 def _backend_name_rules(spec: dict[str, Any], ctx: _Context) -> Iterator[SpecProblem]:
     """Two entries of a kind that give one backend name (a `name:` equal to another
-    entry's `name:` or key): both would be matched to the same live object."""
+    entry's `name:` or key) or `match:` one id: both would be matched to one live object."""
     for kind in KINDS:
         if not kind.named_section:
             continue
         first: dict[str, str] = {}
         for path, key, body in kind.spec_entries(spec):
-            name = backend_name(key, _mapping(body))
-            if name not in first:
-                first[name] = key
-                continue
-            where = (*path, "name") if _mapping(body).get("name") else path
-            yield ctx.problem(
-                where,
-                f"{kind.section}.{key} and {kind.section}.{first[name]} both name the "
-                f"{kind.label} {ctx.show(where, name)} in the backend; give each its own name",
-                at_key=where == path,
-            )
+            for where, what, value in _identities(path, key, _mapping(body)):
+                if value not in first:
+                    first[value] = key
+                    continue
+                yield ctx.problem(
+                    where,
+                    f"{kind.section}.{key} and {kind.section}.{first[value]} both name the "
+                    f"{kind.label} {what} {ctx.show(where, value.removeprefix('id:'))} in the "
+                    "backend; give each its own",
+                    at_key=where == path,
+                )
+
+
+def _identities(
+    path: PathKey, key: str, body: dict[str, Any]
+) -> Iterator[tuple[PathKey, str, str]]:
+    """(where, what, value) of each way an entry names its live object: its backend name,
+    and the id of its `match:` if any (as `id:<id>`, apart from names)."""
+    yield ((*path, "name") if body.get("name") else path), "named", backend_name(key, body)
+    match_id = _mapping(body.get("match")).get("id")
+    if isinstance(match_id, str):
+        yield (*path, "match", "id"), "with id", f"id:{match_id}"

@@ -126,7 +126,7 @@ def test_two_entries_naming_one_backend_object_are_rejected_at_their_line(
         load_spec(spec)
     assert str(raised.value).splitlines() == [
         f"{spec}:9:11: ai_llms.chat-2.name: ai_llms.chat-2 and ai_llms.chat both name the "
-        "AI LLM configuration 'chat' in the backend; give each its own name"
+        "AI LLM configuration named 'chat' in the backend; give each its own"
     ]
 
 
@@ -149,3 +149,17 @@ def test_an_object_named_like_the_key_of_a_renamed_entry_is_not_that_entry(
     assert harness.apply(renamed, allow_delete=True).ok
     assert [r.name for r in read_live(harness.api(), WORKSPACE).of_kind("ai_llm")] == ["Chat model"]
     assert harness.plan(renamed).actionable == ()
+
+
+def test_two_entries_matching_one_id_are_rejected_at_their_line(harness: Any) -> None:
+    entry = "provider: AWS\n    key: k\n    secret: ${env:NAMES_AWS_SECRET}\n    match: {id: abc}"
+    spec = harness.write(
+        f"version: 1\nworkspace: {WORKSPACE}\nprovider_keys:\n"
+        f"  one:\n    {entry}\n  two:\n    {entry}\n"
+    )
+    with pytest.raises(SpecError) as raised:
+        load_spec(spec)
+    assert str(raised.value).splitlines() == [
+        f"{spec}:13:17: provider_keys.two.match.id: provider_keys.two and provider_keys.one "
+        "both name the provider key with id 'abc' in the backend; give each its own"
+    ]
