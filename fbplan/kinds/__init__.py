@@ -58,18 +58,22 @@ __all__ = [
 
 
 def renamed_keys(spec: Mapping[str, Any]) -> dict[tuple[str, str], str]:
-    """(kind, backend name) -> spec key of the entries whose `name:` differs from their key,
-    and (kind, `id:<id>`) -> spec key of those that `match:` an id: the live reader addresses
-    those objects by the key (`LiveContext.keys`)."""
+    """(kind, backend name) -> spec key of the entries whose `name:` differs from their key
+    or that were `renamed_from:` another name, of that former name (unless an entry has it
+    as its name), and (kind, `id:<id>`) of the id an entry `match:`es: the live reader
+    addresses those objects by the key (`LiveContext.keys`)."""
     keys: dict[tuple[str, str], str] = {}
     for kind in KINDS:
         if not kind.named_section:
             continue
-        for _, key, body in kind.spec_entries(spec):
-            if not isinstance(body, Mapping):
-                continue
-            if (name := backend_name(key, body)) != key:
+        entries = [(k, b) for _, k, b in kind.spec_entries(spec) if isinstance(b, Mapping)]
+        names = {backend_name(key, body): key for key, body in entries}
+        for key, body in entries:
+            name, former = backend_name(key, body), body.get("renamed_from")
+            if name != key or former:  # with a former name, the key is taken: say by whom
                 keys[(kind.name, name)] = key
+            if kind.renames_in_place and former and str(former) not in names:
+                keys[(kind.name, str(former))] = key
             match = body.get("match")
             if kind.adopt_by_id and isinstance(match, Mapping) and match.get("id"):
                 keys[(kind.name, f"{UNNAMED}{match['id']}")] = key

@@ -20,6 +20,7 @@ class AiLlmKind(UsesProviderKey):
     segment = "ai_llm"
     section = "ai_llms"
     label = "AI LLM configuration"
+    renames_in_place = True  # its update takes the name
     quota_capability = "AI_LLMS_COUNT"
     delete_refused_in_use = True  # attached to a repository: 403
     path = "/ai/llm"

@@ -280,6 +280,9 @@ class Kind:
     delete_refused_in_use: ClassVar[bool] = False
     # Reading needs the organization id (policies at organization scope).
     needs_org: ClassVar[bool] = False
+    # Its update accepts a new name (per the contract): a rename (`renamed_from:`) is an
+    # update in place, not a replace.
+    renames_in_place: ClassVar[bool] = False
     # A live object may be adopted by id (`match: {id: ...}`): it may have no name at all.
     adopt_by_id: ClassVar[bool] = False
     # Listing costs a request per parent object: read only when the spec declares or

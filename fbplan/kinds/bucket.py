@@ -33,6 +33,7 @@ class BucketKind(UsesProviderKey):
     segment = "bucket"
     section = "buckets"
     label = "bucket"
+    renames_in_place = True  # its update takes the name
     quota_capability = "BUCKETS_COUNT"
     path = "/bucket"
     list_field = "buckets"

@@ -31,6 +31,7 @@ class PolicyKind(Kind):
     segment = "policy"
     section = "policies"
     label = "AI policy"
+    renames_in_place = True  # its update takes the name
     quota_capability = "POLICIES_COUNT"
     replace_on = frozenset({"scope"})
     references = (Reference("repo", ("scope",), prefix="repo:"),)

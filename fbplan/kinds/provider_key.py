@@ -39,6 +39,7 @@ class ProviderKeyKind(WorkspaceListKind):
     segment = "provider_key"
     section = "provider_keys"
     label = "provider key"
+    renames_in_place = True  # its update takes the name
     quota_capability = "API_KEYS_COUNT"
     delete_refused_in_use = True  # used by a bucket or AI LLM: 400
     path = "/apikeys"

@@ -46,6 +46,7 @@ class RepoKind(WorkspaceListKind):
     segment = "repo"
     section = "repos"
     label = "repository"
+    renames_in_place = True  # its update takes the name
     quota_capability = "REPOS_COUNT"
     path = "/repo"
     list_field = "repos"

@@ -163,3 +163,62 @@ def test_two_entries_matching_one_id_are_rejected_at_their_line(harness: Any) ->
         f"{spec}:13:17: provider_keys.two.match.id: provider_keys.two and provider_keys.one "
         "both name the provider key with id 'abc' in the backend; give each its own"
     ]
+
+
+def test_renamed_from_renames_in_place_as_an_update(harness: Any) -> None:
+    before = harness.write(
+        f"""\
+        version: 1
+        workspace: {WORKSPACE}
+        provider_keys:
+          openai: {{provider: OPENAI, key: org-data, secret: "${{env:NAMES_AWS_SECRET}}"}}
+        ai_llms:
+          chat: {{ai_type: OPENAI, provider_key: openai}}
+        repos:
+          app: {{storage_type: S3, mode: NORMAL, ai_llms: [chat]}}
+        """
+    )
+    assert harness.apply(before).ok
+    ids = read_live(harness.api(), WORKSPACE).ids()
+    after = harness.write(
+        f"""\
+        version: 1
+        workspace: {WORKSPACE}
+        prune: true
+        provider_keys:
+          openai:
+            name: data team key
+            renamed_from: openai
+            provider: OPENAI
+            key: org-data
+            secret: ${{env:NAMES_AWS_SECRET}}
+        ai_llms:
+          assistant: {{renamed_from: chat, ai_type: OPENAI, provider_key: openai}}
+        repos:
+          app: {{name: the app, renamed_from: app, storage_type: S3, mode: NORMAL, ai_llms: [assistant]}}
+        """,
+        "renamed.yaml",
+    )
+    plan = harness.plan(after)
+    changes = {c.address: c for c in plan.actionable}
+    assert {a: c.action for a, c in changes.items()} == {
+        "provider_key.openai": "update",
+        "ai_llm.assistant": "update",
+        "repo.app": "update",
+    }
+    assert [(f.field, f.before, f.after) for f in changes["ai_llm.assistant"].fields] == [
+        ("name", "chat", "assistant")
+    ]
+    assert ("name", "openai", "data team key") in [
+        (f.field, f.before, f.after) for f in changes["provider_key.openai"].fields
+    ]
+    assert harness.apply(after, allow_delete=True).ok
+    live = read_live(harness.api(), WORKSPACE)
+    assert {r.address: r.name for r in live if r.kind not in ("workspace", "workspace_member")} == {
+        "provider_key.data team key": "data team key",
+        "ai_llm.assistant": "assistant",
+        "repo.the app": "the app",
+    }
+    assert live.ids()["ai_llm.assistant"] == ids["ai_llm.chat"]  # the same object, renamed
+    assert live.ids()["repo.the app"] == ids["repo.app"]
+    assert harness.plan(after).actionable == ()
