@@ -2,9 +2,12 @@
 
 Write-only secrets cannot be read back: the exported spec refers to environment variables
 named after the resource (e.g. `${env:FB_BUCKET_MEDIA_SECRET}`) for the user to provide.
-Objects the spec cannot name are left out and listed in a comment: a provider key without
-a description, an object that refers to one of those (or to any object outside the
-workspace) by id, and what belongs to or refers to an object left out.
+A name that is not a valid spec key (`my llm`, made in the console) is exported under the
+key the live reader made of it (`read_live(..., generate_keys=True)`) with `name:`.
+A provider key without a description is exported under a made-up key (`provider_key-3f2a1b2c`)
+with `match: {id: ...}`, so that it is adopted. Objects the spec cannot name are left out
+and listed in a comment: an object that refers to any object outside the workspace by id,
+and what belongs to or refers to an object left out.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 import yaml
 
 from fbplan.kinds import KINDS, REGISTRY
+from fbplan.kinds.base import UNNAMED
 from fbplan.model import Resource, State
 from fbplan.secrets.envnames import env_name
 
@@ -25,7 +29,6 @@ SCHEMA_HINT = (
     "# its first line, with the path from this file to fbplan's schemas/fbplan.schema.json:\n"
     "#   # yaml-language-server: $schema=../schemas/fbplan.schema.json\n"
 )
-UNNAMED = "id:"  # how the live reader names an object it knows only by id
 
 
 def export_spec(live: State) -> str:
@@ -42,7 +45,7 @@ def export_spec(live: State) -> str:
         kind = REGISTRY[resource.kind]
         owner = exported[resource.parent] if kind.parent_kind and resource.parent else spec
         exported[resource.address] = _body(resource, env_names)
-        owner.setdefault(kind.section, {})[resource.name] = exported[resource.address]
+        owner.setdefault(kind.section, {})[resource.key] = exported[resource.address]
     header = f"# Exported from workspace {live.workspace} by fbplan export.\n" + SCHEMA_HINT
     if left_out:
         header += "# Left out (the spec cannot name them):\n"
@@ -61,7 +64,7 @@ def _in_dependency_order(live: State) -> Iterator[Resource]:
 def _why_left_out(
     resource: Resource, exported: Mapping[str, Any], left_out: Mapping[str, str]
 ) -> str | None:
-    if resource.name.startswith(UNNAMED):
+    if resource.name.startswith(UNNAMED) and not _adoptable(resource):
         return f"it has no name (id {resource.id})"
     if resource.parent and resource.parent not in exported:
         return f"its repo {resource.parent} is left out"
@@ -72,6 +75,12 @@ def _why_left_out(
     if gone:
         return "it refers to " + ", ".join(gone) + ", left out"
     return None
+
+
+def _adoptable(resource: Resource) -> bool:
+    """An object with no name that the spec can still adopt, by `match: {id: ...}` under
+    the key the live reader made up for it."""
+    return REGISTRY[resource.kind].adopt_by_id and not resource.key.startswith(UNNAMED)
 
 
 def _unnamed_references(resource: Resource) -> list[str]:
@@ -88,6 +97,10 @@ def _unnamed_references(resource: Resource) -> list[str]:
 
 def _body(resource: Resource, env_names: set[str]) -> dict[str, Any]:
     body = {k: v for k, v in resource.attrs.items() if v not in (None, "", [])}
+    if resource.name.startswith(UNNAMED):  # no name: adopted by its id
+        body = {"match": {"id": resource.id}, **body}
+    elif resource.name != resource.key:  # a name that is not a valid key
+        body = {"name": resource.name, **body}
     kind = REGISTRY[resource.kind]
     for field in kind.secret_fields:
         if kind.exports_secret(resource.attrs, field):

@@ -38,6 +38,13 @@ class Resource:
     protect: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
 
+    @property
+    def key(self) -> str:
+        """The key of its spec entry: its address without the parent and segment
+        (`my-llm` in `ai_llm.my-llm`); `name` is its name in the backend, which may differ."""
+        own = self.address.removeprefix(f"{self.parent}.") if self.parent else self.address
+        return own.split(".", 1)[-1]
+
 
 @dataclass
 class State:

@@ -23,7 +23,7 @@ from fbplan.backend.conflicts import OrgNames
 from fbplan.backend.live import read_live, read_org_id
 from fbplan.backend.quota import reading_quota
 from fbplan.errors import ConfigError, SafetyError
-from fbplan.kinds import KINDS, REGISTRY
+from fbplan.kinds import KINDS, REGISTRY, renamed_keys
 from fbplan.kinds.base import DEFAULT_PARALLELISM, ApplyContext
 from fbplan.model import State
 from fbplan.outputs.targets import check_writable as check_targets_writable
@@ -159,6 +159,7 @@ def prepare(
             KINDS if destroy else kinds_to_read(spec.data),  # destroy must see all it would hit
             keep=lambda r: REGISTRY[r.kind].belongs(r, desired.get(r.address)),
             parallelism=connection.parallelism,
+            keys=renamed_keys(spec.data),
         )
         quota = quota or read_quota()
     _check_addresses(request, desired, live)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from fbplan.kinds import KINDS, Kind, LiveContext
 from fbplan.kinds.base import DEFAULT_PARALLELISM, Api, read_parallelism
@@ -20,6 +20,8 @@ def read_live(
     kinds: Sequence[Kind] = KINDS,
     keep: Callable[[Resource], bool] | None = None,
     parallelism: int = DEFAULT_PARALLELISM,
+    keys: Mapping[tuple[str, str], str] | None = None,
+    generate_keys: bool = False,
 ) -> State:
     """Every object of `kinds` in the named workspace; an empty State if it does not exist.
 
@@ -27,11 +29,20 @@ def read_live(
     ids of other objects (policies per repo): a refresh takes three round trips after the
     workspace is found, however large the workspace. `keep` leaves out live objects that
     are not the caller's business (see `Kind.belongs`). `parallelism` (apply's) bounds the
-    lists in flight at once: `read_parallelism` of it.
+    lists in flight at once: `read_parallelism` of it. `keys` addresses live objects by
+    the spec key of the entry whose `name:` names them (`renamed_keys`); `generate_keys`
+    (export) gives a valid spec key to each name that is not one.
     """
     needs_org = any(kind.needs_org for kind in kinds)
     state = State(workspace, org_id=read_org_id(api) if needs_org else None)
-    ctx = LiveContext(api, state.org_id, None, workers=read_parallelism(parallelism))
+    ctx = LiveContext(
+        api,
+        state.org_id,
+        None,
+        workers=read_parallelism(parallelism),
+        keys=dict(keys or {}),
+        generate_keys=generate_keys,
+    )
     found = WorkspaceKind().find_by_name(ctx, workspace)
     if found is not None:  # else only organization-wide objects can exist yet
         ctx.workspace_id = found.id

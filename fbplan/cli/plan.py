@@ -129,7 +129,7 @@ def export(workspace: str, local: bool, verbose: bool) -> None:
     setup_logging(verbose)
     with user_errors():
         with connect(local=local, on_event=request_logger(verbose)) as connection:
-            live = read_live(connection.api, workspace)
+            live = read_live(connection.api, workspace, generate_keys=True)
         if not live.workspace_id:
             raise ConfigError(f"no workspace named {workspace} is visible to this token")
         out(export_spec(live))

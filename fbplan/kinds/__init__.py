@@ -7,8 +7,11 @@ references, export, addresses) is derived from the kind classes below.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from fbplan.kinds.ai_llm import AiLlmKind
-from fbplan.kinds.base import ApplyContext, Created, Kind, LiveContext
+from fbplan.kinds.base import UNNAMED, ApplyContext, Created, Kind, LiveContext, backend_name
 from fbplan.kinds.bucket import BucketKind
 from fbplan.kinds.policy import PolicyKind
 from fbplan.kinds.provider_key import ProviderKeyKind
@@ -52,3 +55,26 @@ __all__ = [
     "Kind",
     "LiveContext",
 ]
+
+
+def renamed_keys(spec: Mapping[str, Any]) -> dict[tuple[str, str], str]:
+    """(kind, backend name) -> spec key of the entries whose `name:` differs from their key
+    or that were `renamed_from:` another name, of that former name (unless an entry has it
+    as its name), and (kind, `id:<id>`) of the id an entry `match:`es: the live reader
+    addresses those objects by the key (`LiveContext.keys`)."""
+    keys: dict[tuple[str, str], str] = {}
+    for kind in KINDS:
+        if not kind.named_section:
+            continue
+        entries = [(k, b) for _, k, b in kind.spec_entries(spec) if isinstance(b, Mapping)]
+        names = {backend_name(key, body): key for key, body in entries}
+        for key, body in entries:
+            name, former = backend_name(key, body), body.get("renamed_from")
+            if name != key or former:  # with a former name, the key is taken: say by whom
+                keys[(kind.name, name)] = key
+            if kind.renames_in_place and former and str(former) not in names:
+                keys[(kind.name, str(former))] = key
+            match = body.get("match")
+            if kind.adopt_by_id and isinstance(match, Mapping) and match.get("id"):
+                keys[(kind.name, f"{UNNAMED}{match['id']}")] = key
+    return keys

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from fbplan.kinds.base import ApplyContext, Created, drop_none, secrets_of
+from fbplan.kinds.base import ApplyContext, Created, backend_name, drop_none, secrets_of
 from fbplan.kinds.common import UsesProviderKey, provider_key_refs
 from fbplan.model import WORKSPACE_ADDRESS, Resource
 from fbplan.secrets.values import reveal
@@ -20,6 +20,7 @@ class AiLlmKind(UsesProviderKey):
     segment = "ai_llm"
     section = "ai_llms"
     label = "AI LLM configuration"
+    renames_in_place = True  # its update takes the name
     quota_capability = "AI_LLMS_COUNT"
     delete_refused_in_use = True  # attached to a repository: 403
     path = "/ai/llm"
@@ -36,7 +37,7 @@ class AiLlmKind(UsesProviderKey):
             yield Resource(
                 self.name,
                 self.address(name),
-                name,
+                backend_name(name, body),
                 attrs={
                     "ai_type": str(body["ai_type"]).upper(),
                     "endpoint": body.get("endpoint") or None,

@@ -8,6 +8,7 @@ outside `fbplan/kinds/` knows a kind's endpoints or payloads.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +35,24 @@ def read_parallelism(parallelism: int) -> int:
     return max(1, min(MAX_PARALLELISM, parallelism * READS_PER_STEP))
 
 
+#: How the live reader names an object that has no name (a provider key without a
+#: description): `id:<uuid>`.
+UNNAMED = "id:"
+#: A valid spec key (the schema's `$defs/name`): what an address's last segment must be.
+KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
+
+
+def spec_key(name: str, taken: Iterable[str] = ()) -> str:
+    """A valid spec key for a backend name that is not one (`my llm` -> `my-llm`), not
+    one of `taken` (`my-llm-2`, ...)."""
+    base = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-_")[:56] or "unnamed"
+    key, number = base, 1
+    while key in taken:
+        number += 1
+        key = f"{base}-{number}"
+    return key
+
+
 class Api(Protocol):
     """What a kind needs of the backend client."""
 
@@ -58,6 +77,11 @@ class LiveContext:
     addresses: dict[tuple[str, str], str] = field(default_factory=dict)
     ids: dict[str, str] = field(default_factory=dict)
     workers: int = DEFAULT_PARALLELISM  # GETs in flight at once in `prefetch`
+    # (kind, backend name) -> spec key, for entries whose `name:` differs from their key:
+    # a live object is addressed by the spec key of the entry that names it.
+    keys: dict[tuple[str, str], str] = field(default_factory=dict)
+    # export: a name that is not a valid spec key gets a generated one (`spec_key`).
+    generate_keys: bool = False
     _cache: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = field(default_factory=dict)
 
     def fetch(self, path: str, params: Mapping[str, str] | None = None) -> Any:
@@ -80,6 +104,21 @@ class LiveContext:
     def cached(self, path: str, params: Mapping[str, str] | None = None) -> bool:
         return (path, tuple(sorted((params or {}).items()))) in self._cache
 
+    def key_of(self, kind: str, name: str, object_id: str | None = None) -> str:
+        """The spec key of the live object of `kind` named `name` in the backend: that of
+        the entry that matches its id (`match: {id: ...}`) or gives its name."""
+        key = self.keys.get((kind, f"{UNNAMED}{object_id}")) or self.keys.get((kind, name))
+        if key is not None:
+            return key
+        taken = {k for (of, _), k in self.keys.items() if of == kind}
+        if self.generate_keys and not KEY_PATTERN.fullmatch(name):
+            unnamed = name.startswith(UNNAMED)  # known only by id: `kind-<start of id>`
+            readable = f"{kind}-{name.removeprefix(UNNAMED)[:8]}" if unnamed else name
+            key = self.keys[(kind, name)] = spec_key(readable, taken)
+            return key
+        # Named like the key of an entry whose `name:` is another: not that entry's object.
+        return f"name:{name}" if name in taken else name
+
     def remember(self, resource: Resource) -> None:
         if resource.id:
             self.addresses[(resource.kind, resource.id)] = resource.address
@@ -95,7 +134,7 @@ class LiveContext:
         if not object_id:
             return None
         address = self.address_of(kind, object_id)
-        return address.rsplit(".", 1)[-1] if address else f"id:{object_id}"
+        return address.rsplit(".", 1)[-1] if address else f"{UNNAMED}{object_id}"
 
     def addresses_of_kind(self, kind: str) -> dict[str, str]:
         """Address -> id of every object of `kind` read so far."""
@@ -241,6 +280,11 @@ class Kind:
     delete_refused_in_use: ClassVar[bool] = False
     # Reading needs the organization id (policies at organization scope).
     needs_org: ClassVar[bool] = False
+    # Its update accepts a new name (per the contract): a rename (`renamed_from:`) is an
+    # update in place, not a replace.
+    renames_in_place: ClassVar[bool] = False
+    # A live object may be adopted by id (`match: {id: ...}`): it may have no name at all.
+    adopt_by_id: ClassVar[bool] = False
     # Listing costs a request per parent object: read only when the spec declares or
     # prunes some (policies, per repo).
     read_on_demand: ClassVar[bool] = False
@@ -320,10 +364,16 @@ class Kind:
     def find(self, ctx: ApplyContext, desired: Resource) -> Resource | None:
         """Look an object up by identity (after a create whose outcome is unknown)."""
         live_ctx = ctx.live_context()
+        live_ctx.keys = {(self.name, desired.name): desired.key}
         for resource in self.live(live_ctx):
             if resource.address == desired.address:
                 return resource
         return None
+
+
+def backend_name(key: str, body: Mapping[str, Any]) -> str:
+    """An entry's name in the backend: its `name:`, or else its spec key."""
+    return str(body.get("name") or key)
 
 
 def secrets_of(body: Mapping[str, Any], fields: Iterable[str]) -> dict[str, Secret]:

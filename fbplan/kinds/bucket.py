@@ -15,6 +15,7 @@ from fbplan.kinds.base import (
     ApplyContext,
     Created,
     OrgUnique,
+    backend_name,
     drop_none,
     secrets_of,
     update_body,
@@ -32,6 +33,7 @@ class BucketKind(UsesProviderKey):
     segment = "bucket"
     section = "buckets"
     label = "bucket"
+    renames_in_place = True  # its update takes the name
     quota_capability = "BUCKETS_COUNT"
     path = "/bucket"
     list_field = "buckets"
@@ -64,7 +66,7 @@ class BucketKind(UsesProviderKey):
             yield Resource(
                 self.name,
                 self.address(name),
-                name,
+                backend_name(name, body),
                 attrs={
                     "bucket": body["bucket"],
                     "storage_type": storage_type(body["storage_type"]),

@@ -55,7 +55,7 @@ class UsesProviderKey(WorkspaceListKind):
         provider_key = ctx.name_of("provider_key", item.get("apiKeyId"))
         return Resource(
             self.name,
-            self.address(item["name"]),
+            self.address(ctx.key_of(self.name, item["name"])),
             item["name"],
             attrs=self.attrs_from_api(item, provider_key),
             refs=provider_key_refs(provider_key),

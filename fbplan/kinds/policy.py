@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from fbplan.kinds.base import ApplyContext, Created, Kind, LiveContext, Reference
+from fbplan.kinds.base import ApplyContext, Created, Kind, LiveContext, Reference, backend_name
 from fbplan.model import WORKSPACE_ADDRESS, Resource
 
 ACTIONS = {"log": 0, "alert": 1, "block": 2}
@@ -31,6 +31,7 @@ class PolicyKind(Kind):
     segment = "policy"
     section = "policies"
     label = "AI policy"
+    renames_in_place = True  # its update takes the name
     quota_capability = "POLICIES_COUNT"
     replace_on = frozenset({"scope"})
     references = (Reference("repo", ("scope",), prefix="repo:"),)
@@ -48,7 +49,7 @@ class PolicyKind(Kind):
             yield Resource(
                 self.name,
                 self.address(name),
-                name,
+                backend_name(name, body),
                 attrs=attrs,
                 refs=_refs(attrs["scope"]),
                 protect=bool(body.get("protect", False)),
@@ -96,7 +97,7 @@ class PolicyKind(Kind):
         }
         return Resource(
             self.name,
-            self.address(item["name"]),
+            self.address(ctx.key_of(self.name, item["name"])),
             item["name"],
             attrs=attrs,
             refs=_refs(scope),

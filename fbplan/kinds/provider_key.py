@@ -11,10 +11,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fbplan.kinds.base import (
+    UNNAMED,
     ApplyContext,
     Created,
     LiveContext,
     WorkspaceListKind,
+    backend_name,
     drop_none,
     secrets_of,
     update_body,
@@ -37,11 +39,13 @@ class ProviderKeyKind(WorkspaceListKind):
     segment = "provider_key"
     section = "provider_keys"
     label = "provider key"
+    renames_in_place = True  # its update takes the name
     quota_capability = "API_KEYS_COUNT"
     delete_refused_in_use = True  # used by a bucket or AI LLM: 400
     path = "/apikeys"
     list_field = "apiKeys"
     secret_fields = ("secret",)
+    adopt_by_id = True
 
     def desired(self, spec: Mapping[str, Any]) -> Iterable[Resource]:
         for name, body in (spec.get(self.section) or {}).items():
@@ -50,7 +54,7 @@ class ProviderKeyKind(WorkspaceListKind):
             yield Resource(
                 self.name,
                 self.address(name),
-                name,
+                backend_name(name, body),
                 attrs=attrs,
                 secrets=secrets_of(body, self.secret_fields),
                 refs=(WORKSPACE_ADDRESS,),
@@ -58,12 +62,12 @@ class ProviderKeyKind(WorkspaceListKind):
             )
 
     def from_api(self, ctx: LiveContext, item: Mapping[str, Any]) -> Resource:
-        name = item.get("description") or f"id:{item['id']}"
+        name = item.get("description") or f"{UNNAMED}{item['id']}"
         attrs = {field: item.get(api) or None for field, api in FIELDS.items()}
         attrs["provider"] = str(item.get("provider") or "").upper()
         return Resource(
             self.name,
-            self.address(name),
+            self.address(ctx.key_of(self.name, name, item["id"])),
             name,
             attrs=attrs,
             refs=(WORKSPACE_ADDRESS,),

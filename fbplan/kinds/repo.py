@@ -19,6 +19,7 @@ from fbplan.kinds.base import (
     OrgUnique,
     Reference,
     WorkspaceListKind,
+    backend_name,
 )
 from fbplan.kinds.common import bucket_id_of, repo_mode, storage_type
 from fbplan.model import WORKSPACE_ADDRESS, Resource
@@ -45,6 +46,7 @@ class RepoKind(WorkspaceListKind):
     segment = "repo"
     section = "repos"
     label = "repository"
+    renames_in_place = True  # its update takes the name
     quota_capability = "REPOS_COUNT"
     path = "/repo"
     list_field = "repos"
@@ -75,7 +77,7 @@ class RepoKind(WorkspaceListKind):
             yield Resource(
                 self.name,
                 self.address(name),
-                name,
+                backend_name(name, body),
                 attrs=attrs,
                 refs=_refs(attrs),
                 protect=bool(body.get("protect", False)),
@@ -97,7 +99,7 @@ class RepoKind(WorkspaceListKind):
         }
         return Resource(
             self.name,
-            self.address(item["name"]),
+            self.address(ctx.key_of(self.name, item["name"])),
             item["name"],
             attrs=attrs,
             refs=_refs(attrs),

@@ -21,7 +21,7 @@ from typing import Any
 
 from fbplan.backend.live import read_live
 from fbplan.errors import ConfigError
-from fbplan.kinds import KINDS
+from fbplan.kinds import KINDS, renamed_keys
 from fbplan.kinds.base import kind_of_address
 from fbplan.model import State
 from fbplan.secrets.sinks import SecretSink, sink_from_spec
@@ -96,7 +96,9 @@ def resolve(spec: Spec, connection: Any, names: Sequence[str] = ()) -> Outputs:
         known = ", ".join(wanted) or "none"
         raise ConfigError(f"no output named {', '.join(unknown)} in the spec (outputs: {known})")
     chosen = {n: b for n, b in wanted.items() if not names or n in names}
-    live = read_live(connection.api, spec.workspace_name, _kinds(chosen.values()))
+    live = read_live(
+        connection.api, spec.workspace_name, _kinds(chosen.values()), keys=renamed_keys(spec.data)
+    )
     sink = sink_from_spec((spec.data.get("secrets") or {}).get("sink"), spec.root)
     resolver = _Resolver(spec, connection, live, sink)
     return Outputs(tuple(resolver.one(name, body) for name, body in chosen.items()))

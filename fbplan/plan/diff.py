@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from fbplan.kinds import REGISTRY
+from fbplan.kinds.base import UNNAMED, Kind
 from fbplan.model import WORKSPACE_ADDRESS, Resource, State
 from fbplan.plan.model import Action, Change, FieldChange, Plan, Unmanaged
 from fbplan.secrets.values import MASK, Secret, carries_source
@@ -114,6 +115,8 @@ def _compare(want: Resource, have: Resource, settings: _Settings, notes: list[st
         f for f in set(want.attrs) | set(have.attrs) if want.attrs.get(f) != have.attrs.get(f)
     )
     fields = [_field_change(f, have.attrs.get(f), want.attrs.get(f)) for f in changed]
+    if _renamed(kind, want, have):
+        fields.append(FieldChange("name", have.name, want.name))
     fields += _secret_changes(want, settings, notes)
     reasons = kind.replace_reasons(have.attrs, want.attrs, changed)
     rotating = want.address in settings.rotate
@@ -139,6 +142,12 @@ def _compare(want: Resource, have: Resource, settings: _Settings, notes: list[st
         protect=want.protect,
         live_id=have.id,
     )
+
+
+def _renamed(kind: Kind, want: Resource, have: Resource) -> bool:
+    """A live object matched under another name (`renamed_from:`) that its kind renames in
+    place. One known only by id (`match:`) keeps its lack of a name."""
+    return kind.renames_in_place and want.name != have.name and not have.name.startswith(UNNAMED)
 
 
 def _field_change(name: str, before: Any, after: Any) -> FieldChange:

@@ -28,7 +28,7 @@ from typing import Any
 
 from fbplan.backend.live import read_live
 from fbplan.errors import ConfigError
-from fbplan.kinds import KINDS
+from fbplan.kinds import KINDS, renamed_keys
 from fbplan.model import State
 from fbplan.secrets.sinks import SecretSink, sink_from_spec
 from fbplan.smoke import Attempt, SmokeReport, SmokeStep, TargetResult
@@ -136,7 +136,7 @@ def run_smoke(
     run = _Run(
         spec,
         connection,
-        read_live(connection.api, spec.workspace_name, LIVE_KINDS),
+        read_live(connection.api, spec.workspace_name, LIVE_KINDS, keys=renamed_keys(spec.data)),
         sink_from_spec((spec.data.get("secrets") or {}).get("sink"), spec.root),
         env,
         on_step,

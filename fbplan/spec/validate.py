@@ -26,6 +26,7 @@ from jsonschema.exceptions import ValidationError
 
 from fbplan.errors import SpecProblem
 from fbplan.kinds import KINDS, REGISTRY
+from fbplan.kinds.base import backend_name
 from fbplan.secrets.envnames import env_prefix
 from fbplan.spec.validate_outputs import output_rules
 
@@ -278,6 +279,7 @@ def _rule_problems(view: dict[str, Any], ctx: _Context) -> Iterator[SpecProblem]
     yield from _smoke_rules(spec, ctx)
     yield from _sink_rules(spec, ctx)
     yield from _dotenv_name_rules(spec, ctx)
+    yield from _backend_name_rules(spec, ctx)
     yield from output_rules(spec, ctx)
 
 
@@ -521,3 +523,35 @@ def _dotenv_name_rules(spec: dict[str, Any], ctx: _Context) -> Iterator[SpecProb
             f"{prefix}_KEY_ID and {prefix}_SECRET of the secret sink; rename one of them",
             at_key=True,
         )
+
+
+def _backend_name_rules(spec: dict[str, Any], ctx: _Context) -> Iterator[SpecProblem]:
+    """Two entries of a kind that give one backend name (a `name:` equal to another
+    entry's `name:` or key) or `match:` one id: both would be matched to one live object."""
+    for kind in KINDS:
+        if not kind.named_section:
+            continue
+        first: dict[str, str] = {}
+        for path, key, body in kind.spec_entries(spec):
+            for where, what, value in _identities(path, key, _mapping(body)):
+                if value not in first:
+                    first[value] = key
+                    continue
+                yield ctx.problem(
+                    where,
+                    f"{kind.section}.{key} and {kind.section}.{first[value]} both name the "
+                    f"{kind.label} {what} {ctx.show(where, value.removeprefix('id:'))} in the "
+                    "backend; give each its own",
+                    at_key=where == path,
+                )
+
+
+def _identities(
+    path: PathKey, key: str, body: dict[str, Any]
+) -> Iterator[tuple[PathKey, str, str]]:
+    """(where, what, value) of each way an entry names its live object: its backend name,
+    and the id of its `match:` if any (as `id:<id>`, apart from names)."""
+    yield ((*path, "name") if body.get("name") else path), "named", backend_name(key, body)
+    match_id = _mapping(body.get("match")).get("id")
+    if isinstance(match_id, str):
+        yield (*path, "match", "id"), "with id", f"id:{match_id}"

@@ -16,6 +16,7 @@ from fbplan.backend.live import read_live
 from fbplan.cli.main import cli
 from fbplan.export import export_spec
 from fbplan.model import Resource, State
+from fbplan.secrets.envnames import env_name
 from fbplan.spec import load_spec
 
 pytestmark = pytest.mark.usefixtures("fast_fingerprints")
@@ -149,7 +150,7 @@ def apply(harness: Any, spec: dict[str, Any], name: str) -> None:
 
 
 def export_to(harness: Any, folder: str) -> tuple[str, Path]:
-    text = export_spec(read_live(harness.api(), WORKSPACE))
+    text = export_spec(read_live(harness.api(), WORKSPACE, generate_keys=True))
     path = harness.root / folder / "spec.yaml"
     path.parent.mkdir()
     path.write_text(text)
@@ -208,7 +209,7 @@ def test_an_exported_workspace_with_every_kind_loads_and_plans_no_change(
     assert plan.unmanaged == ()
 
 
-def test_objects_without_a_name_are_left_out_with_what_hangs_on_them(
+def test_a_provider_key_without_a_description_is_adopted_by_id_with_what_hangs_on_it(
     harness: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     apply(harness, SPEC, "spec.yaml")
@@ -218,21 +219,20 @@ def test_objects_without_a_name_are_left_out_with_what_hangs_on_them(
     doomed = next(k for k in keys["apiKeys"] if k.get("description") == "doomed")
     harness.api().put(f"/apikeys/{doomed['id']}", json={"description": ""})
     text, path = export_to(harness, "exported")
-    assert left_out(text, 6) == [
-        "# Left out (the spec cannot name them):",
-        f"#   provider_key.id:{doomed['id']}: it has no name (id {doomed['id']})",
-        f"#   bucket.orphan-media: it refers by id to provider_key {doomed['id']}",
-        "#   repo.orphan: it refers to bucket.orphan-media, left out",
-        "#   repo.orphan.api_key.orphan-rw: its repo repo.orphan is left out",
-        "#   policy.orphan-policy: it refers to repo.orphan, left out",
-    ]
+    assert "Left out" not in text
     exported = yaml.safe_load(text)
-    assert set(exported["repos"]) == {"app"} and set(exported["buckets"]) == {"media", "logs"}
+    made_up = f"provider_key-{doomed['id'][:8]}"
+    assert exported["provider_keys"][made_up]["match"] == {"id": doomed["id"]}
+    assert "name" not in exported["provider_keys"][made_up]
+    assert exported["buckets"]["orphan-media"]["provider_key"] == made_up
+    assert set(exported["repos"]) == {"app", "orphan"}
     for name, original in EXPORTED_AS.items():
         monkeypatch.setenv(name, SECRETS[original])
-    load_spec(path)  # valid: nothing refers to what was left out
+    monkeypatch.setenv(env_name("FB", f"provider_key.{made_up}", "secret"), "doomed")
+    load_spec(path)
     plan = harness.plan(path)
-    assert plan.actionable == ()
+    assert plan.actionable == (), [(c.address, c.action, c.fields) for c in plan.actionable]
+    assert plan.unmanaged == ()
 
 
 def test_a_repo_attaching_an_object_known_only_by_id_is_left_out_with_its_keys() -> None:

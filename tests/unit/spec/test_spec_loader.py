@@ -38,8 +38,8 @@ def test_several_problems_are_reported_at_once_sorted(fixtures: Path, problems) 
         f"{path}:4:45: buckets.media.storage_type: must be one of S3, GCS, BLOB; "
         "did you mean 'S3'?",
         f"{path}:9:24: repos.app.buckets[0].bucket: unknown bucket 'medai'; did you mean 'media'?",
-        f"{path}:10:5: repos.app.colour: unknown field; valid fields are storage_type, mode, "
-        "buckets, ai_llms, api_keys, ai_api_keys, cloud_keys, protect",
+        f"{path}:10:5: repos.app.colour: unknown field; valid fields are name, renamed_from, storage_type, "
+        "mode, buckets, ai_llms, api_keys, ai_api_keys, cloud_keys, protect",
         f"{path}:12:19: policies.no-pii.scope: unknown repo 'ap'; did you mean 'app'?",
     ]
 
