@@ -1,9 +1,10 @@
 """Workspace members, `/workspace/{id}/users` (`member.EMAIL`): who may use the workspace,
 with which role (`READ`, `WRITE` or `ADMIN`; flashback-api.md section 3).
 
-A member is named by the user's email, in lower case, as the workspace lists it; a create
-finds the user's id in the organization's users (`GET /organization/users`), so only people
-already in the organization can be added. The role changes in place. Your own membership
+A member is named by the user's email, in lower case, as the workspace lists it, or by any
+name with the user's id (`match: {id: USER_ID}`, adopted by id like a provider key); a
+create finds the user in the organization's users (`GET /organization/users`), so only
+people already in the organization can be added. The role changes in place. Your own membership
 is never pruned (removing it would lock fbplan out of the workspace), and is not listed as
 unmanaged when the spec does not declare it.
 """
@@ -14,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fbplan.errors import StepFailed
-from fbplan.kinds.base import ApplyContext, Created, Kind, LiveContext
+from fbplan.kinds.base import UNNAMED, ApplyContext, Created, Kind, LiveContext
 from fbplan.model import WORKSPACE_ADDRESS, Resource
 
 ORG_USERS = "/organization/users"
@@ -27,16 +28,19 @@ class WorkspaceMemberKind(Kind):
     section = "members"
     label = "workspace member"
     read_on_demand = True  # most specs leave membership to the console
+    adopt_by_id = True  # `match: {id: USER_ID}`: a member named other than by email
 
     def desired(self, spec: Mapping[str, Any]) -> Iterable[Resource]:
-        for _, email, body in self.spec_entries(spec):
+        for _, key, body in self.spec_entries(spec):
+            user_id = (body.get("match") or {}).get("id")
             yield Resource(
                 self.name,
-                self.address(email),
-                email,
+                self.address(key),
+                key,
                 attrs={"role": str(body["role"]).upper()},
                 refs=(WORKSPACE_ADDRESS,),
                 protect=bool(body.get("protect", False)),
+                extra={"user_id": str(user_id)} if user_id else {},
             )
 
     def reads(self, ctx: LiveContext) -> list[tuple[str, Mapping[str, str] | None]]:
@@ -51,7 +55,10 @@ class WorkspaceMemberKind(Kind):
                 continue
             for member in workspace.get("users") or []:
                 email = str((member.get("user") or {}).get("email") or "").lower()
-                name = email or f"id:{member['userId']}"
+                # Named by email, unless an entry `match:`es its id (not export's made-up keys:
+                # an email is the key members are exported under).
+                by_id = ctx.keys.get((self.name, f"{UNNAMED}{member['userId']}"))
+                name = by_id or email or f"{UNNAMED}{member['userId']}"
                 yield Resource(
                     self.name,
                     self.address(name),
@@ -72,12 +79,15 @@ class WorkspaceMemberKind(Kind):
 
     def create(self, ctx: ApplyContext, desired: Resource) -> Created:
         users = ctx.api.get(ORG_USERS).get("data") or []
-        found = [u["id"] for u in users if str(u.get("email") or "").lower() == desired.name]
+        user_id = desired.extra.get("user_id")
+        if user_id:
+            found = [u["id"] for u in users if str(u.get("id")) == user_id]
+            missing = f"no user of the organization has the id {user_id}"
+        else:
+            found = [u["id"] for u in users if str(u.get("email") or "").lower() == desired.name]
+            missing = f"no user of the organization has the email {desired.name}"
         if not found:
-            raise StepFailed(
-                f"{desired.address}: no user of the organization has the email {desired.name}; "
-                "invite them to the organization first"
-            )
+            raise StepFailed(f"{desired.address}: {missing}; invite them to the organization first")
         workspace_id = ctx.id_of(WORKSPACE_ADDRESS)
         role = desired.attrs["role"]
         ctx.api.post(f"/workspace/{workspace_id}/users", json={"userId": found[0], "role": role})

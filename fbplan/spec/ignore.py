@@ -103,10 +103,10 @@ def _field_problem(key: str, name: str) -> str | None:
 
 def _comparable_fields(kind: Kind) -> set[str]:
     """The fields of a kind's spec entry (from the JSON Schema) that the diff compares: not
-    its secrets, its child sections or `protect`."""
+    its secrets, its child sections or the settings `protect`, `match` and `renamed_from`."""
     children = {child.section for child in KINDS if child.parent_kind == kind.name}
     return set(_entry_schema(kind).get("properties", {})) - (
-        children | set(kind.secret_fields) | {"protect"}
+        children | set(kind.secret_fields) | {"protect", "match", "renamed_from"}
     )
 
 
@@ -119,8 +119,9 @@ def _entry_schema(kind: Kind) -> dict[str, Any]:
         parent = _entry_schema(next(k for k in KINDS if k.name == kind.parent_kind))
         section = parent.get("properties", {}).get(kind.section, {})
     entry = section.get("additionalProperties", section)
-    while isinstance(entry, dict) and "$ref" in entry:
-        entry = schema["$defs"][entry["$ref"].rsplit("/", 1)[-1]]
+    while isinstance(entry, dict) and ("$ref" in entry or "allOf" in entry):
+        ref = entry["$ref"] if "$ref" in entry else entry["allOf"][0]["$ref"]
+        entry = schema["$defs"][ref.rsplit("/", 1)[-1]]
     return entry if isinstance(entry, dict) else {}
 
 

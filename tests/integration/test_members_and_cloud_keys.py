@@ -172,3 +172,38 @@ def test_spec_mistakes_in_the_new_sections_name_file_line_and_field(
     with pytest.raises(SpecError) as raised:
         load_spec(write(harness, spec))
     assert message in str(raised.value)
+
+
+def org_user_id(harness: Any, email: str) -> str:
+    users = harness.api().get("/organization/users")["data"]
+    return next(u["id"] for u in users if u["email"] == email)
+
+
+def test_a_member_named_by_user_id_is_created_adopted_and_plans_empty(harness: Any) -> None:
+    chen = org_user_id(harness, "chen@example.com")
+    spec = copy.deepcopy(SPEC)
+    spec["members"] = {"chen": {"role": "READ", "match": {"id": chen}}}
+    path = write(harness, spec)
+    assert actionable(harness.plan(path))["member.chen"] == Action.CREATE
+    converge(harness, path)  # a second plan is empty: the live member is addressed by its id
+    assert members(harness)["chen@example.com"] == "READ"
+    spec["members"] = {"chen-by-id": {"role": "WRITE", "match": {"id": chen}}}
+    path = write(harness, spec)  # the same user under another name: adopted, role updated
+    assert actionable(harness.plan(path)) == {"member.chen-by-id": Action.UPDATE}
+    converge(harness, path)
+    assert members(harness)["chen@example.com"] == "WRITE"
+
+
+def test_a_member_named_otherwise_than_by_email_needs_its_id(harness: Any) -> None:
+    spec = copy.deepcopy(SPEC)
+    spec["members"] = {"chen": {"role": "READ"}}
+    with pytest.raises(SpecError, match=r"members\.chen.*match"):
+        load_spec(write(harness, spec))
+
+
+def test_an_unknown_user_id_fails_that_member_in_one_sentence(harness: Any) -> None:
+    spec = copy.deepcopy(SPEC)
+    spec["members"] = {"ghost": {"role": "READ", "match": {"id": "no-such-user"}}}
+    report = harness.apply(write(harness, spec))
+    failed = {r.step: r.message for r in report.of("failed")}
+    assert any("no user of the organization has the id no-such-user" in m for m in failed.values())
