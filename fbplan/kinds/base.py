@@ -292,11 +292,6 @@ class Kind:
     data_plane: ClassVar[bool] = False
 
     @property
-    def org_unique_name(self) -> bool:
-        """Whether the kind's names are unique in the organization."""
-        return any(unique.field == "name" for unique in self.org_unique)
-
-    @property
     def named_section(self) -> bool:
         """Whether the kind is a top-level spec section of named entries."""
         return not self.root and not self.parent_kind
