@@ -21,6 +21,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from fbplan import extras
 from fbplan.checks.results import CheckResults, Outcome
 from fbplan.errors import ConfigError, SafetyError, SpecProblem
 from fbplan.kinds import REGISTRY
@@ -82,9 +83,10 @@ class Checks:
     variables: Mapping[str, Any] = field(default_factory=dict)
 
 
-def load_checks(path: str | Path) -> Checks:
+def load_checks(path: str | Path, given_as: str = "--checks") -> Checks:
     """Read, validate and compile the checks file at `path`; raise ChecksError if any
-    problem is found (a missing or unreadable file too)."""
+    problem is found (a missing or unreadable file too), and ConfigError naming `given_as`
+    and the path if cel-python (the `checks` extra) is not installed."""
     path = Path(path)
     data, marks, problems, raw = read_yaml_file(path)
     if problems:
@@ -92,6 +94,7 @@ def load_checks(path: str | Path) -> Checks:
     problems = [*_schema_problems(data, marks), *_name_problems(data, marks)]
     if problems:
         raise ChecksError(path, problems)
+    extras.require(extras.CHECKS, f"{given_as} {path}")
     rules = []
     for index, item in enumerate(data["rules"]):
         rule = _compile(item, index, marks, problems)
@@ -107,11 +110,12 @@ def checks_for_apply(path: str | Path | None, recorded: CheckResults | None) -> 
     """The checks `apply` evaluates: those of `--checks`, else the file a saved plan was
     checked with. The rules a saved plan was reviewed with are the ones enforced: if that
     file changed since (its digest differs), apply is refused (exit 3)."""
+    given_as = "--checks"
     if path is None:
         if recorded is None:
             return None
-        path = recorded.file
-    checks = load_checks(path)
+        path, given_as = recorded.file, "the plan's checks file"
+    checks = load_checks(path, given_as)
     if recorded is not None and checks.digest != recorded.digest:
         raise SafetyError(
             f"the checks file {checks.file} is not the one the plan was checked with "

@@ -48,7 +48,7 @@ from fbplan.cli.stacks import single_spec, stack_options
 from fbplan.errors import ConfigError
 from fbplan.plan.model import Plan
 from fbplan.plan.planfile import load_plan
-from fbplan.smoke.runner import Pins, run_smoke
+from fbplan.smoke.runner import Pins, require_packages, run_smoke
 from fbplan.workflow import (
     ApplyReport,
     ApplyRequest,
@@ -239,6 +239,8 @@ def apply(
         saved_checks = request.saved.checks if request.saved else None
         request = replace(request, checks=checks_for_apply(checks_path, saved_checks))
         loaded = load(request)  # a spec or checks error stops here, before any request
+        if not no_smoke:
+            require_packages(loaded[0])
         with connect(
             local=local, on_event=request_logger(verbose), parallelism=parallelism
         ) as connection:

@@ -15,7 +15,7 @@ from fbplan.cli.options import (
 from fbplan.errors import ConfigError
 from fbplan.outputs import smoke_pins
 from fbplan.smoke import SmokeReport, SmokeStep, TargetResult, render_json, render_text
-from fbplan.smoke.runner import StepCallback, run_smoke
+from fbplan.smoke.runner import StepCallback, require_packages, run_smoke
 from fbplan.spec import Spec, load_spec
 from fbplan.stats import collect_stats
 from fbplan.stats import render_json as stats_json
@@ -68,6 +68,7 @@ def smoke(
     with user_errors():
         loaded = load_spec(spec, cli_vars=parse_vars(variables), require_env=False)
         _require_smoke_values(loaded)
+        require_packages(loaded)
         with connect(local=local, on_event=request_logger(verbose)) as connection:
             pins = smoke_pins(loaded, connection)
             report = run_smoke(loaded, connection, on_step=smoke_progress(), pins=pins)

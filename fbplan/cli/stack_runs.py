@@ -29,7 +29,7 @@ from fbplan.plan.document import to_document
 from fbplan.plan.graph import steps_of
 from fbplan.plan.model import Plan
 from fbplan.plan.render.markdown import render_markdown
-from fbplan.smoke.runner import run_smoke
+from fbplan.smoke.runner import require_packages, run_smoke
 from fbplan.spec import Spec
 from fbplan.spec.build import spec_warnings
 from fbplan.stacks import Stack, StackResult
@@ -178,6 +178,8 @@ def apply_stack(
 ) -> StackResult:
     """Lock, plan, apply, outputs and smoke, as `fbplan apply SPEC --yes` does."""
     request = _request(stack, settings)
+    if not settings.get("no_smoke"):
+        require_packages(loaded[0])  # this stack's failure, before its first request
     workspace = loaded[1].workspace
     texts: list[str] = []
     held = settings.get("break_lock", False), settings.get("lock_timeout", 0.0)

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from fbplan import extras
 from fbplan.backend.live import read_live
 from fbplan.errors import ConfigError
 from fbplan.kinds import KINDS, renamed_keys
@@ -111,6 +112,13 @@ class _Run:
         target.steps.append(step)
         if self.on_step is not None:
             self.on_step(target, step)
+
+
+def require_packages(spec: Spec) -> None:
+    """Before any request: a spec with `smoke.ai` targets needs the openai package (the
+    `ai` extra); ConfigError at the spec's file:line:column if it is not installed."""
+    if (spec.data.get("smoke") or {}).get("ai"):
+        extras.require(extras.AI, f"{spec.location(('smoke', 'ai'))}: smoke.ai")
 
 
 def run_smoke(
