@@ -17,8 +17,6 @@ its result, so that one stack that fails never stops the others.
 from __future__ import annotations
 
 import re
-import subprocess
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -196,6 +194,9 @@ def changed_files(ref: str, cwd: Path) -> set[Path]:
 def _git(arguments: list[str], cwd: Path, failure: str) -> str:
     """git's output (into a file, read only up to the cap); a ConfigError saying `failure`
     when git fails, is missing, takes too long or prints too much."""
+    import subprocess  # here, as `fbplan validate` imports this module and needs neither
+    import tempfile
+
     with tempfile.TemporaryFile() as output:
         try:
             done = subprocess.run(

@@ -18,7 +18,6 @@ from typing import Any, TypeVar
 
 import click
 
-from fbplan.checks import load_checks
 from fbplan.cli.console import err, out, parse_vars, setup_logging, user_errors
 from fbplan.cli.options import var_option
 from fbplan.stacks import (
@@ -79,6 +78,7 @@ def single_spec(command: str, specs: tuple[str, ...]) -> str:
 
 def run_several(command: str, params: dict[str, Any]) -> int:
     """Run `command` over the stacks in `params["specs"]`; the exit code of the run."""
+    from fbplan.checks import load_checks  # here: CEL and jsonschema, not for `validate`
     from fbplan.cli import stack_runs as runs
 
     runs.refuse_single_stack_flags(command, params)

@@ -17,7 +17,17 @@ from click.testing import CliRunner
 
 from fbplan.cli.main import COMMANDS, cli
 
-HEAVY = ("httpx", "tenacity", "boto3", "flask", "fbplan.emulator", "fbplan.apply.executor")
+HEAVY = (
+    "httpx",
+    "tenacity",
+    "boto3",
+    "flask",
+    "rich",
+    "openai",
+    "fbplan.emulator",
+    "fbplan.apply.executor",
+    "fbplan.checks",  # CEL
+)
 
 
 def _modules_after(code: str) -> set[str]:
@@ -51,15 +61,32 @@ def test_help_imports_no_command_module() -> None:
     assert not any(_loaded(modules, name) for name in (*HEAVY, "jsonschema", "fbplan.workflow"))
 
 
-@pytest.mark.parametrize("spec", ["examples/quickstart.yaml"])
-def test_validate_loads_neither_the_http_client_nor_apply(spec: str) -> None:
-    modules = _modules_after(
-        f"import sys\nsys.argv = ['fbplan', 'validate', {spec!r}]\n"
+FULL_ENV = {"AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": "s", "OPENAI_API_KEY": "k"}
+
+
+def _modules_after_validate(spec: str, code: int) -> set[str]:
+    return _modules_after(
+        f"import os, sys\nos.environ.update({FULL_ENV!r})\n"
+        f"sys.argv = ['fbplan', 'validate', {spec!r}]\n"
         "from fbplan.cli.main import main\ntry:\n    main()\nexcept SystemExit as e:\n"
-        "    assert e.code == 0, e.code"
+        f"    assert e.code == {code}, e.code"
     )
-    assert "fbplan.spec.validate" in modules
-    assert not any(_loaded(modules, name) for name in (*HEAVY, "fbplan.workflow"))
+
+
+@pytest.mark.parametrize("spec", ["examples/quickstart.yaml", "examples/full.yaml"])
+def test_validate_of_a_valid_spec_loads_neither_the_http_client_nor_apply_nor_jsonschema(
+    spec: str,
+) -> None:
+    modules = _modules_after_validate(spec, 0)
+    assert "fbplan.spec.schema_check" in modules
+    heavy = (*HEAVY, "fbplan.workflow", "jsonschema")
+    assert [name for name in heavy if _loaded(modules, name)] == []
+
+
+def test_validate_of_an_invalid_spec_asks_jsonschema_what_is_wrong() -> None:
+    modules = _modules_after_validate("tests/unit/spec/fixtures/typo-in-field.yaml", 1)
+    assert "jsonschema" in modules
+    assert [name for name in (*HEAVY, "fbplan.workflow") if _loaded(modules, name)] == []
 
 
 def test_an_unknown_command_is_a_usage_error() -> None:
