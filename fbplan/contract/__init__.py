@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
+
+from fbplan.contract.fast import compile_check
 
 NO_BODY: Any = object()
 """The request carried no body at all (distinct from a JSON ``null`` body)."""
@@ -62,7 +64,9 @@ class Endpoint:
         request = entry.get("request")
         self._request = None if request is None else _validator(request, defs)
         self._response = _validator(entry["response"]["schema"], defs)
-        self._reading = _validator(reading_form(entry["response"]["schema"]), reading_defs)
+        self._reading_schema = reading_form(entry["response"]["schema"])
+        self._reading_defs = reading_defs
+        self._reading = _validator(self._reading_schema, reading_defs)
 
     def __repr__(self) -> str:
         return f"<Endpoint {self.method} {self.path}>"
@@ -95,8 +99,16 @@ class Endpoint:
         return _problems(self._response, body, "response")[:_MAX_PROBLEMS]
 
     def reading_problems(self, body: Any) -> list[Problem]:
-        """What makes a success answer unreadable, read tolerantly (the client's check)."""
+        """What makes a success answer unreadable, read tolerantly (the client's check). A
+        valid answer is recognized by the fast check (`fbplan.contract.fast`); jsonschema
+        finds and describes the problems of any other."""
+        if self._reading_check is not None and self._reading_check(body):
+            return []
         return _problems(self._reading, body, "response")[:_MAX_PROBLEMS]
+
+    @cached_property
+    def _reading_check(self) -> Callable[[Any], bool] | None:
+        return compile_check(self._reading_schema, self._reading_defs)
 
 
 _NO_QUERY: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": {}}
