@@ -72,8 +72,8 @@ def test_by_default_the_live_read_keeps_to_the_default_parallelism(harness: Any)
 
 class Rounds:
     """The backend client, numbering each GET's sequential round trip: one more than the
-    latest round among the GETs answered before it was sent. Each GET takes a moment, so
-    that GETs sent together overlap as they would over a network."""
+    latest round among the GETs answered before it was sent. Each GET takes a moment (as
+    over a network), long enough that GETs sent together overlap even on a busy machine."""
 
     def __init__(self, api: Any) -> None:
         self.api = api
@@ -88,7 +88,7 @@ class Rounds:
         with self.lock:
             round_trip = self.answered + 1
             self.sent.append((round_trip, path))
-        time.sleep(0.05)
+        time.sleep(0.25)
         try:
             return self.api.get(path, params=params)
         finally:
