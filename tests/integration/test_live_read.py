@@ -9,9 +9,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from fbplan.backend.live import read_live
 from fbplan.kinds.base import DEFAULT_PARALLELISM, READS_PER_STEP, read_parallelism
-from fbplan.workflow import Connection, PlanRequest, prepare
+from fbplan.workflow import ApplyRequest, Connection, PlanRequest, apply_prepared, prepare
 
 REPOS = 10
 SPEC = "version: 1\nworkspace: many\nrepos:\n" + "".join(
@@ -75,11 +77,12 @@ class Rounds:
     latest round among the GETs answered before it was sent. Each GET takes a moment (as
     over a network), long enough that GETs sent together overlap even on a busy machine."""
 
-    def __init__(self, api: Any) -> None:
+    def __init__(self, api: Any, answers: list[str] | None = None) -> None:
         self.api = api
         self.lock = threading.Lock()
         self.answered = 0  # the latest round answered so far
         self.sent: list[tuple[int, str]] = []
+        self.answers = [] if answers is None else answers  # the paths, as answered
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.api, name)
@@ -94,6 +97,7 @@ class Rounds:
         finally:
             with self.lock:
                 self.answered = max(self.answered, round_trip)
+                self.answers.append(path)
 
     def of(self, round_trip: int) -> set[str]:
         return {path for number, path in self.sent if number == round_trip}
@@ -123,3 +127,30 @@ def test_a_plan_reads_the_quota_and_credits_in_the_first_round_trip(
     assert not prepared.plan.has_changes
     assert rounds.of(1) == {"/user/profile", "/workspace", "/user/quota", "/credits/balance"}
     assert max(number for number, _ in rounds.sent) == 3
+
+
+def test_recorded_fingerprints_are_hashed_while_the_read_waits_for_its_answers(
+    harness: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hashing a secret (by design slow) is off the refresh's critical path: it starts
+    before the live read's last answer is in, and the plan still finds it unchanged."""
+    from fbplan.secrets import fingerprints
+
+    monkeypatch.setitem(fingerprints._SCRYPT, "n", 2**4)
+    monkeypatch.setenv("WARM_SECRET", "warm-secret-value-0001")
+    spec = harness.write(
+        SPEC + "buckets:\n  b: {bucket: warm-b, storage_type: S3, region: us-east-1, "
+        'key: AKIAWARM, secret: "${env:WARM_SECRET}"}\n'
+    )
+    connection = Connection(harness.api(), None, tmp_path / "fp.json")
+    prepared = prepare(PlanRequest(spec), connection)
+    assert apply_prepared(prepared, connection, ApplyRequest()).ok
+    events: list[str] = []
+    scrypt = fingerprints._scrypt
+    monkeypatch.setattr(fingerprints, "_scrypt", lambda *a: events.append("hash") or scrypt(*a))
+    rounds = Rounds(harness.api(), events)
+    again = prepare(PlanRequest(spec), Connection(rounds, None, tmp_path / "fp.json"))  # type: ignore[arg-type]
+    assert not again.plan.has_changes
+    assert not [note for note in again.plan.notes if "untracked" in note]
+    assert events.count("hash") == 1
+    assert events.index("hash") < len(events) - 1  # answers came in after it started
