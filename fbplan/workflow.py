@@ -11,6 +11,7 @@ import os
 import secrets
 import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,7 +153,14 @@ def prepare(
     credits if already read (else read beside the workspace)."""
     spec, desired = loaded or load(request)
     apply_checks = not (destroy or drift)
-    with reading_quota(connection.api, enabled=apply_checks and quota is None) as read_quota:
+    fingerprint_path = connection.fingerprint_path or spec.root / FILE_NAME
+    with (
+        reading_quota(connection.api, enabled=apply_checks and quota is None) as read_quota,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="fbplan-fingerprints") as pool,
+    ):
+        # The diff checks fingerprints one by one: hash them (in parallel, off the GIL)
+        # while the live read waits for its answers. Only recorded ones are hashed.
+        warmed = pool.submit(_warm_fingerprints, fingerprint_path, desired, warm=not destroy)
         live = read_live(
             connection.api,
             desired.workspace,
@@ -162,22 +170,13 @@ def prepare(
             keys=renamed_keys(spec.data),
         )
         quota = quota or read_quota()
+        store = warmed.result()
     _check_addresses(request, desired, live)
     ignored: list[Ignored] = []
     if not destroy:  # destroy deletes what the spec declares, ignored fields or not
         desired, live, ignored = set_aside(ignore_rules(spec.data), desired, live)
-    store = FingerprintStore(
-        connection.fingerprint_path or spec.root / FILE_NAME, desired.workspace
-    )
     owner = Owner(connection.backend, desired.workspace)
     sink = sink_from_spec((spec.data.get("secrets") or {}).get("sink"), spec.root, owner)
-    if not destroy:  # the diff checks these one by one: hash them in parallel first
-        store.warm(
-            (r.address, name, value)
-            for r in desired
-            if r.address in live.resources
-            for name, value in r.secrets.items()
-        )
     inputs = PlanInputs(
         desired,
         live,
@@ -195,6 +194,16 @@ def prepare(
     )
     plan = destroy_plan(request, inputs) if destroy else make_plan(request, inputs)
     return Prepared(spec, desired, live, plan, store, sink)
+
+
+def _warm_fingerprints(path: Path, desired: State, *, warm: bool) -> FingerprintStore:
+    """The fingerprint store of `path`, with the recorded fingerprints of `desired`'s
+    secrets hashed already when `warm` (a resource that is no longer live costs a hash for
+    nothing; one the spec does not declare, none)."""
+    store = FingerprintStore(path, desired.workspace)
+    if warm:
+        store.warm((r.address, name, value) for r in desired for name, value in r.secrets.items())
+    return store
 
 
 def _sink_facts(sink: SecretSink | None, desired: State) -> SinkFacts:

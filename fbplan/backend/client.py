@@ -166,7 +166,9 @@ class BackendClient:
         self._http = httpx.Client(
             base_url=self.base_url,
             headers=_headers(token),
-            transport=transport if transport is not None else deadline_transport(limits),
+            transport=transport
+            if transport is not None
+            else deadline_transport(limits, tls=httpx.URL(self.base_url).scheme == "https"),
             timeout=min(timeout, deadline),
             limits=limits,
         )

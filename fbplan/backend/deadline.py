@@ -14,6 +14,7 @@ differently, `transport` returns the plain one: the body deadline still holds.
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -98,13 +99,19 @@ class _Backend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
-def transport(limits: httpx.Limits) -> httpx.HTTPTransport:
-    """An HTTP transport whose sockets honour the per-thread deadline of `until`."""
-    plain = httpx.HTTPTransport(limits=limits)
+def transport(limits: httpx.Limits, *, tls: bool = True) -> httpx.HTTPTransport:
+    """An HTTP transport whose sockets honour the per-thread deadline of `until`.
+
+    Its TLS context (loading the CA certificates costs some 40 ms) is made once, and only
+    for a backend reached over TLS (`tls`); otherwise the context holds no certificate, so
+    that a TLS connection, were one ever asked for, would fail verification, never pass.
+    """
+    context = httpx.create_ssl_context() if tls else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    plain = httpx.HTTPTransport(limits=limits, verify=context)
     if not isinstance(getattr(plain, "_pool", None), httpcore.ConnectionPool):
         return plain
     plain._pool = httpcore.ConnectionPool(
-        ssl_context=httpx.create_ssl_context(),
+        ssl_context=context,
         max_connections=limits.max_connections,
         max_keepalive_connections=limits.max_keepalive_connections,
         keepalive_expiry=limits.keepalive_expiry,

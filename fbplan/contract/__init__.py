@@ -20,14 +20,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+from fbplan.contract.fast import compile_check
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 NO_BODY: Any = object()
 """The request carried no body at all (distinct from a JSON ``null`` body)."""
@@ -49,7 +52,8 @@ class Problem:
 
 
 class Endpoint:
-    """One endpoint of the contract, with validators built once."""
+    """One endpoint of the contract, with validators built once, when first needed: a
+    client whose answers are all valid never imports jsonschema (`_reading_check`)."""
 
     def __init__(
         self, entry: Mapping[str, Any], defs: Mapping[str, Any], reading_defs: Mapping[str, Any]
@@ -58,11 +62,27 @@ class Endpoint:
         self.path: str = entry["path"]
         self.success_status: int = entry["response"]["status"]
         self._pattern = _path_pattern(self.path)
-        self._query = _validator(entry.get("query", _NO_QUERY), defs)
-        request = entry.get("request")
-        self._request = None if request is None else _validator(request, defs)
-        self._response = _validator(entry["response"]["schema"], defs)
-        self._reading = _validator(reading_form(entry["response"]["schema"]), reading_defs)
+        self._entry = entry
+        self._defs = defs
+        self._reading_schema = reading_form(entry["response"]["schema"])
+        self._reading_defs = reading_defs
+
+    @cached_property
+    def _query(self) -> Draft202012Validator:
+        return _validator(self._entry.get("query", _NO_QUERY), self._defs)
+
+    @cached_property
+    def _request(self) -> Draft202012Validator | None:
+        request = self._entry.get("request")
+        return None if request is None else _validator(request, self._defs)
+
+    @cached_property
+    def _response(self) -> Draft202012Validator:
+        return _validator(self._entry["response"]["schema"], self._defs)
+
+    @cached_property
+    def _reading(self) -> Draft202012Validator:
+        return _validator(self._reading_schema, self._reading_defs)
 
     def __repr__(self) -> str:
         return f"<Endpoint {self.method} {self.path}>"
@@ -95,14 +115,24 @@ class Endpoint:
         return _problems(self._response, body, "response")[:_MAX_PROBLEMS]
 
     def reading_problems(self, body: Any) -> list[Problem]:
-        """What makes a success answer unreadable, read tolerantly (the client's check)."""
+        """What makes a success answer unreadable, read tolerantly (the client's check). A
+        valid answer is recognized by the fast check (`fbplan.contract.fast`); jsonschema
+        finds and describes the problems of any other."""
+        if self._reading_check is not None and self._reading_check(body):
+            return []
         return _problems(self._reading, body, "response")[:_MAX_PROBLEMS]
+
+    @cached_property
+    def _reading_check(self) -> Callable[[Any], bool] | None:
+        return compile_check(self._reading_schema, self._reading_defs)
 
 
 _NO_QUERY: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": {}}
 
 
 def _validator(schema: Mapping[str, Any], defs: Mapping[str, Any]) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator  # here: only a wrong answer needs it
+
     return Draft202012Validator({**schema, "$defs": dict(defs)})
 
 

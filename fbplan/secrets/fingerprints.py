@@ -129,7 +129,9 @@ class FingerprintStore:
         """Hash what `status` will need for these (address, field, secret), in parallel, so
         that a plan pays for its fingerprints in 1/HASH_WORKERS of the time."""
         todo = [item for item in items if self._entries.get(self.prefix + item[0], {}).get(item[1])]
-        if len(todo) < 2:
+        if len(todo) < 2:  # no pool for one (the plan warms on a thread of its own)
+            for item in todo:
+                self.status(*item)
             return
         with ThreadPoolExecutor(max_workers=HASH_WORKERS) as pool:
             list(pool.map(lambda item: self.status(*item), todo))

@@ -7,6 +7,9 @@ string where a list belongs must never crash fbplan deep inside a kind ("interna
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from typing import Any
 
 import httpx
@@ -108,3 +111,26 @@ def test_plan_exits_1_with_the_sentence_not_an_internal_error(
     assert "response: must be an object, not an array" in result.output
     assert "internal error" not in result.output.lower()
     assert "Traceback" not in result.output
+
+
+def test_valid_answers_are_read_without_loading_jsonschema_or_httpxs_command_line() -> None:
+    """jsonschema (a tenth of a second to import) is needed only to describe a wrong
+    answer, and httpx's own command-line tool (rich, pygments) never: a run whose answers
+    are all valid loads neither before, nor after, its first request."""
+    code = f"""
+import json, sys
+from fbplan.backend import BackendClient
+import httpx
+body = {{"success": True, "workspaces": [{WORKSPACE!r}]}}
+answer = lambda request: httpx.Response(200, json=body)
+client = BackendClient({BASE!r}, "t", transport=httpx.MockTransport(answer))
+assert client.get("/workspace")["workspaces"][0]["id"] == "ws-1"
+print(json.dumps(sorted(m for m, module in sys.modules.items() if module is not None)))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    modules = json.loads(done.stdout.splitlines()[-1])
+    assert "fbplan.contract" in modules and "httpx" in modules
+    for heavy in ("jsonschema", "httpx._main", "rich", "pygments"):
+        assert not any(m == heavy or m.startswith(heavy + ".") for m in modules), heavy
