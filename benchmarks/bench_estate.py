@@ -136,7 +136,9 @@ def emulator(folder: Path) -> Iterator[Emulator]:
     token, port = secrets.token_urlsafe(16), _free_port()
     args = [*FBPLAN, "emulator", "--port", str(port), "--token", token]
     args += ["--data", str(folder / "emulator.db")]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=folder, env=user_env())
+    proc = subprocess.Popen(
+        args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=folder, env=user_env()
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(200):
