@@ -187,3 +187,23 @@ def test_another_yaml_file_is_located_from_its_first_node(tmp_path: Path) -> Non
     assert marks.locate(()) == Location(str(path), 3, 1)
     assert marks.locate(("rules", 0, "when")) == Location(str(path), 4, 21)
     assert marks.locate(("rules", 0, "when"), at_key=True) == Location(str(path), 4, 15)
+
+
+def test_a_plain_spec_is_composed_only_when_a_place_is_asked_for_and_then_once(
+    spec_file: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fbplan.spec import loader
+
+    composed: list[str] = []
+    compose = loader._compose
+
+    def counting(text: str) -> object:
+        composed.append(text)
+        return compose(text)
+
+    monkeypatch.setattr(loader, "_compose", counting)
+    spec = load_spec(spec_file(WARNED.replace("${file:nofile}", "f")), env={"K": "k", "S": "s"})
+    assert composed == []
+    assert spec.location(("repos", "app", "mode")) == Location(str(spec.files[0]), 8, 11)
+    assert spec.location(("buckets", "a")) == Location(str(spec.files[0]), 4, 3)
+    assert len(composed) == 1

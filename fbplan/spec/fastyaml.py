@@ -1,0 +1,145 @@
+"""A spec file's YAML read straight from the parser's events into plain data (issue 9).
+
+Composing a node tree (a Python object and two marks per node) and then walking it cost
+most of loading a large spec. The usual spec is plain mappings, lists and scalars: this
+reads it from libyaml's events in one pass, keeping no node and no mark, and gives up
+(`Unusual`) on anything else, for the composer to read and report exactly as before:
+anchors and aliases, merge keys, duplicate keys, tags other than the standard ones,
+non-scalar keys, several documents, a top level that is not a mapping, nesting too deep
+for Python's stack, any YAML error. Scalars are resolved and constructed as the composer
+and `SafeConstructor` do, so that the data is the same either way (tests prove it).
+
+The node cap is counted on the way (`TooManyNodes`): no extra pass over the text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from yaml.constructor import SafeConstructor
+from yaml.events import (
+    Event,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
+from yaml.nodes import ScalarNode
+
+_STR_TAG = "tag:yaml.org,2002:str"
+_MAP_TAGS = (None, "!", "tag:yaml.org,2002:map")
+_SEQ_TAGS = (None, "!", "tag:yaml.org,2002:seq")
+
+
+class Unusual(Exception):
+    """The text holds something this reader leaves to the composer."""
+
+
+class TooManyNodes(Exception):
+    """The text holds more nodes than the cap."""
+
+
+def read_plain_yaml(
+    text: str, loader: type[yaml.SafeLoader], *, max_nodes: int, max_values: int
+) -> dict[str, Any] | None:
+    """The top-level mapping of `text` as plain data (None for an empty file). Raises
+    `TooManyNodes` past `max_nodes` node events (keys included, as written), `Unusual`
+    past `max_values` values (the composer's builder reports that cap) or on anything
+    the module docstring lists."""
+    return _Reader(text, loader, max_nodes, max_values).read()
+
+
+class _Reader:
+    def __init__(self, text: str, loader: type[yaml.SafeLoader], max_nodes: int, max_values: int):
+        self._parser = loader(text)
+        self._next = self._parser.get_event
+        self._nodes = 0
+        self._values = 0
+        self._max_nodes = max_nodes
+        self._max_values = max_values
+        resolvers = loader.yaml_implicit_resolvers
+        if None in resolvers or loader.yaml_path_resolvers:
+            raise Unusual  # resolvers added at run time: leave them to the composer
+        #: First characters of a plain scalar that may resolve to something but a string.
+        self._maybe_typed = frozenset(first for first in resolvers if first)
+        self._constructor = SafeConstructor()
+
+    def read(self) -> dict[str, Any] | None:
+        try:
+            self._next()  # the stream's start
+            if isinstance(self._next(), StreamEndEvent):
+                return None  # an empty file (or only comments)
+            first = self._next()
+            if not isinstance(first, MappingStartEvent):
+                raise Unusual
+            data = self._value(first)
+            self._next()  # the document's end
+            if not isinstance(self._next(), StreamEndEvent):
+                raise Unusual  # another document: the composer says where
+            return data
+        except (yaml.YAMLError, RecursionError) as err:
+            raise Unusual from err
+        finally:
+            self._parser.dispose()
+
+    def _value(self, event: Event) -> Any:
+        self._nodes += 1
+        self._values += 1
+        if self._nodes > self._max_nodes:
+            raise TooManyNodes
+        if self._values > self._max_values:
+            raise Unusual
+        kind = type(event)
+        if kind is ScalarEvent:
+            return self._scalar(event)
+        if kind is MappingStartEvent:
+            return self._mapping(event)
+        if kind is SequenceStartEvent:
+            return self._sequence(event)
+        raise Unusual  # an alias
+
+    def _mapping(self, start: MappingStartEvent) -> dict[str, Any]:
+        if start.anchor is not None or start.tag not in _MAP_TAGS:
+            raise Unusual
+        result: dict[str, Any] = {}
+        while True:
+            event = self._next()
+            if type(event) is not ScalarEvent:
+                if type(event) is MappingEndEvent:
+                    return result
+                raise Unusual  # a key that is a list, a mapping or an alias
+            key = event.value
+            merge = key == "<<" and event.implicit[0]
+            if event.tag is not None or event.anchor is not None or key in result or merge:
+                raise Unusual  # a tagged or anchored key, a duplicate, a merge key
+            self._nodes += 1
+            result[key] = self._value(self._next())
+
+    def _sequence(self, start: SequenceStartEvent) -> list[Any]:
+        if start.anchor is not None or start.tag not in _SEQ_TAGS:
+            raise Unusual
+        items: list[Any] = []
+        while True:
+            event = self._next()
+            if type(event) is SequenceEndEvent:
+                return items
+            items.append(self._value(event))
+
+    def _scalar(self, event: ScalarEvent) -> Any:
+        if event.anchor is not None:
+            raise Unusual
+        value, tag = event.value, event.tag
+        if tag is None or tag == "!":
+            if not event.implicit[0] or (value and value[0] not in self._maybe_typed):
+                return value  # quoted, or plain text no implicit type starts with
+            tag = self._parser.resolve(ScalarNode, value, event.implicit)
+        if tag == _STR_TAG:
+            return value
+        node = ScalarNode(tag, value, event.start_mark, event.end_mark, event.style)
+        try:
+            return self._constructor.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, TypeError, OverflowError) as err:
+            raise Unusual from err
