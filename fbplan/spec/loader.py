@@ -572,7 +572,8 @@ def _merge_entry(
     value: Any,
 ) -> list[SpecProblem]:
     current = merged.get(key)
-    if key in NAMED_SECTIONS and isinstance(value, dict) and isinstance(current, dict | None):
+    fresh = key not in merged or isinstance(current, dict)  # `buckets:` left empty is None
+    if key in NAMED_SECTIONS and isinstance(value, dict) and fresh:
         target = merged.setdefault(key, {})
         owners.setdefault((key,), source)
         return [
