@@ -119,6 +119,7 @@ class _Resolver:
         self.require_env = require_env
         self.out = Interpolated({}, {}, variables)
         self.files: dict[str, tuple[str | None, str | None, bool]] = {}
+        self.secrets: dict[tuple[str, str], Secret] = {}
 
     def walk(self, value: Any, path: PathKey) -> tuple[Any, Any]:
         """(resolved value, validation view) of `value` at `path`. A value with nothing to
@@ -176,8 +177,11 @@ class _Resolver:
             return None, value
         kind, argument = match.groups()
         self.out.tainted.add(path)
-        text = self.resolve(kind, argument, path)
-        return Secret(text or "", origin=f"{kind}:{argument}"), value
+        origin, text = f"{kind}:{argument}", self.resolve(kind, argument, path) or ""
+        secret = self.secrets.get((origin, text))
+        if secret is None:  # one (immutable) Secret per reference: registered once
+            secret = self.secrets[(origin, text)] = Secret(text, origin=origin)
+        return secret, value
 
     def string(self, value: str, path: PathKey) -> str:
         parts: list[str] = []
