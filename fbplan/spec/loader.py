@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,8 +122,13 @@ class FileMarks(Marks):
         self._text: str | None = text if root is None else None
         self._root = root
         self._entries: dict[int, dict[str, _Entry]] = {}
+        self._lock = threading.Lock()
 
     def locate(self, path: PathKey, *, at_key: bool = False) -> Location:
+        with self._lock:  # another thread's lookup may be composing, or indexing a mapping
+            return self._locate(path, at_key)
+
+    def _locate(self, path: PathKey, at_key: bool) -> Location:
         node = self._tree()
         if node is None:
             return self.default
@@ -139,11 +145,11 @@ class FileMarks(Marks):
 
     def _tree(self) -> Node | None:
         if self._text is not None:
-            text, self._text = self._text, None
             try:
-                self._root = _compose(text)
+                self._root = _compose(self._text)
             except (yaml.YAMLError, RecursionError):
                 self._root = None  # only a file that already has a problem fails here
+            self._text = None
         return self._root
 
     def _loc(self, node: Node) -> Location:

@@ -207,3 +207,17 @@ def test_a_plain_spec_is_composed_only_when_a_place_is_asked_for_and_then_once(
     assert spec.location(("repos", "app", "mode")) == Location(str(spec.files[0]), 8, 11)
     assert spec.location(("buckets", "a")) == Location(str(spec.files[0]), 4, 3)
     assert len(composed) == 1
+
+
+def test_a_merged_path_is_located_where_its_value_comes_from(tmp_path: Path) -> None:
+    path = tmp_path / "merge.yaml"
+    path.write_text(
+        "base1: &a {x: 1, y: 1}\nbase2: &b {x: 2, y: 2, z: 2}\nm:\n  <<: [*a, *b]\n  y: 3\n"
+    )
+    data, marks, problems, _ = read_yaml_file(path)
+    assert (data["m"], problems) == ({"x": 1, "y": 3, "z": 2}, [])
+    file = str(path)
+    assert marks.locate(("m", "x")) == Location(file, 1, 15)  # the first source wins
+    assert marks.locate(("m", "y")) == Location(file, 5, 6)  # the mapping's own entry wins
+    assert marks.locate(("m", "z")) == Location(file, 2, 27)
+    assert marks.locate(("m", "z"), at_key=True) == Location(file, 2, 24)
