@@ -1,11 +1,13 @@
 """Load a spec: a YAML file or a folder of them, into one validated `Spec`.
 
-    path ─► read files ─► compose YAML (marks, duplicate keys) ─► merge the files
+    path ─► read files ─► YAML to data (bounds, duplicate keys) ─► merge the files
          ─► interpolate (${env:} ${file:} ${var:}, secret fields) ─► validate ─► Spec
 
-Every node keeps the file:line:column it was written at, so each problem found at any
-stage points at the user's text. All problems are collected; `load_spec` raises one
-`SpecError` carrying them all, and never a traceback for a user mistake.
+Each problem found at any stage points at the file:line:column the user wrote: the
+`Marks` of a spec look a path up when a problem is reported (composing a file's nodes
+again then, once), so that loading a large valid spec records no mark at all. All
+problems are collected; `load_spec` raises one `SpecError` carrying them all, and never a
+traceback for a user mistake.
 """
 
 from __future__ import annotations
