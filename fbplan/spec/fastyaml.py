@@ -143,3 +143,58 @@ class _Reader:
             return self._constructor.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, TypeError, OverflowError) as err:
             raise Unusual from err
+
+
+Place = tuple[int, int]  # 1-based line and column
+PlacePath = tuple[str | int, ...]
+
+
+def plain_places(
+    text: str, loader: type[yaml.SafeLoader]
+) -> tuple[dict[PlacePath, Place], dict[PlacePath, Place]]:
+    """Where each path of a plain YAML text (one `read_plain_yaml` read) was written, from
+    one pass over the events: (values, keys). `values` holds the value of a scalar entry,
+    the key of a mapping or list entry, each list item, and the top-level mapping at `()`;
+    `keys` the key of each mapping entry. Raises `Unusual` where the text is not plain."""
+    values: dict[PlacePath, Place] = {}
+    keys: dict[PlacePath, Place] = {}
+    parser = loader(text)
+    try:
+        parser.get_event()  # the stream's start
+        if not isinstance(parser.get_event(), StreamEndEvent):
+            root = parser.get_event()
+            values[()] = _place(root)
+            _places(parser.get_event, root, (), values, keys)
+    except (yaml.YAMLError, RecursionError) as err:
+        raise Unusual from err
+    finally:
+        parser.dispose()
+    return values, keys
+
+
+def _places(
+    get: Any,
+    event: Event,
+    path: PlacePath,
+    values: dict[PlacePath, Place],
+    keys: dict[PlacePath, Place],
+) -> None:
+    if isinstance(event, MappingStartEvent):
+        while not isinstance(key := get(), MappingEndEvent):
+            child, value = (*path, key.value), get()
+            keys[child] = _place(key)
+            values[child] = keys[child] if not isinstance(value, ScalarEvent) else _place(value)
+            _places(get, value, child, values, keys)
+    elif isinstance(event, SequenceStartEvent):
+        index = 0
+        while not isinstance(item := get(), SequenceEndEvent):
+            values[(*path, index)] = _place(item)
+            _places(get, item, (*path, index), values, keys)
+            index += 1
+    elif not isinstance(event, ScalarEvent):
+        raise Unusual  # an alias
+
+
+def _place(event: Event) -> Place:
+    mark = event.start_mark
+    return (mark.line + 1, mark.column + 1)

@@ -29,7 +29,7 @@ from fbplan.errors import SpecError, SpecProblem
 from fbplan.files import MAX_SPEC_BYTES, FileRefused, read_bounded
 from fbplan.kinds import NAMED_SECTIONS, PRUNE_KEYS
 from fbplan.kinds.workspace import workspace_name, workspace_protected
-from fbplan.spec.fastyaml import TooManyNodes, Unusual, read_plain_yaml
+from fbplan.spec.fastyaml import Place, TooManyNodes, Unusual, plain_places, read_plain_yaml
 from fbplan.spec.interpolate import interpolate
 from fbplan.spec.validate import validate
 
@@ -115,22 +115,43 @@ _Entry = tuple[Node | None, Node]  # (key node, or None for a list item; value n
 
 class FileMarks(Marks):
     """The places of one YAML file's paths. Loading keeps no node and no mark (issue 9: that
-    cost most of loading a large spec); the first lookup composes the file's text again,
-    once, and each lookup then walks the node tree along the path, reading each mapping's
-    entries into a dict the first time it is walked through."""
+    cost most of loading a large spec); the first lookup reads the file's text again, once:
+    a plain file (`plain`: read from the parser's events) in one pass over the events that
+    notes every path's place, any other by composing its nodes, each lookup then walking
+    the node tree along the path (reading each mapping's entries into a dict the first
+    time it is walked through)."""
 
-    def __init__(self, default: Location, text: str, root: Node | None = None) -> None:
+    def __init__(
+        self, default: Location, text: str, root: Node | None = None, *, plain: bool = False
+    ) -> None:
         super().__init__(default)
         self._text: str | None = text if root is None else None
         self._root = root
+        self._plain = plain
+        self._places: tuple[dict[PathKey, Place], dict[PathKey, Place]] | None = None
         self._entries: dict[int, dict[str, _Entry]] = {}
         self._lock = threading.Lock()
 
     def locate(self, path: PathKey, *, at_key: bool = False) -> Location:
-        with self._lock:  # another thread's lookup may be composing, or indexing a mapping
-            return self._locate(path, at_key)
+        with self._lock:  # another thread's lookup may be reading the file, or a mapping
+            if self._plain and self._places is None and self._text is not None:
+                try:
+                    self._places = plain_places(self._text, _SafeLoader)
+                except Unusual:
+                    self._plain = False
+            if self._places is not None:
+                return self._place(path, at_key, *self._places)
+            return self._walk(path, at_key)
 
-    def _locate(self, path: PathKey, at_key: bool) -> Location:
+    def _place(
+        self, path: PathKey, at_key: bool, values: dict[PathKey, Place], keys: dict[PathKey, Place]
+    ) -> Location:
+        found = keys.get(path) if at_key else None
+        for end in range(len(path), -1, -1):
+            found = found or values.get(path[:end])
+        return self.default if found is None else Location(self.default.file, *found)
+
+    def _walk(self, path: PathKey, at_key: bool) -> Location:
         node = self._tree()
         if node is None:
             return self.default
@@ -357,6 +378,7 @@ def _parse_file(path: Path) -> _Document:
     except Unusual:
         return _compose_file(doc, text)
     doc.data = data or {}
+    doc.marks = FileMarks(doc.marks.default, text, plain=True)
     return doc
 
 

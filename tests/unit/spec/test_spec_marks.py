@@ -5,14 +5,14 @@ reported (issue 9), and must point exactly where it always did."""
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from fbplan.errors import SpecError
 from fbplan.spec import Location, Spec, load_spec
-from fbplan.spec.loader import read_yaml_file
+from fbplan.spec.loader import FileMarks, read_yaml_file
 
 HEADER = "version: 1\nworkspace: acme\n"
 
@@ -189,24 +189,29 @@ def test_another_yaml_file_is_located_from_its_first_node(tmp_path: Path) -> Non
     assert marks.locate(("rules", 0, "when"), at_key=True) == Location(str(path), 4, 15)
 
 
-def test_a_plain_spec_is_composed_only_when_a_place_is_asked_for_and_then_once(
-    spec_file: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(("reader", "anchor"), [("plain_places", ""), ("_compose", "&a ")])
+def test_a_file_is_read_again_only_when_a_place_is_asked_for_and_then_once(
+    spec_file: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch, reader: str, anchor: str
 ) -> None:
+    """A plain file is read again, once, at the first lookup; a file with an anchor was
+    composed to be loaded, and its nodes serve the lookups."""
     from fbplan.spec import loader
 
-    composed: list[str] = []
-    compose = loader._compose
+    calls: list[str] = []
+    read = getattr(loader, reader)
 
-    def counting(text: str) -> object:
-        composed.append(text)
-        return compose(text)
+    def counting(text: str, *args: object) -> object:
+        calls.append(text)
+        return read(text, *args)
 
-    monkeypatch.setattr(loader, "_compose", counting)
-    spec = load_spec(spec_file(WARNED.replace("${file:nofile}", "f")), env={"K": "k", "S": "s"})
-    assert composed == []
+    monkeypatch.setattr(loader, reader, counting)
+    text = WARNED.replace("${file:nofile}", "f").replace("  a: {", f"  a: {anchor}{{")
+    spec = load_spec(spec_file(text), env={"K": "k", "S": "s"})
+    loaded = len(calls)
+    assert loaded == (1 if anchor else 0)
     assert spec.location(("repos", "app", "mode")) == Location(str(spec.files[0]), 8, 11)
     assert spec.location(("buckets", "a")) == Location(str(spec.files[0]), 4, 3)
-    assert len(composed) == 1
+    assert len(calls) == 1
 
 
 def test_a_merged_path_is_located_where_its_value_comes_from(tmp_path: Path) -> None:
@@ -221,3 +226,39 @@ def test_a_merged_path_is_located_where_its_value_comes_from(tmp_path: Path) -> 
     assert marks.locate(("m", "y")) == Location(file, 5, 6)  # the mapping's own entry wins
     assert marks.locate(("m", "z")) == Location(file, 2, 27)
     assert marks.locate(("m", "z"), at_key=True) == Location(file, 2, 24)
+
+
+def _paths(value: object, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
+    """Every path of `value`, and a path just past each (a field or item not written)."""
+    yield path
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _paths(item, (*path, key))
+            yield (*path, key, "not-written")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _paths(item, (*path, index))
+        yield (*path, len(value))
+
+
+EXAMPLES = Path(__file__).parents[3] / "examples"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        EXAMPLES / "full.yaml",
+        EXAMPLES / "checks.yaml",
+        Path(__file__).parent / "fixtures" / "valid-full.yaml",
+    ],
+    ids=lambda path: path.name,
+)
+def test_the_places_read_from_events_are_those_of_the_composed_nodes(path: Path) -> None:
+    data, _, problems, raw = read_yaml_file(path)
+    assert problems == []
+    default = Location(str(path), 1, 1)
+    text = raw.decode("utf-8-sig")
+    events, nodes = FileMarks(default, text, plain=True), FileMarks(default, text)
+    for place in _paths(data):
+        for at_key in (False, True):
+            assert events.locate(place, at_key=at_key) == nodes.locate(place, at_key=at_key)
