@@ -4,8 +4,8 @@
          ─► interpolate (${env:} ${file:} ${var:}, secret fields) ─► validate ─► Spec
 
 Each problem found at any stage points at the file:line:column the user wrote: the
-`Marks` of a spec look a path up when a problem is reported (composing a file's nodes
-again then, once), so that loading a large valid spec records no mark at all. All
+`Marks` of a spec look a path up when a problem is reported (reading the file again
+then, once), so that loading a large valid spec records no mark at all. All
 problems are collected; `load_spec` raises one `SpecError` carrying them all, and never a
 traceback for a user mistake.
 """
@@ -148,7 +148,9 @@ class FileMarks(Marks):
     ) -> Location:
         found = keys.get(path) if at_key else None
         for end in range(len(path), -1, -1):
-            found = found or values.get(path[:end])
+            if found is not None:
+                break
+            found = values.get(path[:end])
         return self.default if found is None else Location(self.default.file, *found)
 
     def _walk(self, path: PathKey, at_key: bool) -> Location:
@@ -370,7 +372,6 @@ def _parse_file(path: Path) -> _Document:
         return _with_problem(doc, f"cannot read the file: {err}")
     except UnicodeDecodeError:
         return _with_problem(doc, "the file is not UTF-8 text")
-    doc.marks = FileMarks(doc.marks.default, text)
     try:
         data = read_plain_yaml(text, _SafeLoader, max_nodes=MAX_SPEC_NODES, max_values=_MAX_NODES)
     except TooManyNodes:
@@ -393,8 +394,7 @@ def _compose_file(doc: _Document, text: str) -> _Document:
         return _with_problem(doc, f"YAML error: {err}")
     except RecursionError:
         return _with_problem(doc, _TOO_DEEP)
-    if node is not None:
-        doc.marks = FileMarks(doc.marks.default, text, node)  # looked up in the same nodes
+    doc.marks = FileMarks(doc.marks.default, text, node)  # looked up in the same nodes
     return _build_document(doc, node)
 
 
