@@ -1,24 +1,29 @@
 """A spec file's YAML read straight from the parser's events into plain data (issue 9).
 
 Composing a node tree (a Python object and two marks per node) and then walking it cost
-most of loading a large spec. The usual spec is plain mappings, lists and scalars: this
-reads it from libyaml's events in one pass, keeping no node and no mark, and gives up
+most of loading a large spec. This reads mappings, lists, scalars, anchors, aliases and
+merge keys from libyaml's events in one pass, keeping no node and no mark, and gives up
 (`Unusual`) on anything else, for the composer to read and report exactly as before:
-anchors and aliases, merge keys, duplicate keys, tags other than the standard ones,
-non-scalar keys, several documents, a top level that is not a mapping, nesting too deep
-for Python's stack, any YAML error. Scalars are resolved and constructed as the composer
-and `SafeConstructor` do, so that the data is the same either way (tests prove it).
+duplicate keys or anchors, tags other than the standard ones, keys that are not plain
+scalars, an alias inside the node it names, a merge key naming something but mappings,
+several documents, a top level that is not a mapping, nesting too deep for Python's
+stack, any YAML error. Scalars are resolved and constructed as the composer and
+`SafeConstructor` do, an alias gives a copy of its node's value, and values are counted as
+the builder counts them, so that the data and the bounds are the same either way (tests
+prove it).
 
 The node cap is counted on the way (`TooManyNodes`): no extra pass over the text.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import yaml
 from yaml.constructor import SafeConstructor
 from yaml.events import (
+    AliasEvent,
     Event,
     MappingEndEvent,
     MappingStartEvent,
@@ -66,6 +71,7 @@ class _Reader:
         #: First characters of a plain scalar that may resolve to something but a string.
         self._maybe_typed = frozenset(first for first in resolvers if first)
         self._constructor = SafeConstructor()
+        self._anchors: dict[str, tuple[Any, int]] = {}  # each anchored value and its count
 
     def read(self) -> dict[str, Any] | None:
         try:
@@ -87,39 +93,90 @@ class _Reader:
 
     def _value(self, event: Event) -> Any:
         self._nodes += 1
-        self._values += 1
         if self._nodes > self._max_nodes:
             raise TooManyNodes
+        kind = type(event)
+        if kind is AliasEvent:
+            return self._alias(event)
+        before = self._values
+        self._count(1)
+        if kind is ScalarEvent:
+            value = self._scalar(event)
+        elif kind is MappingStartEvent:
+            value = self._mapping(event)
+        elif kind is SequenceStartEvent:
+            value = self._sequence(event)
+        else:
+            raise Unusual
+        anchor = event.anchor
+        if anchor is not None:
+            if anchor in self._anchors:
+                raise Unusual  # a duplicate anchor: the composer says where
+            self._anchors[anchor] = (value, self._values - before)
+        return value
+
+    def _count(self, values: int) -> None:
+        """Count values as the composer's builder does: an alias costs its node's values
+        each time, so that an alias bomb stops here and is left to the builder to report."""
+        self._values += values
         if self._values > self._max_values:
             raise Unusual
-        kind = type(event)
-        if kind is ScalarEvent:
-            return self._scalar(event)
-        if kind is MappingStartEvent:
-            return self._mapping(event)
-        if kind is SequenceStartEvent:
-            return self._sequence(event)
-        raise Unusual  # an alias
+
+    def _alias(self, event: AliasEvent) -> Any:
+        found = self._anchors.get(event.anchor)
+        if found is None:
+            raise Unusual  # undefined, or an alias inside the node it names (a loop)
+        value, weight = found
+        self._count(weight)
+        return copy.deepcopy(value)  # a copy at each place, as the builder makes one
 
     def _mapping(self, start: MappingStartEvent) -> dict[str, Any]:
-        if start.anchor is not None or start.tag not in _MAP_TAGS:
+        if start.tag not in _MAP_TAGS:
             raise Unusual
         result: dict[str, Any] = {}
+        merged: list[dict[str, Any]] = []
         while True:
             event = self._next()
             if type(event) is not ScalarEvent:
                 if type(event) is MappingEndEvent:
-                    return result
+                    return self._merge(merged, result) if merged else result
                 raise Unusual  # a key that is a list, a mapping or an alias
             key = event.value
-            merge = key == "<<" and event.implicit[0]
-            if event.tag is not None or event.anchor is not None or key in result or merge:
-                raise Unusual  # a tagged or anchored key, a duplicate, a merge key
+            if event.tag is not None or event.anchor is not None:
+                raise Unusual  # a tagged or anchored key
             self._nodes += 1
-            result[key] = self._value(self._next())
+            if key == "<<" and event.implicit[0]:
+                merged += self._merge_sources(self._next())
+            elif key in result:
+                raise Unusual  # a duplicate key: the builder says where
+            else:
+                result[key] = self._value(self._next())
+
+    def _merge_sources(self, event: Event) -> list[dict[str, Any]]:
+        """The mappings a merge key (`<<`) names, in the order they are applied: the last
+        of a list first, so that the first wins."""
+        listed = isinstance(event, SequenceStartEvent)
+        if getattr(event, "anchor", None) is not None and not isinstance(event, AliasEvent):
+            raise Unusual
+        if listed:
+            self._values -= 1  # the list of sources is not a value the builder counts
+        sources = self._value(event)
+        sources = sources[::-1] if listed else [sources]
+        if not all(isinstance(source, dict) for source in sources):
+            raise Unusual  # the builder says which is not a mapping
+        return sources
+
+    @staticmethod
+    def _merge(merged: list[dict[str, Any]], written: dict[str, Any]) -> dict[str, Any]:
+        """A mapping's merged entries, then its own (which win), as the builder orders them."""
+        result: dict[str, Any] = {}
+        for source in merged:
+            result.update(source)
+        result.update(written)
+        return result
 
     def _sequence(self, start: SequenceStartEvent) -> list[Any]:
-        if start.anchor is not None or start.tag not in _SEQ_TAGS:
+        if start.tag not in _SEQ_TAGS:
             raise Unusual
         items: list[Any] = []
         while True:
@@ -129,8 +186,6 @@ class _Reader:
             items.append(self._value(event))
 
     def _scalar(self, event: ScalarEvent) -> Any:
-        if event.anchor is not None:
-            raise Unusual
         value, tag = event.value, event.tag
         if tag is None or tag == "!":
             if not event.implicit[0] or (value and value[0] not in self._maybe_typed):

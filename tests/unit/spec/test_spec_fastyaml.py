@@ -11,6 +11,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fbplan.spec import loader
 from fbplan.spec.fastyaml import TooManyNodes, Unusual, read_plain_yaml
 from fbplan.spec.loader import _Builder, _compose, _SafeLoader
 
@@ -102,11 +103,69 @@ def test_any_dumped_document_reads_as_the_composer_reads_it(
     assert_agree(yaml.safe_dump(data, default_flow_style=flow, allow_unicode=True))
 
 
+ANCHORED = [
+    "a: &x 1\nb: *x\nc: [*x, *x]\n",
+    "a: &x {k: [1, {m: n}]}\nb: *x\nc: {d: *x}\n",
+    "a: &x [1, 2]\nb: [*x, *x]\n",
+    "base: &b {x: 1, y: 2}\nm: {<<: *b, y: 3}\n",
+    "a: &a {x: 1, y: 1}\nb: &b {x: 2, z: 2}\nm: {y: 3, <<: [*a, *b], w: 4}\n",
+    "a: &a {x: 1}\nb: &b {x: 2}\nm:\n  <<: *a\n  <<: *b\n",
+    "m: {<<: {x: 1, y: 1}, x: 2}\n",
+    "a: &a {x: 1}\nb: &b {<<: *a, y: 2}\nc: {<<: *b, z: 3}\nd: [*b, *a]\n",
+    "'<<': 1\nm: {'<<': 2, <<: {x: 1}}\n",
+    "a: &x !!str 1\nb: *x\nc: &y 2024-01-02\nd: *y\n",
+]
+
+
+@pytest.mark.parametrize("text", ANCHORED)
+def test_anchors_aliases_and_merge_keys_read_as_the_composer_reads_them(text: str) -> None:
+    assert_agree(text)
+    fast(text)  # and not left to the composer
+
+
+def test_an_alias_gives_a_copy_at_each_place() -> None:
+    data = fast("a: &x {k: [1]}\nb: *x\n")
+    assert data == {"a": {"k": [1]}, "b": {"k": [1]}}
+    assert data["a"] is not data["b"] and data["a"]["k"] is not data["b"]["k"]
+
+
 @pytest.mark.parametrize(
     "text",
     [
-        "a: &x 1\nb: *x\n",  # anchors and aliases
-        "a: {k: 1}\nb: {<<: {k: 2}}\n",  # a merge key
+        "a: &x [1, 2]\nb: *x\nc: [*x, *x]\n",
+        "a: &a {x: 1}\nm: {<<: [*a, *a], y: 2}\n",
+        "a: &a {x: 1}\nm: {y: 2, <<: [*a, {z: 3}]}\n",
+        "a: &a {x: 1}\nb: &b {<<: *a}\nm: {<<: *b, n: [*b]}\n",
+    ],
+)
+def test_values_are_counted_as_the_builder_counts_them(
+    text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The alias-expansion cap trips at the same count in both readers."""
+    for cap in range(1, 25):
+        monkeypatch.setattr(loader, "_MAX_NODES", cap)
+        try:
+            slow(text)
+            builder_trips = False
+        except loader._TooLarge:
+            builder_trips = True
+        try:
+            read_plain_yaml(text, _SafeLoader, max_nodes=100, max_values=cap)
+            reader_trips = False
+        except Unusual:
+            reader_trips = True
+        assert reader_trips == builder_trips, cap
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: &x {b: *x}\n",  # an alias inside the node it names
+        "a: *x\n",  # an undefined alias
+        "a: &x 1\nb: &x 2\n",  # a duplicate anchor
+        "a: &x 1\nb: {<<: *x}\n",  # a merge key naming a scalar
+        "a: {<<: [{k: 1}, [2]]}\n",  # a merge list holding a list
+        "&k a: 1\nb: *k\n",  # an anchored key
         "a: 1\na: 2\n",  # a duplicate key
         "!!str a: 1\n",  # a tagged key
         "[a, b]: 1\n",  # a key that is a list
