@@ -210,7 +210,7 @@ def plain_places(
     """Where each path of a plain YAML text (one `read_plain_yaml` read) was written, from
     one pass over the events: (values, keys). `values` holds the value of a scalar entry,
     the key of a mapping or list entry, each list item, and the top-level mapping at `()`;
-    `keys` the key of each mapping entry. Raises `Unusual` where the text is not plain."""
+    `keys` the key of each mapping entry. Raises `Unusual` at an alias or a merge key."""
     values: dict[PlacePath, Place] = {}
     keys: dict[PlacePath, Place] = {}
     parser = loader(text)
@@ -236,6 +236,8 @@ def _places(
 ) -> None:
     if isinstance(event, MappingStartEvent):
         while not isinstance(key := get(), MappingEndEvent):
+            if key.value == "<<" and key.implicit[0]:
+                raise Unusual  # a merge key: its entries are found in the composed nodes
             child, value = (*path, key.value), get()
             keys[child] = _place(key)
             values[child] = keys[child] if not isinstance(value, ScalarEvent) else _place(value)

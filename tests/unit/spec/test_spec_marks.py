@@ -236,6 +236,11 @@ def test_a_merged_path_is_located_where_its_value_comes_from(tmp_path: Path) -> 
     assert marks.locate(("m", "z")) == Location(file, 2, 27)
     assert marks.locate(("m", "z"), at_key=True) == Location(file, 2, 24)
 
+    path.write_text("n: {<<: {v: 1}, w: 2}\n")  # a merge key without an alias
+    data, marks, _, _ = read_yaml_file(path)
+    assert data == {"n": {"v": 1, "w": 2}}
+    assert marks.locate(("n", "v")) == Location(file, 1, 13)
+
 
 def _paths(value: object, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
     """Every path of `value`, and a path just past each (a field or item not written)."""
@@ -248,6 +253,19 @@ def _paths(value: object, path: tuple[str | int, ...] = ()) -> Iterator[tuple[st
         for index, item in enumerate(value):
             yield from _paths(item, (*path, index))
         yield (*path, len(value))
+
+
+def assert_places_agree(path: Path) -> None:
+    """Every path of the file (and one past each) is located alike from the parser's events
+    and from the composed nodes."""
+    data, _, problems, raw = read_yaml_file(path)
+    assert problems == []
+    default = Location(str(path), 1, 1)
+    text = raw.decode("utf-8-sig")
+    events, nodes = FileMarks(default, text, plain=True), FileMarks(default, text)
+    for place in _paths(data):
+        for at_key in (False, True):
+            assert events.locate(place, at_key=at_key) == nodes.locate(place, at_key=at_key)
 
 
 EXAMPLES = Path(__file__).parents[3] / "examples"
@@ -263,11 +281,22 @@ EXAMPLES = Path(__file__).parents[3] / "examples"
     ids=lambda path: path.name,
 )
 def test_the_places_read_from_events_are_those_of_the_composed_nodes(path: Path) -> None:
-    data, _, problems, raw = read_yaml_file(path)
-    assert problems == []
-    default = Location(str(path), 1, 1)
-    text = raw.decode("utf-8-sig")
-    events, nodes = FileMarks(default, text, plain=True), FileMarks(default, text)
-    for place in _paths(data):
-        for at_key in (False, True):
-            assert events.locate(place, at_key=at_key) == nodes.locate(place, at_key=at_key)
+    assert_places_agree(path)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: &x {k: [1, {m: n}]}\nb: *x\nc: {d: *x}\n",
+        "a: &a {x: 1, y: 1}\nb: &b {x: 2, z: 2}\nm: {y: 3, <<: [*a, *b], w: 4}\n",
+        "m: {<<: {x: 1, y: 1}, x: 2}\nn: [{<<: {p: [1]}}]\n",
+        "'<<': 1\nm: {'<<': 2, q: [a, {r: s}]}\n",
+        "a: &x [1, 2]\nb:\n  - *x\n  - {c: *x}\n",
+    ],
+)
+def test_places_agree_with_the_composed_nodes_with_anchors_and_merge_keys(
+    tmp_path: Path, text: str
+) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(text)
+    assert_places_agree(path)
