@@ -7,10 +7,10 @@ merge keys from libyaml's events in one pass, keeping no node and no mark, and g
 duplicate keys or anchors, tags other than the standard ones, keys that are not plain
 scalars, an alias inside the node it names, a merge key naming something but mappings,
 several documents, a top level that is not a mapping, nesting too deep for Python's
-stack, any YAML error. Scalars are resolved and constructed as the composer and
-`SafeConstructor` do, an alias gives a copy of its node's value, and values are counted as
-the builder counts them, so that the data and the bounds are the same either way (tests
-prove it).
+stack. A syntax error is raised as the parser raises it: the composer would stop at the
+same one. Scalars are resolved and constructed as the composer and `SafeConstructor` do,
+an alias gives a copy of its node's value, and values are counted as the builder counts
+them, so that the data and the bounds are the same either way (tests prove it).
 
 The node cap is counted on the way (`TooManyNodes`): no extra pass over the text.
 """
@@ -53,7 +53,7 @@ def read_plain_yaml(
     """The top-level mapping of `text` as plain data (None for an empty file). Raises
     `TooManyNodes` past `max_nodes` node events (keys included, as written), `Unusual`
     past `max_values` values (the composer's builder reports that cap) or on anything
-    the module docstring lists."""
+    the module docstring lists, and the parser's `yaml.MarkedYAMLError` at a syntax error."""
     return _Reader(text, loader, max_nodes, max_values).read()
 
 
@@ -86,6 +86,8 @@ class _Reader:
             if not isinstance(self._next(), StreamEndEvent):
                 raise Unusual  # another document: the composer says where
             return data
+        except yaml.MarkedYAMLError:
+            raise  # the parser's: the composer would stop at the same error, and no earlier
         except (yaml.YAMLError, RecursionError) as err:
             raise Unusual from err
         finally:

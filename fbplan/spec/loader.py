@@ -376,6 +376,8 @@ def _parse_file(path: Path) -> _Document:
         data = read_plain_yaml(text, _SafeLoader, max_nodes=MAX_SPEC_NODES, max_values=_MAX_NODES)
     except TooManyNodes:
         return _with_problem(doc, _TOO_MANY_NODES)
+    except yaml.MarkedYAMLError as err:
+        return _with_problem(doc, _syntax_message(err), _mark_of(err))
     except Unusual:
         return _compose_file(doc, text)
     doc.data = data or {}

@@ -61,7 +61,12 @@ def assert_agree(text: str) -> None:
     the composer finds a problem."""
     try:
         expected = slow(text)
-    except (yaml.YAMLError, AssertionError):
+    except yaml.MarkedYAMLError as error:  # the same syntax error, or left to the composer
+        with pytest.raises((yaml.MarkedYAMLError, Unusual)) as caught:
+            fast(text)
+        assert isinstance(caught.value, Unusual) or str(caught.value) == str(error)
+        return
+    except AssertionError:  # the builder found a problem: left to it
         with pytest.raises(Unusual):
             fast(text)
         return
@@ -172,7 +177,6 @@ def test_values_are_counted_as_the_builder_counts_them(
         "a: !Ref x\n",  # an unknown tag
         "- a\n",  # a top level that is not a mapping
         "a: 1\n---\nb: 2\n",  # two documents
-        "a: [1\n",  # a syntax error
         "a: !!int x\n",  # a value its tag cannot construct
         "a: =\n",  # the YAML value key, which SafeConstructor refuses
     ],
@@ -180,6 +184,18 @@ def test_values_are_counted_as_the_builder_counts_them(
 def test_anything_but_plain_yaml_is_left_to_the_composer(text: str) -> None:
     with pytest.raises(Unusual):
         fast(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a: [1\n", "a: b: c\n", "a:\n  - 1\n b: 2\n", "a: 'x\n", "a: {b: [c}\n", "a: 1\n- b\n"],
+)
+def test_a_syntax_error_is_the_one_the_composer_stops_at(text: str) -> None:
+    with pytest.raises(yaml.MarkedYAMLError) as composing:
+        _compose(text)
+    with pytest.raises(yaml.MarkedYAMLError) as reading:
+        fast(text)
+    assert str(reading.value) == str(composing.value)
 
 
 def test_the_node_cap_counts_keys_and_values_on_the_way() -> None:
