@@ -2,7 +2,7 @@
 
     load_spec(path, cli_vars=..., env=..., require_env=...) -> Spec   (raises SpecError)
 
-`loader` reads the files and keeps every node's file:line:column, `interpolate` resolves
+`loader` reads the files and locates any path's file:line:column, `interpolate` resolves
 `${env:}`, `${file:}` and `${var:}` (secret fields become `Secret`s), and `validate`
 checks the JSON Schema (`schema_path()`) and the references between resources.
 """

@@ -79,14 +79,15 @@ def _keep_references(resource: Resource, body: Mapping[str, Any]) -> Resource:
     """A kind may normalize a field (upper-case an enum) and so lose the `Sourced` type of a
     value the spec takes from the environment or a file: give it back, so that the plan
     still shows the reference, not the (normalized) value."""
-    lost = {
-        name: Sourced(value, body[name].written)
-        for name, value in resource.attrs.items()
-        if isinstance(body.get(name), Sourced)
-        and isinstance(value, str)
-        and not isinstance(value, Sourced)
+    attrs = resource.attrs
+    lost = {  # the spec's few `Sourced` values, not every attribute (issue 9)
+        name: Sourced(attrs[name], written.written)
+        for name, written in body.items()
+        if isinstance(written, Sourced)
+        and isinstance(attrs.get(name), str)
+        and not isinstance(attrs[name], Sourced)
     }
-    return replace(resource, attrs={**resource.attrs, **lost}) if lost else resource
+    return replace(resource, attrs={**attrs, **lost}) if lost else resource
 
 
 def kinds_to_read(data: Mapping[str, Any], kinds: Sequence[Kind] = KINDS) -> list[Kind]:

@@ -118,23 +118,45 @@ class _Resolver:
         self.root = root
         self.require_env = require_env
         self.out = Interpolated({}, {}, variables)
+        self.files: dict[str, tuple[str | None, str | None, bool]] = {}
+        self.secrets: dict[tuple[str, str], Secret] = {}
 
     def walk(self, value: Any, path: PathKey) -> tuple[Any, Any]:
-        """(resolved value, validation view) of `value` at `path`."""
+        """(resolved value, validation view) of `value` at `path`. A value with nothing to
+        resolve is returned as it is, not copied: only the secret fields and the strings
+        that hold `${` are touched (issue 9)."""
         if is_secret_field(path):
             return self.secret(value, path)
         if path == ("variables",):
             return value, value
-        if isinstance(value, dict):
-            pairs = {key: self.walk(item, (*path, key)) for key, item in value.items()}
-            return {k: p[0] for k, p in pairs.items()}, {k: p[1] for k, p in pairs.items()}
-        if isinstance(value, list):
-            pairs_list = [self.walk(item, (*path, i)) for i, item in enumerate(value)]
-            return [p[0] for p in pairs_list], [p[1] for p in pairs_list]
+        if isinstance(value, dict | list):
+            return self.container(value, path)
         if isinstance(value, str) and "${" in value:
             text = self.string(value, path)
             return text, text
         return value, value
+
+    def container(self, value: dict[str, Any] | list[Any], path: PathKey) -> tuple[Any, Any]:
+        """A mapping or list walked item by item; copied (once) only where an item changes."""
+        resolved: Any = None
+        view: Any = None
+        section = path[0] if len(path) == 2 else None  # its items may be secret fields
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            if not (
+                isinstance(item, dict | list)
+                or (isinstance(item, str) and "${" in item)
+                or (section is not None and (section, key) in SECRET_FIELDS)
+            ):
+                continue
+            new, new_view = self.walk(item, (*path, key))
+            if new is not item:
+                resolved = value.copy() if resolved is None else resolved
+                resolved[key] = new
+            if new_view is not item:
+                view = value.copy() if view is None else view
+                view[key] = new_view
+        return (value if resolved is None else resolved), (value if view is None else view)
 
     def problem(self, path: PathKey, message: str) -> None:
         self.out.problems.append(self.marks.problem(path, message))
@@ -155,8 +177,11 @@ class _Resolver:
             return None, value
         kind, argument = match.groups()
         self.out.tainted.add(path)
-        text = self.resolve(kind, argument, path)
-        return Secret(text or "", origin=f"{kind}:{argument}"), value
+        origin, text = f"{kind}:{argument}", self.resolve(kind, argument, path) or ""
+        secret = self.secrets.get((origin, text))
+        if secret is None:  # one (immutable) Secret per reference: registered once
+            secret = self.secrets[(origin, text)] = Secret(text, origin=origin)
+        return secret, value
 
     def string(self, value: str, path: PathKey) -> str:
         parts: list[str] = []
@@ -212,18 +237,26 @@ class _Resolver:
         return value
 
     def file_value(self, name: str, path: PathKey) -> str | None:
+        if name not in self.files:
+            self.files[name] = self.read_file(name)
+        text, message, missing = self.files[name]
+        if message is not None:
+            report = self.missing if missing else self.problem
+            report(path, message)
+        return text
+
+    def read_file(self, name: str) -> tuple[str | None, str | None, bool]:
+        """The text of a `${file:}` reference, or why it cannot be read and whether it is
+        missing: read once per load, however many fields refer to it (issue 9)."""
         target = Path(name).expanduser()
         target = target if target.is_absolute() else self.root / target
         try:
             text = read_bounded(target, MAX_REFERENCED_BYTES).decode("utf-8-sig")
         except FileRefused as err:
-            report = self.missing if err.missing else self.problem
-            report(path, f"cannot read file '{name}': {err}")
-            return None
+            return None, f"cannot read file '{name}': {err}", err.missing
         except UnicodeDecodeError:
-            self.problem(path, f"file '{name}' is not UTF-8 text")
-            return None
-        return _strip_newline(text)
+            return None, f"file '{name}' is not UTF-8 text", False
+        return _strip_newline(text), None, False
 
 
 def _unknown(inner: str) -> str:

@@ -1,11 +1,13 @@
 """Load a spec: a YAML file or a folder of them, into one validated `Spec`.
 
-    path ─► read files ─► compose YAML (marks, duplicate keys) ─► merge the files
+    path ─► read files ─► YAML to data (bounds, duplicate keys) ─► merge the files
          ─► interpolate (${env:} ${file:} ${var:}, secret fields) ─► validate ─► Spec
 
-Every node keeps the file:line:column it was written at, so each problem found at any
-stage points at the user's text. All problems are collected; `load_spec` raises one
-`SpecError` carrying them all, and never a traceback for a user mistake.
+Each problem found at any stage points at the file:line:column the user wrote: the
+`Marks` of a spec look a path up when a problem is reported (reading the file again
+then, once), so that loading a large valid spec records no mark at all. All
+problems are collected; `load_spec` raises one `SpecError` carrying them all, and never a
+traceback for a user mistake.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +29,7 @@ from fbplan.errors import SpecError, SpecProblem
 from fbplan.files import MAX_SPEC_BYTES, FileRefused, read_bounded
 from fbplan.kinds import NAMED_SECTIONS, PRUNE_KEYS
 from fbplan.kinds.workspace import workspace_name, workspace_protected
+from fbplan.spec.fastyaml import Place, TooManyNodes, Unusual, plain_places, read_plain_yaml
 from fbplan.spec.interpolate import interpolate
 from fbplan.spec.validate import validate
 
@@ -40,8 +44,10 @@ _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _MAX_NODES = 100_000  # guards against alias bombs ("billion laughs")
-#: Nodes a spec file may hold as written; counted with the fast parser before composing.
+#: Nodes a spec file may hold as written; counted while reading, before composing.
 MAX_SPEC_NODES = 200_000
+_TOO_MANY_NODES = f"the file holds more than {MAX_SPEC_NODES:,} YAML nodes"
+_TOO_DEEP = "the YAML is nested too deeply"
 _SOURCES_SCRYPT = {"n": 2**12, "r": 8, "p": 1, "dklen": 32}
 # libyaml's parser when PyYAML was built with it (the usual wheels are): the same nodes and
 # marks, several times faster than the pure-Python one on a large spec.
@@ -81,29 +87,21 @@ def format_path(path: PathKey) -> str:
     return text
 
 
-@dataclass
 class Marks:
-    """The recorded locations of a spec's nodes, by path.
+    """Where the paths of a spec were written, looked up only when a problem is reported.
 
-    `values` holds where to point for a node (the value of a scalar entry, the key of a
-    mapping or list entry, the item of a list); `keys` holds where each mapping key is.
+    A path is located at its value for a scalar entry, at its key for a mapping or list
+    entry, at the item for a list item; with `at_key`, at the key of a mapping entry. A
+    path that was not written is located at its nearest ancestor that was; with no such
+    ancestor, at `default`. This base class knows no path: see `FileMarks` (one file) and
+    `SpecMarks` (the merged files of a spec).
     """
 
-    default: Location
-    values: dict[PathKey, Location] = field(default_factory=dict)
-    keys: dict[PathKey, Location] = field(default_factory=dict)
-    _groups: dict[tuple[str, int], tuple[int, dict[PathKey, list[PathKey]]]] = field(
-        default_factory=dict, repr=False, compare=False
-    )
+    def __init__(self, default: Location) -> None:
+        self.default = default
 
     def locate(self, path: PathKey, *, at_key: bool = False) -> Location:
-        """The location of `path`, or of its nearest recorded ancestor."""
-        if at_key and path in self.keys:
-            return self.keys[path]
-        for end in range(len(path), -1, -1):
-            found = self.values.get(path[:end])
-            if found is not None:
-                return found
+        """The location of `path`, or of its nearest written ancestor."""
         return self.default
 
     def problem(self, path: PathKey, message: str, *, at_key: bool = False) -> SpecProblem:
@@ -111,30 +109,118 @@ class Marks:
         where = self.locate(path, at_key=at_key)
         return SpecProblem(where.file, where.line, where.column, format_path(path), message)
 
-    def take(self, other: Marks, prefix: PathKey, *, subtree: bool = True) -> None:
-        """Copy the marks of `other` at `prefix` (and below it, with `subtree`).
 
-        Costs the number of marks copied, not the size of `other`: merging a folder takes
-        every named entry of every file, and a scan of all marks per entry is quadratic.
-        """
-        for mine, theirs in (("values", other.values), ("keys", other.keys)):
-            target = self.values if mine == "values" else self.keys
-            paths = other._under(mine, prefix) if subtree else [prefix]
-            for path in paths:
-                if path in theirs:
-                    target.setdefault(path, theirs[path])
+_Entry = tuple[Node | None, Node]  # (key node, or None for a list item; value node)
 
-    def _under(self, which: str, prefix: PathKey) -> list[PathKey]:
-        """The recorded paths that start with `prefix`, in their recorded order; grouped by
-        their first `len(prefix)` parts once per depth (again if marks were added since)."""
-        marks = self.values if which == "values" else self.keys
-        size, groups = self._groups.get((which, len(prefix)), (-1, {}))
-        if size != len(marks):
-            groups = {}
-            for path in marks:
-                groups.setdefault(path[: len(prefix)], []).append(path)
-            self._groups[(which, len(prefix))] = (len(marks), groups)
-        return groups.get(prefix, [])
+
+class FileMarks(Marks):
+    """The places of one YAML file's paths. Loading keeps no node and no mark (issue 9: that
+    cost most of loading a large spec); the first lookup reads the file's text again, once:
+    a plain file (`plain`: read from the parser's events) in one pass over the events that
+    notes every path's place, any other by composing its nodes, each lookup then walking
+    the node tree along the path (reading each mapping's entries into a dict the first
+    time it is walked through)."""
+
+    def __init__(
+        self, default: Location, text: str, root: Node | None = None, *, plain: bool = False
+    ) -> None:
+        super().__init__(default)
+        self._text: str | None = text if root is None else None
+        self._root = root
+        self._plain = plain
+        self._places: tuple[dict[PathKey, Place], dict[PathKey, Place]] | None = None
+        self._entries: dict[int, dict[str, _Entry]] = {}
+        self._lock = threading.Lock()
+
+    def locate(self, path: PathKey, *, at_key: bool = False) -> Location:
+        with self._lock:  # another thread's lookup may be reading the file, or a mapping
+            if self._plain and self._places is None and self._text is not None:
+                try:
+                    self._places = plain_places(self._text, _SafeLoader)
+                except Unusual:
+                    self._plain = False
+            if self._places is not None:
+                return self._place(path, at_key, *self._places)
+            return self._walk(path, at_key)
+
+    def _place(
+        self, path: PathKey, at_key: bool, values: dict[PathKey, Place], keys: dict[PathKey, Place]
+    ) -> Location:
+        found = keys.get(path) if at_key else None
+        for end in range(len(path), -1, -1):
+            if found is not None:
+                break
+            found = values.get(path[:end])
+        return self.default if found is None else Location(self.default.file, *found)
+
+    def _walk(self, path: PathKey, at_key: bool) -> Location:
+        node = self._tree()
+        if node is None:
+            return self.default
+        where = self._loc(node)
+        for depth, part in enumerate(path):
+            found = self._child(node, part)
+            if found is None:
+                break
+            key, node = found
+            if key is not None and at_key and depth == len(path) - 1:
+                return self._loc(key)
+            where = self._loc(key if key is not None and not isinstance(node, ScalarNode) else node)
+        return where
+
+    def _tree(self) -> Node | None:
+        if self._text is not None:
+            try:
+                self._root = _compose(self._text)
+            except (yaml.YAMLError, RecursionError):
+                self._root = None  # only a file that already has a problem fails here
+            self._text = None
+        return self._root
+
+    def _loc(self, node: Node) -> Location:
+        return Location(self.default.file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def _child(self, node: Node, part: str | int) -> _Entry | None:
+        if isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            return None, node.value[part]
+        if isinstance(node, MappingNode) and isinstance(part, str):
+            return self._mapping(node).get(part)
+        return None
+
+    def _mapping(self, node: MappingNode) -> dict[str, _Entry]:
+        """A mapping's entries by key, as the loader reads them: the first of duplicate
+        keys; an entry written in the mapping before one merged in (`<<`), a later merge
+        key before an earlier one, and an earlier source of a merge list before a later."""
+        entries = self._entries.get(id(node))
+        if entries is not None:
+            return entries
+        entries = self._entries[id(node)] = {}  # before the merges: an alias may loop
+        merges = []
+        for key, value in node.value:
+            if key.tag == _MERGE_TAG:
+                merges.append(value)
+            elif isinstance(key, ScalarNode):
+                entries.setdefault(str(key.value), (key, value))
+        for value in reversed(merges):
+            for source in value.value if isinstance(value, SequenceNode) else [value]:
+                if isinstance(source, MappingNode):
+                    for name, entry in self._mapping(source).items():
+                        entries.setdefault(name, entry)
+        return entries
+
+
+class SpecMarks(Marks):
+    """The places of a merged spec's paths: each top-level section, and each named entry of
+    a named section, is looked up in the file that declared it first."""
+
+    def __init__(self, default: Location) -> None:
+        super().__init__(default)
+        self.owners: dict[PathKey, Marks] = {}
+
+    def locate(self, path: PathKey, *, at_key: bool = False) -> Location:
+        owner = self.owners.get(tuple(path[:2])) if len(path) >= 2 else None
+        owner = owner or self.owners.get(tuple(path[:1]))
+        return self.default if owner is None else owner.locate(path, at_key=at_key)
 
 
 @dataclass
@@ -263,20 +349,22 @@ def _discover(path: Path) -> tuple[list[Path], Path]:
     return [path], path.parent
 
 
-# --- one file: YAML nodes to plain data, with marks -----------------------------------
+# --- one file: YAML to plain data --------------------------------------------------
 
 
 @dataclass
 class _Document:
     file: Path
+    marks: Marks
     raw: bytes = b""
     data: dict[str, Any] = field(default_factory=dict)
-    marks: Marks | None = None
     problems: list[SpecProblem] = field(default_factory=list)
 
 
 def _parse_file(path: Path) -> _Document:
-    doc = _Document(path, marks=Marks(Location(str(path), 1, 1)))
+    """Read a file: straight from the parser's events when it is plain YAML (the usual
+    case, see `fastyaml`), else by composing its nodes, which reports every problem."""
+    doc = _Document(path, Marks(Location(str(path), 1, 1)))
     try:
         doc.raw = read_bounded(path, MAX_SPEC_BYTES)
         text = doc.raw.decode("utf-8-sig")
@@ -284,8 +372,22 @@ def _parse_file(path: Path) -> _Document:
         return _with_problem(doc, f"cannot read the file: {err}")
     except UnicodeDecodeError:
         return _with_problem(doc, "the file is not UTF-8 text")
+    try:
+        data = read_plain_yaml(text, _SafeLoader, max_nodes=MAX_SPEC_NODES, max_values=_MAX_NODES)
+    except TooManyNodes:
+        return _with_problem(doc, _TOO_MANY_NODES)
+    except yaml.MarkedYAMLError as err:
+        return _with_problem(doc, _syntax_message(err), _mark_of(err))
+    except Unusual:
+        return _compose_file(doc, text)
+    doc.data = data or {}
+    doc.marks = FileMarks(doc.marks.default, text, plain=True)
+    return doc
+
+
+def _compose_file(doc: _Document, text: str) -> _Document:
     if _too_many_nodes(text):
-        return _with_problem(doc, f"the file holds more than {MAX_SPEC_NODES:,} YAML nodes")
+        return _with_problem(doc, _TOO_MANY_NODES)
     try:
         node = _compose(text)
     except yaml.MarkedYAMLError as err:
@@ -293,7 +395,8 @@ def _parse_file(path: Path) -> _Document:
     except yaml.YAMLError as err:
         return _with_problem(doc, f"YAML error: {err}")
     except RecursionError:
-        return _with_problem(doc, "the YAML is nested too deeply")
+        return _with_problem(doc, _TOO_DEEP)
+    doc.marks = FileMarks(doc.marks.default, text, node)  # looked up in the same nodes
     return _build_document(doc, node)
 
 
@@ -302,7 +405,6 @@ def read_yaml_file(path: Path) -> tuple[dict[str, Any], Marks, list[SpecProblem]
     (bounded size and nodes, duplicate keys refused), and its bytes: for the other YAML
     files fbplan reads, such as a checks file."""
     doc = _parse_file(path)
-    assert doc.marks is not None
     return doc.data, doc.marks, doc.problems, doc.raw
 
 
@@ -313,8 +415,8 @@ def _with_problem(doc: _Document, message: str, where: tuple[int, int] = (1, 1))
 
 def _too_many_nodes(text: str) -> bool:
     """Whether `text` holds more than `MAX_SPEC_NODES` nodes, counted with the fast (C)
-    parser when there is one, before the slow composition that keeps every mark. A syntax
-    error is left for the composition to report with its place."""
+    parser when there is one, before composing it. A syntax error is left for the
+    composition to report with its place."""
     count = 0
     parser = _SafeLoader(text)
     try:
@@ -355,11 +457,9 @@ def _syntax_message(err: yaml.MarkedYAMLError) -> str:
 
 
 def _build_document(doc: _Document, node: Node | None) -> _Document:
-    assert doc.marks is not None
     if node is None:
         return doc  # an empty file (or only comments) declares nothing
-    builder = _Builder(str(doc.file), doc.marks)
-    doc.marks.values[()] = builder.loc(node)
+    builder = _Builder(str(doc.file))
     if not isinstance(node, MappingNode):
         kind = "a list" if isinstance(node, SequenceNode) else "a single value"
         where = builder.loc(node)
@@ -371,6 +471,8 @@ def _build_document(doc: _Document, node: Node | None) -> _Document:
         data = builder.build(node, ())
     except _TooLarge:
         return _with_problem(doc, "the YAML expands to too many nodes (aliases?)")
+    except RecursionError:
+        return _with_problem(doc, _TOO_DEEP)
     doc.data = data if isinstance(data, dict) else {}
     doc.problems += builder.problems
     return doc
@@ -381,11 +483,10 @@ class _TooLarge(Exception):
 
 
 class _Builder:
-    """Turns a composed YAML node tree into plain data, recording marks and problems."""
+    """Turns a composed YAML node tree into plain data, recording problems."""
 
-    def __init__(self, file: str, marks: Marks) -> None:
+    def __init__(self, file: str) -> None:
         self.file = file
-        self.marks = marks
         self.problems: list[SpecProblem] = []
         self._constructor = SafeConstructor()
         self._count = 0
@@ -429,7 +530,6 @@ class _Builder:
             self.report(node, path, f"unsupported YAML tag {node.tag!r}")
         items = []
         for index, item in enumerate(node.value):
-            self.marks.values[(*path, index)] = self.loc(item)
             items.append(self.build(item, (*path, index)))
         return items
 
@@ -465,9 +565,6 @@ class _Builder:
             self.report(key_node, child, f"duplicate key; first defined at line {first.line}")
             return
         seen[key] = where
-        self.marks.keys[child] = where
-        scalar = isinstance(value_node, ScalarNode)
-        self.marks.values[child] = self.loc(value_node) if scalar else where
         result[key] = self.build(value_node, child)
 
     def merge_into(self, result: dict[str, Any], value_node: Node, path: PathKey) -> None:
@@ -487,40 +584,37 @@ class _Builder:
 
 def _merge(
     documents: list[_Document], default: Location
-) -> tuple[dict[str, Any], Marks, list[SpecProblem]]:
-    """Merge the top-level mappings of the files, reporting clashes at both places."""
+) -> tuple[dict[str, Any], SpecMarks, list[SpecProblem]]:
+    """Merge the top-level mappings of the files, reporting clashes at both places. Each
+    section and named entry is taken once, noting the file it came from: linear in size."""
     merged: dict[str, Any] = {}
-    marks = Marks(default)
+    marks = SpecMarks(default)
     problems: list[SpecProblem] = []
-    owners: dict[PathKey, Marks] = {}
     for doc in documents:
-        assert doc.marks is not None
         for key, value in doc.data.items():
-            problems += _merge_entry(merged, marks, owners, doc.marks, key, value)
+            problems += _merge_entry(merged, marks.owners, doc.marks, key, value)
     return merged, marks, problems
 
 
 def _merge_entry(
     merged: dict[str, Any],
-    marks: Marks,
     owners: dict[PathKey, Marks],
     source: Marks,
     key: str,
     value: Any,
 ) -> list[SpecProblem]:
     current = merged.get(key)
-    if key in NAMED_SECTIONS and isinstance(value, dict) and isinstance(current, dict | None):
+    fresh = key not in merged or isinstance(current, dict)  # `buckets:` left empty is None
+    if key in NAMED_SECTIONS and isinstance(value, dict) and fresh:
         target = merged.setdefault(key, {})
-        marks.take(source, (key,), subtree=False)
         owners.setdefault((key,), source)
         return [
             problem
             for name, item in value.items()
-            for problem in _merge_named(target, marks, owners, source, (key, name), item)
+            for problem in _merge_named(target, owners, source, (key, name), item)
         ]
     if key not in merged:
         merged[key] = value
-        marks.take(source, (key,))
         owners[(key,)] = source
         return []
     if key in AGREED_SECTIONS and current == value:
@@ -531,7 +625,6 @@ def _merge_entry(
 
 def _merge_named(
     target: dict[str, Any],
-    marks: Marks,
     owners: dict[PathKey, Marks],
     source: Marks,
     path: PathKey,
@@ -541,7 +634,6 @@ def _merge_named(
     if name in target:
         return _clash(owners[path], source, path, f"duplicate name '{name}'")
     target[name] = item
-    marks.take(source, path)
     owners[path] = source
     return []
 

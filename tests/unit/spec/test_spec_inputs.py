@@ -6,6 +6,7 @@ follow the backend's rules."""
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -109,6 +110,46 @@ def test_a_spec_file_over_the_node_cap_is_refused(tmp_path: Path) -> None:
     assert spec.stat().st_size < MAX_SPEC_BYTES
     assert problems_of(lambda: load_spec(spec)) == [
         f"{spec}:1:1: the file holds more than {MAX_SPEC_NODES:,} YAML nodes"
+    ]
+
+
+def test_too_many_values_without_aliases_is_refused(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(HEADER + "variables:\n  v: [" + "a, " * 100_001 + "a]\n")
+    assert problems_of(lambda: load_spec(spec)) == [
+        f"{spec}:1:1: the YAML expands to too many nodes (aliases?)"
+    ]
+
+
+def test_too_many_keys_are_refused(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    keys = ", ".join(f"{i:x}" for i in range(100_000))  # 200,000 nodes with their values
+    spec.write_text(HEADER + "variables: {" + keys + "}\n")
+    assert problems_of(lambda: load_spec(spec)) == [
+        f"{spec}:1:1: the file holds more than {MAX_SPEC_NODES:,} YAML nodes"
+    ]
+
+
+def test_nesting_deeper_than_python_s_stack_is_a_sentence_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(HEADER + "smoke: " + "{a: " * 900 + "1" + "}" * 900 + "\n")
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)  # Python's default: a library another test loaded may raise it
+    try:
+        found = problems_of(lambda: load_spec(spec))
+    finally:
+        sys.setrecursionlimit(limit)
+    assert found == [f"{spec}:1:1: the YAML is nested too deeply"]
+
+
+def test_nesting_deeper_than_the_parser_allows_is_a_syntax_error(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(HEADER + "smoke: " + "[" * 5000 + "]" * 5000 + "\n")
+    assert problems_of(lambda: load_spec(spec)) == [
+        f"{spec}:3:1007: YAML syntax error: exceeded maximum nesting depth "
+        "(while increasing flow level)"
     ]
 
 

@@ -88,6 +88,25 @@ def test_missing_file_is_a_warning_when_not_required(write_spec) -> None:
     ]
 
 
+def test_a_file_referenced_by_several_fields_is_reported_at_each(write_spec) -> None:
+    path = write_spec(
+        "buckets:\n"
+        "  a: {bucket: x, storage_type: S3, region: r, key: k, secret: '${file:nope.txt}'}\n"
+        "  b: {bucket: y, storage_type: S3, region: r, key: k, secret: '${file:nope.txt}'}\n"
+        "  c: {bucket: z, storage_type: S3, region: r, key: '${file:k.txt}', secret: '${file:k.txt}'}\n"
+    )
+    (path.parent / "k.txt").write_text("kk\n")
+    spec = load_spec(path, require_env=False)
+    assert [str(w) for w in spec.warnings] == [
+        f"{path}:4:63: buckets.a.secret: cannot read file 'nope.txt': No such file or "
+        "directory; left empty",
+        f"{path}:5:63: buckets.b.secret: cannot read file 'nope.txt': No such file or "
+        "directory; left empty",
+    ]
+    assert spec.data["buckets"]["c"]["key"] == "kk"
+    assert spec.data["buckets"]["c"]["secret"].reveal() == "kk"
+
+
 def test_unresolved_values_skip_checks_that_need_them(write_spec) -> None:
     path = write_spec(
         """\

@@ -87,6 +87,19 @@ def test_folder_reports_duplicate_names_and_clashes_at_both_places(
     ]
 
 
+def test_a_section_left_empty_in_one_file_and_filled_in_another_clashes(
+    tmp_path: Path, problems
+) -> None:
+    (tmp_path / "a.yaml").write_text("version: 1\nworkspace: acme\nbuckets:\n")
+    (tmp_path / "b.yaml").write_text("buckets:\n  b: {bucket: b}\n")
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    assert problems(tmp_path) == [
+        f"{a}:3:1: buckets: declared in more than one file; also declared at {b}:1:1",
+        f"{a}:3:9: buckets: expected a mapping, got nothing (null)",
+        f"{b}:1:1: buckets: declared in more than one file; also declared at {a}:3:1",
+    ]
+
+
 def test_yaml_syntax_error_has_its_mark(fixtures: Path, problems) -> None:
     path = fixtures / "yaml-syntax-error.yaml"
     (problem,) = problems(path)
