@@ -71,7 +71,8 @@ def operator(user: User, emulator: RunningEmulator) -> User:
     return user
 
 
-def start(user: User, *args: str) -> subprocess.Popen[str]:
+def start(user: User, *args: str) -> subprocess.Popen[bytes]:
+    """fbplan with its output on unbuffered byte pipes: see read_until."""
     return subprocess.Popen(
         [sys.executable, "-m", "fbplan", *args],
         cwd=user.cwd,
@@ -79,22 +80,29 @@ def start(user: User, *args: str) -> subprocess.Popen[str]:
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
+        bufsize=0,
     )
 
 
 def read_until(stream: Any, wanted: Callable[[str], bool], seen: list[str]) -> None:
-    """Read lines (a hang guard bounds the test, not this loop: the process ends anyway)."""
-    for line in stream:
-        seen.append(line)
-        if wanted(line):
-            return
+    """Read lines a byte at a time (a hang guard bounds the test, not this loop: the process
+    ends anyway). A buffered reader would read ahead, and the lines it held would never
+    reach finish(), whose communicate() reads the pipe itself: that lost a "Creating..."
+    line now and then."""
+    line = b""
+    while chunk := stream.read(1):
+        line += chunk
+        if chunk == b"\n":
+            seen.append(line.decode())
+            line = b""
+            if wanted(seen[-1]):
+                return
     raise AssertionError("the line never came:\n" + "".join(seen))
 
 
-def finish(process: subprocess.Popen[str], seen: list[str]) -> Run:
+def finish(process: subprocess.Popen[bytes], seen: list[str]) -> Run:
     stdout, stderr = process.communicate(timeout=60)
-    return Run(process.returncode, stdout, "".join(seen) + stderr)
+    return Run(process.returncode, stdout.decode(), "".join(seen) + stderr.decode())
 
 
 def assert_no_secret(*runs: Run) -> None:
@@ -304,7 +312,7 @@ def fresh(user: User, admin: httpx.Client) -> None:
         lock.unlink()
 
 
-def wait_for_the_held_write(admin: httpx.Client, process: subprocess.Popen[str]) -> None:
+def wait_for_the_held_write(admin: httpx.Client, process: subprocess.Popen[bytes]) -> None:
     """Until the emulator holds the answer of the chosen write (it is committed by then), or
     the apply ended before making that many writes."""
     for _ in range(1200):  # a hang guard
