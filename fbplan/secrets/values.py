@@ -132,6 +132,8 @@ def redact(text: str) -> str:
     current = _sorted  # one read: the lock is taken only to sort again
     if current[0] is not _known or current[1] != len(_known):
         current = _sort()
+    if not current[2] or len(text) < len(current[2][-1]):
+        return text  # shorter than the shortest value: none can occur in it
     memo = current[3] if type(text) is str and len(text) <= _MEMO_LENGTH else None
     if memo is not None and (done := memo.get(text)) is not None:
         return done
