@@ -20,6 +20,8 @@ _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 def printable(text: str, *, keep: str = "") -> str:
     """`text` with every control character except those in `keep` escaped."""
+    if _CONTROL.search(text) is None:  # most text: no substitution to set up
+        return str.__str__(text)  # a plain str, as `sub` gives, even of a str subclass
     return _CONTROL.sub(lambda match: _escape(match.group(), keep), text)
 
 

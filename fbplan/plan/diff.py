@@ -208,16 +208,18 @@ def _cascade(plan: _Draft, desired: State, live: State) -> None:
 
 def _doomed_children(plan: _Draft, live: State) -> None:
     gone = {c.address: c.action for c in plan.changes if c.destructive}
-    for item in list(plan.unmanaged):
+    kept = []
+    for item in plan.unmanaged:
         resource = live.get(item.address)
         parent = resource.parent if resource else None
         if resource is None or parent not in gone:
+            kept.append(item)
             continue
         fate = "deleted" if gone[parent] is Action.DELETE else "replaced"
-        plan.unmanaged.remove(item)
         plan.changes.append(
             delete_change(resource, f"not in the spec; goes with {parent}, which is {fate}")
         )
+    plan.unmanaged = kept  # one pass: removing each from the list would be quadratic
 
 
 def _replaced_with(change: Change, cause: str) -> Change:

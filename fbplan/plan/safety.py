@@ -139,8 +139,9 @@ def sink_blockers(plan: Plan, sink: SinkFacts) -> list[Blocker]:
 def name_conflicts(plan: Plan, desired: State, names: NamesElsewhere) -> list[Blocker]:
     """Objects the plan creates (a replace creates anew, after its delete) whose
     organization-wide unique name another workspace uses; asks `names` only about the
-    kinds created."""
+    kinds created, each (kind, field) once: the answer is a set built from a whole list."""
     found = []
+    taken: dict[tuple[str, str], frozenset[str]] = {}
     for change in plan.changes:
         resource = desired.get(change.address)
         if change.action not in (Action.CREATE, Action.REPLACE) or resource is None:
@@ -148,7 +149,11 @@ def name_conflicts(plan: Plan, desired: State, names: NamesElsewhere) -> list[Bl
         for unique in REGISTRY[change.kind].org_unique:
             field = unique.field
             value = resource.name if field == "name" else resource.attrs.get(field)
-            if isinstance(value, str) and value in names.taken(change.kind, field):
+            if not isinstance(value, str):
+                continue
+            if (change.kind, field) not in taken:
+                taken[change.kind, field] = names.taken(change.kind, field)
+            if value in taken[change.kind, field]:
                 message = f"{change.address}: {unique.sentence.format(value=value)}"
                 found.append(Blocker("name-conflict", message, (change.address,)))
     return found

@@ -24,8 +24,13 @@ _known: set[str] = set()
 _known_lock = threading.Lock()
 # `_known` sorted longest first, and the set (itself, not its id: a freed set's id may be
 # reused by the next one) and size it was sorted from: values are only ever added, so a new
-# size or a new set means sort again; most calls to `redact` do not.
-_sorted: tuple[set[str] | None, int, tuple[str, ...]] = (None, 0, ())
+# size or a new set means sort again; most calls to `redact` do not. Last, what `redact`
+# gave for short texts with these values (a plan redacts the same names thousands of
+# times): a new sort starts an empty one, so no result outlives a value registered since.
+_Sorted = tuple[set[str] | None, int, tuple[str, ...], dict[str, str]]
+_sorted: _Sorted = (None, 0, (), {})
+_MEMO_LENGTH = 200  # texts up to this length are remembered,
+_MEMO_SIZE = 8192  # at most this many at once
 
 
 class Secret:
@@ -124,15 +129,32 @@ def redact(text: str) -> str:
     """Mask every registered secret value that occurs in `text` (longest first)."""
     if not text:
         return text
+    current = _sorted  # one read: the lock is taken only to sort again
+    if current[0] is not _known or current[1] != len(_known):
+        current = _sort()
+    if not current[2] or len(text) < len(current[2][-1]):
+        return text  # shorter than the shortest value: none can occur in it
+    memo = current[3] if type(text) is str and len(text) <= _MEMO_LENGTH else None
+    if memo is not None and (done := memo.get(text)) is not None:
+        return done
+    original = text
+    for value in current[2]:
+        if value in text:
+            text = text.replace(value, MASK)
+    if memo is not None:
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        memo[original] = text
+    return text
+
+
+def _sort() -> _Sorted:
     global _sorted
     with _known_lock:
         if _sorted[0] is not _known or _sorted[1] != len(_known):
-            _sorted = (_known, len(_known), tuple(sorted(_known, key=len, reverse=True)))
-        values = _sorted[2]
-    for value in values:
-        if value in text:
-            text = text.replace(value, MASK)
-    return text
+            values = tuple(sorted(_known, key=len, reverse=True))
+            _sorted = (_known, len(_known), values, {})
+        return _sorted
 
 
 def reveal(value: Any) -> Any:
