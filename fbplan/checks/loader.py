@@ -16,10 +16,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from fbplan import extras
 from fbplan.checks.results import CheckResults, Outcome
@@ -27,6 +24,10 @@ from fbplan.errors import ConfigError, SafetyError, SpecProblem
 from fbplan.kinds import REGISTRY
 from fbplan.plan.model import Action
 from fbplan.spec.loader import Marks, PathKey, read_yaml_file
+
+if TYPE_CHECKING:  # jsonschema is imported when a checks file is read, not by every plan
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 #: The longest CEL expression a rule may have (also in the schema).
 MAX_EXPRESSION_CHARS = 2000
@@ -129,6 +130,8 @@ def checks_for_apply(path: str | Path | None, recorded: CheckResults | None) -> 
 
 @cache
 def _validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     schema = files("fbplan").joinpath("schemas", "checks.schema.json")
     return Draft202012Validator(json.loads(schema.read_text(encoding="utf-8")))
 

@@ -15,10 +15,7 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib import resources
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
+from typing import TYPE_CHECKING, Any
 
 from fbplan.checks.results import CheckResults
 from fbplan.errors import ConfigError
@@ -36,6 +33,9 @@ from fbplan.plan.quota import Credits, QuotaReport, QuotaRow, plain
 from fbplan.plan.render.rows import drift_counts, drift_status, scrub
 from fbplan.printable import json_safe
 from fbplan.secrets.values import MASK, redact, shown
+
+if TYPE_CHECKING:  # jsonschema is imported when a saved plan is read, not by every plan
+    from jsonschema import Draft202012Validator
 
 # --- Plan -> document ---------------------------------------------------------------------
 
@@ -211,6 +211,8 @@ def _check_version(source: str, document: dict[str, Any]) -> None:
 
 
 def _check_shape(source: str, document: dict[str, Any]) -> None:
+    from jsonschema.exceptions import best_match
+
     error = best_match(_validator().iter_errors(document))
     if error is None:
         return
@@ -221,6 +223,8 @@ def _check_shape(source: str, document: dict[str, Any]) -> None:
 
 @cache
 def _validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     schema_file = resources.files("fbplan").joinpath("schemas/plan.schema.json")
     return Draft202012Validator(json.loads(schema_file.read_text(encoding="utf-8")))
 

@@ -93,3 +93,15 @@ def test_an_unknown_command_is_a_usage_error() -> None:
     result = CliRunner().invoke(cli, ["nope"])
     assert result.exit_code == 1
     assert "No such command 'nope'" in result.output
+
+
+@pytest.mark.parametrize("command", ["plan", "apply"])  # drift lives in cli.plan
+def test_commands_that_read_the_backend_load_no_validator_or_cel_before_their_first_request(
+    command: str,
+) -> None:
+    """jsonschema explains only what is invalid (a spec, a checks file, a saved plan, an
+    answer); cel-python runs only with --checks: a plan without them pays for neither."""
+    modules = _modules_after(f"import fbplan.cli.{command}, fbplan.workflow")
+    assert not _loaded(modules, "jsonschema")
+    assert not _loaded(modules, "celpy")
+    assert not _loaded(modules, "openai")
