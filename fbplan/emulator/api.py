@@ -95,6 +95,10 @@ log = logging.getLogger(__name__)
 
 OPEN_ROUTES = {("GET", "/"), ("GET", "/health"), ("GET", "/credits/rates")}
 
+#: The largest request body the backend reads: far above any request of the contract (a repo
+#: with its attachments is a few kB); a larger one is refused with 413 before it is read.
+MAX_REQUEST_BYTES = 4 * 1024 * 1024
+
 
 def create_backend_app(
     store: Store,
@@ -112,6 +116,7 @@ def create_backend_app(
     injector = faults if faults is not None else FaultInjector()
     requests_log = recorder if recorder is not None else RequestRecorder()
     app = Flask("fbplan.emulator")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.compact = True  # type: ignore[attr-defined]
     _install_auth(app, token, store)

@@ -155,3 +155,18 @@ def test_run_forever_hands_over_and_stops(tmp_path: Path):
     assert seen == [result]
     with pytest.raises(httpx.TransportError):
         httpx.get(result.backend_url + "/", timeout=2)
+
+
+def test_a_request_body_over_the_limit_is_refused_with_413_and_nothing_is_made(tmp_path: Path):
+    from fbplan.emulator.api import MAX_REQUEST_BYTES
+
+    emulator_db = tmp_path / "emulator.db"
+    with (
+        start_emulator(emulator_db, TOKEN, bridge_nodes=NODES) as emulator,
+        backend(emulator) as http,
+    ):
+        refused = http.post("/workspace", json={"name": "w" * (MAX_REQUEST_BYTES + 1)})
+        assert refused.status_code == 413
+        assert refused.json()["success"] is False
+        assert http.get("/workspace").json()["workspaces"] == []
+        assert http.post("/workspace", json={"name": "w"}).status_code == 201
