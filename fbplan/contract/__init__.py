@@ -133,7 +133,31 @@ _NO_QUERY: dict[str, Any] = {"type": "object", "additionalProperties": False, "p
 def _validator(schema: Mapping[str, Any], defs: Mapping[str, Any]) -> Draft202012Validator:
     from jsonschema import Draft202012Validator  # here: only a wrong answer needs it
 
-    return Draft202012Validator({**schema, "$defs": dict(defs)})
+    return Draft202012Validator({**inline_refs(schema, defs), "$defs": dict(defs)})
+
+
+_DEFS = "#/$defs/"
+
+
+def inline_refs(schema: Any, defs: Mapping[str, Any], trail: tuple[str, ...] = ()) -> Any:
+    """`schema` with each ``{"$ref": "#/$defs/NAME"}`` replaced by the definition itself.
+
+    The same checks and the same errors, at a fraction of the cost: jsonschema resolves a
+    ``$ref`` on every use (the emulator checks every request), a copied definition never. A
+    definition that refers back to itself keeps its ``$ref`` there (resolved from ``$defs``),
+    as does a ``$ref`` with a sibling keyword other than an ``x-`` annotation, which
+    jsonschema ignores.
+    """
+    if isinstance(schema, list):
+        return [inline_refs(item, defs, trail) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    ref = schema.get("$ref")
+    name = ref[len(_DEFS) :] if isinstance(ref, str) and ref.startswith(_DEFS) else None
+    annotations_only = all(key == "$ref" or key.startswith("x-") for key in schema)
+    if name is not None and name in defs and name not in trail and annotations_only:
+        return inline_refs(defs[name], defs, (*trail, name))
+    return {key: inline_refs(value, defs, trail) for key, value in schema.items()}
 
 
 def _path_pattern(template: str) -> re.Pattern[str]:
