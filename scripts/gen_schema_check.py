@@ -154,7 +154,34 @@ def prepare(node: Any) -> Any:
     if "$ref" in out and len(out) > 1:
         ref = out.pop("$ref")
         out = {"allOf": [{"$ref": ref}, out]}
-    return out
+    return _or_null(out)
+
+
+#: Keywords that assert nothing about a value of a type they are not for (null, say).
+TYPED = {
+    "properties", "patternProperties", "additionalProperties", "propertyNames", "required",
+    "minProperties", "maxProperties", "items", "minItems", "maxItems", "uniqueItems",
+    "pattern", "minLength", "maxLength", "minimum", "maximum",
+}  # fmt: skip
+
+
+def _or_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """``anyOf: [X, {type: null}]`` as X with null among its types, where X has a type and
+    only keywords that let null through (what the reading form makes of every optional
+    field): the same verdicts, without the generated code's try of each alternative."""
+    forms = schema.get("anyOf")
+    if len(schema) != 1 or not isinstance(forms, list) or len(forms) != 2:
+        return schema
+    if {"type": "null"} not in forms:
+        return schema
+    other = forms[1 - forms.index({"type": "null"})]
+    if not isinstance(other, dict) or not set(other) - {"type"} <= TYPED:
+        return schema
+    types = other.get("type")
+    names = [types] if isinstance(types, str) else types
+    if not isinstance(names, list) or not names:
+        return schema
+    return {**other, "type": list(dict.fromkeys([*names, "null"]))}
 
 
 class _Generator(CodeGeneratorDraft07):

@@ -57,20 +57,7 @@ def validate____defs_aiactionresponse(data, custom_formats={}, name_prefix=None)
         if "message" in data_keys:
             data_keys.remove("message")
             data__message = data["message"]
-            data__message_any_of_count1 = 0
-            if not data__message_any_of_count1:
-                try:
-                    if not isinstance(data__message, (str,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count1 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count1:
-                try:
-                    if not isinstance(data__message, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count1 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count1:
+            if not isinstance(data__message, (str, NoneType,)):
                 raise JsonSchemaValueException
     return data
 
@@ -166,62 +153,62 @@ def validate____defs_policydto(data, custom_formats={}, name_prefix=None):
         if "workspace" in data_keys:
             data_keys.remove("workspace")
             data__workspace = data["workspace"]
-            data__workspace_any_of_count2 = 0
-            if not data__workspace_any_of_count2:
+            data__workspace_any_of_count1 = 0
+            if not data__workspace_any_of_count1:
                 try:
-                    data__workspace_any_of_count3 = 0
-                    if not data__workspace_any_of_count3:
+                    data__workspace_any_of_count2 = 0
+                    if not data__workspace_any_of_count2:
                         try:
                             validate____defs_policyscoperef(data__workspace)
-                            data__workspace_any_of_count3 += 1
+                            data__workspace_any_of_count2 += 1
                         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                    if not data__workspace_any_of_count3:
+                    if not data__workspace_any_of_count2:
                         try:
                             if not isinstance(data__workspace, (NoneType,)):
                                 raise JsonSchemaValueException
-                            data__workspace_any_of_count3 += 1
+                            data__workspace_any_of_count2 += 1
                         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                    if not data__workspace_any_of_count3:
+                    if not data__workspace_any_of_count2:
                         raise JsonSchemaValueException
-                    data__workspace_any_of_count2 += 1
+                    data__workspace_any_of_count1 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__workspace_any_of_count2:
+            if not data__workspace_any_of_count1:
                 try:
                     if not isinstance(data__workspace, (NoneType,)):
                         raise JsonSchemaValueException
-                    data__workspace_any_of_count2 += 1
+                    data__workspace_any_of_count1 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__workspace_any_of_count2:
+            if not data__workspace_any_of_count1:
                 raise JsonSchemaValueException
         if "repo" in data_keys:
             data_keys.remove("repo")
             data__repo = data["repo"]
-            data__repo_any_of_count4 = 0
-            if not data__repo_any_of_count4:
+            data__repo_any_of_count3 = 0
+            if not data__repo_any_of_count3:
                 try:
-                    data__repo_any_of_count5 = 0
-                    if not data__repo_any_of_count5:
+                    data__repo_any_of_count4 = 0
+                    if not data__repo_any_of_count4:
                         try:
                             validate____defs_policyscoperef(data__repo)
-                            data__repo_any_of_count5 += 1
+                            data__repo_any_of_count4 += 1
                         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                    if not data__repo_any_of_count5:
+                    if not data__repo_any_of_count4:
                         try:
                             if not isinstance(data__repo, (NoneType,)):
                                 raise JsonSchemaValueException
-                            data__repo_any_of_count5 += 1
+                            data__repo_any_of_count4 += 1
                         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                    if not data__repo_any_of_count5:
+                    if not data__repo_any_of_count4:
                         raise JsonSchemaValueException
-                    data__repo_any_of_count4 += 1
+                    data__repo_any_of_count3 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__repo_any_of_count4:
+            if not data__repo_any_of_count3:
                 try:
                     if not isinstance(data__repo, (NoneType,)):
                         raise JsonSchemaValueException
-                    data__repo_any_of_count4 += 1
+                    data__repo_any_of_count3 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__repo_any_of_count4:
+            if not data__repo_any_of_count3:
                 raise JsonSchemaValueException
     return data
 
@@ -355,20 +342,7 @@ def validate____defs_aillmidresponse(data, custom_formats={}, name_prefix=None):
         if "message" in data_keys:
             data_keys.remove("message")
             data__message = data["message"]
-            data__message_any_of_count6 = 0
-            if not data__message_any_of_count6:
-                try:
-                    if not isinstance(data__message, (str,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count6 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count6:
-                try:
-                    if not isinstance(data__message, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count6 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count6:
+            if not isinstance(data__message, (str, NoneType,)):
                 raise JsonSchemaValueException
     return data
 
@@ -453,20 +427,7 @@ def validate____defs_aillmdto(data, custom_formats={}, name_prefix=None):
         if "apiKeyId" in data_keys:
             data_keys.remove("apiKeyId")
             data__apiKeyId = data["apiKeyId"]
-            data__apiKeyId_any_of_count7 = 0
-            if not data__apiKeyId_any_of_count7:
-                try:
-                    if not isinstance(data__apiKeyId, (str,)):
-                        raise JsonSchemaValueException
-                    data__apiKeyId_any_of_count7 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__apiKeyId_any_of_count7:
-                try:
-                    if not isinstance(data__apiKeyId, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__apiKeyId_any_of_count7 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__apiKeyId_any_of_count7:
+            if not isinstance(data__apiKeyId, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "createdAt" in data_keys:
             data_keys.remove("createdAt")
@@ -476,26 +437,13 @@ def validate____defs_aillmdto(data, custom_formats={}, name_prefix=None):
         if "repos" in data_keys:
             data_keys.remove("repos")
             data__repos = data["repos"]
-            data__repos_any_of_count8 = 0
-            if not data__repos_any_of_count8:
-                try:
-                    if not isinstance(data__repos, (list,)):
-                        raise JsonSchemaValueException
-                    data__repos_is_list = isinstance(data__repos, list)
-                    if data__repos_is_list:
-                        data__repos_len = len(data__repos)
-                        for data__repos_x, data__repos_item in enumerate(data__repos):
-                            validate____defs_aillmreporef(data__repos_item)
-                    data__repos_any_of_count8 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__repos_any_of_count8:
-                try:
-                    if not isinstance(data__repos, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__repos_any_of_count8 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__repos_any_of_count8:
+            if not isinstance(data__repos, (list, NoneType,)):
                 raise JsonSchemaValueException
+            data__repos_is_list = isinstance(data__repos, list)
+            if data__repos_is_list:
+                data__repos_len = len(data__repos)
+                for data__repos_x, data__repos_item in enumerate(data__repos):
+                    validate____defs_aillmreporef(data__repos_item)
     return data
 
 def validate____defs_aillmreporef(data, custom_formats={}, name_prefix=None):

@@ -53,20 +53,7 @@ def validate____defs_delete_repo_repoid_cloud_apikey_repocloudapikeyid_reading(d
         if "message" in data_keys:
             data_keys.remove("message")
             data__message = data["message"]
-            data__message_any_of_count1 = 0
-            if not data__message_any_of_count1:
-                try:
-                    if not isinstance(data__message, (str,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count1 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count1:
-                try:
-                    if not isinstance(data__message, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count1 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count1:
+            if not isinstance(data__message, (str, NoneType,)):
                 raise JsonSchemaValueException
     return data
 
@@ -128,74 +115,22 @@ def validate____defs_repocloudapikeydto(data, custom_formats={}, name_prefix=Non
         if "provider" in data_keys:
             data_keys.remove("provider")
             data__provider = data["provider"]
-            data__provider_any_of_count2 = 0
-            if not data__provider_any_of_count2:
-                try:
-                    if not isinstance(data__provider, (str,)):
-                        raise JsonSchemaValueException
-                    data__provider_any_of_count2 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__provider_any_of_count2:
-                try:
-                    if not isinstance(data__provider, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__provider_any_of_count2 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__provider_any_of_count2:
+            if not isinstance(data__provider, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "keyPrefix" in data_keys:
             data_keys.remove("keyPrefix")
             data__keyPrefix = data["keyPrefix"]
-            data__keyPrefix_any_of_count3 = 0
-            if not data__keyPrefix_any_of_count3:
-                try:
-                    if not isinstance(data__keyPrefix, (str,)):
-                        raise JsonSchemaValueException
-                    data__keyPrefix_any_of_count3 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__keyPrefix_any_of_count3:
-                try:
-                    if not isinstance(data__keyPrefix, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__keyPrefix_any_of_count3 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__keyPrefix_any_of_count3:
+            if not isinstance(data__keyPrefix, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "region" in data_keys:
             data_keys.remove("region")
             data__region = data["region"]
-            data__region_any_of_count4 = 0
-            if not data__region_any_of_count4:
-                try:
-                    if not isinstance(data__region, (str,)):
-                        raise JsonSchemaValueException
-                    data__region_any_of_count4 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__region_any_of_count4:
-                try:
-                    if not isinstance(data__region, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__region_any_of_count4 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__region_any_of_count4:
+            if not isinstance(data__region, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "endpoint" in data_keys:
             data_keys.remove("endpoint")
             data__endpoint = data["endpoint"]
-            data__endpoint_any_of_count5 = 0
-            if not data__endpoint_any_of_count5:
-                try:
-                    if not isinstance(data__endpoint, (str,)):
-                        raise JsonSchemaValueException
-                    data__endpoint_any_of_count5 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__endpoint_any_of_count5:
-                try:
-                    if not isinstance(data__endpoint, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__endpoint_any_of_count5 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__endpoint_any_of_count5:
+            if not isinstance(data__endpoint, (str, NoneType,)):
                 raise JsonSchemaValueException
     return data
 

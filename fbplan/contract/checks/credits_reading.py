@@ -69,38 +69,12 @@ def validate____defs_get_credits_rates_reading(data, custom_formats={}, name_pre
         if "error_code" in data_keys:
             data_keys.remove("error_code")
             data__errorcode = data["error_code"]
-            data__errorcode_any_of_count1 = 0
-            if not data__errorcode_any_of_count1:
-                try:
-                    if not isinstance(data__errorcode, (str,)):
-                        raise JsonSchemaValueException
-                    data__errorcode_any_of_count1 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__errorcode_any_of_count1:
-                try:
-                    if not isinstance(data__errorcode, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__errorcode_any_of_count1 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__errorcode_any_of_count1:
+            if not isinstance(data__errorcode, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "message" in data_keys:
             data_keys.remove("message")
             data__message = data["message"]
-            data__message_any_of_count2 = 0
-            if not data__message_any_of_count2:
-                try:
-                    if not isinstance(data__message, (str,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count2 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count2:
-                try:
-                    if not isinstance(data__message, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count2 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count2:
+            if not isinstance(data__message, (str, NoneType,)):
                 raise JsonSchemaValueException
     return data
 
@@ -146,23 +120,23 @@ def validate____defs_creditrateitem(data, custom_formats={}, name_prefix=None):
         if "rate" in data_keys:
             data_keys.remove("rate")
             data__rate = data["rate"]
-            data__rate_any_of_count3 = 0
-            if not data__rate_any_of_count3:
+            data__rate_any_of_count1 = 0
+            if not data__rate_any_of_count1:
                 try:
                     if not isinstance(data__rate, (int, float, Decimal,)) or isinstance(data__rate, bool):
                         raise JsonSchemaValueException
-                    data__rate_any_of_count3 += 1
+                    data__rate_any_of_count1 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__rate_any_of_count3:
+            if not data__rate_any_of_count1:
                 try:
                     if not isinstance(data__rate, (str,)):
                         raise JsonSchemaValueException
                     if isinstance(data__rate, str):
                         if not REGEX_PATTERNS['^-?[0-9]+(\\.[0-9]+)?$'].search(data__rate):
                             raise JsonSchemaValueException
-                    data__rate_any_of_count3 += 1
+                    data__rate_any_of_count1 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__rate_any_of_count3:
+            if not data__rate_any_of_count1:
                 raise JsonSchemaValueException
     return data
 
@@ -187,38 +161,12 @@ def validate____defs_get_credits_balance_reading(data, custom_formats={}, name_p
         if "error_code" in data_keys:
             data_keys.remove("error_code")
             data__errorcode = data["error_code"]
-            data__errorcode_any_of_count4 = 0
-            if not data__errorcode_any_of_count4:
-                try:
-                    if not isinstance(data__errorcode, (str,)):
-                        raise JsonSchemaValueException
-                    data__errorcode_any_of_count4 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__errorcode_any_of_count4:
-                try:
-                    if not isinstance(data__errorcode, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__errorcode_any_of_count4 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__errorcode_any_of_count4:
+            if not isinstance(data__errorcode, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "message" in data_keys:
             data_keys.remove("message")
             data__message = data["message"]
-            data__message_any_of_count5 = 0
-            if not data__message_any_of_count5:
-                try:
-                    if not isinstance(data__message, (str,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count5 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count5:
-                try:
-                    if not isinstance(data__message, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count5 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count5:
+            if not isinstance(data__message, (str, NoneType,)):
                 raise JsonSchemaValueException
     return data
 
@@ -234,23 +182,23 @@ def validate____defs_creditbalancedata(data, custom_formats={}, name_prefix=None
         if "creditBalance" in data_keys:
             data_keys.remove("creditBalance")
             data__creditBalance = data["creditBalance"]
-            data__creditBalance_any_of_count6 = 0
-            if not data__creditBalance_any_of_count6:
+            data__creditBalance_any_of_count2 = 0
+            if not data__creditBalance_any_of_count2:
                 try:
                     if not isinstance(data__creditBalance, (int, float, Decimal,)) or isinstance(data__creditBalance, bool):
                         raise JsonSchemaValueException
-                    data__creditBalance_any_of_count6 += 1
+                    data__creditBalance_any_of_count2 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__creditBalance_any_of_count6:
+            if not data__creditBalance_any_of_count2:
                 try:
                     if not isinstance(data__creditBalance, (str,)):
                         raise JsonSchemaValueException
                     if isinstance(data__creditBalance, str):
                         if not REGEX_PATTERNS['^-?[0-9]+(\\.[0-9]+)?$'].search(data__creditBalance):
                             raise JsonSchemaValueException
-                    data__creditBalance_any_of_count6 += 1
+                    data__creditBalance_any_of_count2 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__creditBalance_any_of_count6:
+            if not data__creditBalance_any_of_count2:
                 raise JsonSchemaValueException
         if "dateBalance" in data_keys:
             data_keys.remove("dateBalance")
@@ -260,44 +208,44 @@ def validate____defs_creditbalancedata(data, custom_formats={}, name_prefix=None
         if "realtimeBalance" in data_keys:
             data_keys.remove("realtimeBalance")
             data__realtimeBalance = data["realtimeBalance"]
-            data__realtimeBalance_any_of_count7 = 0
-            if not data__realtimeBalance_any_of_count7:
+            data__realtimeBalance_any_of_count3 = 0
+            if not data__realtimeBalance_any_of_count3:
                 try:
                     if not isinstance(data__realtimeBalance, (int, float, Decimal,)) or isinstance(data__realtimeBalance, bool):
                         raise JsonSchemaValueException
-                    data__realtimeBalance_any_of_count7 += 1
+                    data__realtimeBalance_any_of_count3 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__realtimeBalance_any_of_count7:
+            if not data__realtimeBalance_any_of_count3:
                 try:
                     if not isinstance(data__realtimeBalance, (str,)):
                         raise JsonSchemaValueException
                     if isinstance(data__realtimeBalance, str):
                         if not REGEX_PATTERNS['^-?[0-9]+(\\.[0-9]+)?$'].search(data__realtimeBalance):
                             raise JsonSchemaValueException
-                    data__realtimeBalance_any_of_count7 += 1
+                    data__realtimeBalance_any_of_count3 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__realtimeBalance_any_of_count7:
+            if not data__realtimeBalance_any_of_count3:
                 raise JsonSchemaValueException
         if "pendingConsumption" in data_keys:
             data_keys.remove("pendingConsumption")
             data__pendingConsumption = data["pendingConsumption"]
-            data__pendingConsumption_any_of_count8 = 0
-            if not data__pendingConsumption_any_of_count8:
+            data__pendingConsumption_any_of_count4 = 0
+            if not data__pendingConsumption_any_of_count4:
                 try:
                     if not isinstance(data__pendingConsumption, (int, float, Decimal,)) or isinstance(data__pendingConsumption, bool):
                         raise JsonSchemaValueException
-                    data__pendingConsumption_any_of_count8 += 1
+                    data__pendingConsumption_any_of_count4 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__pendingConsumption_any_of_count8:
+            if not data__pendingConsumption_any_of_count4:
                 try:
                     if not isinstance(data__pendingConsumption, (str,)):
                         raise JsonSchemaValueException
                     if isinstance(data__pendingConsumption, str):
                         if not REGEX_PATTERNS['^-?[0-9]+(\\.[0-9]+)?$'].search(data__pendingConsumption):
                             raise JsonSchemaValueException
-                    data__pendingConsumption_any_of_count8 += 1
+                    data__pendingConsumption_any_of_count4 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__pendingConsumption_any_of_count8:
+            if not data__pendingConsumption_any_of_count4:
                 raise JsonSchemaValueException
         if "breakdown" in data_keys:
             data_keys.remove("breakdown")
@@ -313,44 +261,44 @@ def validate____defs_creditbalancedata(data, custom_formats={}, name_prefix=None
                 if "storage" in data__breakdown_keys:
                     data__breakdown_keys.remove("storage")
                     data__breakdown__storage = data__breakdown["storage"]
-                    data__breakdown__storage_any_of_count9 = 0
-                    if not data__breakdown__storage_any_of_count9:
+                    data__breakdown__storage_any_of_count5 = 0
+                    if not data__breakdown__storage_any_of_count5:
                         try:
                             if not isinstance(data__breakdown__storage, (int, float, Decimal,)) or isinstance(data__breakdown__storage, bool):
                                 raise JsonSchemaValueException
-                            data__breakdown__storage_any_of_count9 += 1
+                            data__breakdown__storage_any_of_count5 += 1
                         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                    if not data__breakdown__storage_any_of_count9:
+                    if not data__breakdown__storage_any_of_count5:
                         try:
                             if not isinstance(data__breakdown__storage, (str,)):
                                 raise JsonSchemaValueException
                             if isinstance(data__breakdown__storage, str):
                                 if not REGEX_PATTERNS['^-?[0-9]+(\\.[0-9]+)?$'].search(data__breakdown__storage):
                                     raise JsonSchemaValueException
-                            data__breakdown__storage_any_of_count9 += 1
+                            data__breakdown__storage_any_of_count5 += 1
                         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                    if not data__breakdown__storage_any_of_count9:
+                    if not data__breakdown__storage_any_of_count5:
                         raise JsonSchemaValueException
                 if "ai" in data__breakdown_keys:
                     data__breakdown_keys.remove("ai")
                     data__breakdown__ai = data__breakdown["ai"]
-                    data__breakdown__ai_any_of_count10 = 0
-                    if not data__breakdown__ai_any_of_count10:
+                    data__breakdown__ai_any_of_count6 = 0
+                    if not data__breakdown__ai_any_of_count6:
                         try:
                             if not isinstance(data__breakdown__ai, (int, float, Decimal,)) or isinstance(data__breakdown__ai, bool):
                                 raise JsonSchemaValueException
-                            data__breakdown__ai_any_of_count10 += 1
+                            data__breakdown__ai_any_of_count6 += 1
                         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                    if not data__breakdown__ai_any_of_count10:
+                    if not data__breakdown__ai_any_of_count6:
                         try:
                             if not isinstance(data__breakdown__ai, (str,)):
                                 raise JsonSchemaValueException
                             if isinstance(data__breakdown__ai, str):
                                 if not REGEX_PATTERNS['^-?[0-9]+(\\.[0-9]+)?$'].search(data__breakdown__ai):
                                     raise JsonSchemaValueException
-                            data__breakdown__ai_any_of_count10 += 1
+                            data__breakdown__ai_any_of_count6 += 1
                         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                    if not data__breakdown__ai_any_of_count10:
+                    if not data__breakdown__ai_any_of_count6:
                         raise JsonSchemaValueException
     return data
 

@@ -51,38 +51,12 @@ def validate____defs_get_reading(data, custom_formats={}, name_prefix=None):
         if "success" in data_keys:
             data_keys.remove("success")
             data__success = data["success"]
-            data__success_any_of_count1 = 0
-            if not data__success_any_of_count1:
-                try:
-                    if not isinstance(data__success, (bool,)):
-                        raise JsonSchemaValueException
-                    data__success_any_of_count1 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__success_any_of_count1:
-                try:
-                    if not isinstance(data__success, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__success_any_of_count1 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__success_any_of_count1:
+            if not isinstance(data__success, (bool, NoneType,)):
                 raise JsonSchemaValueException
         if "message" in data_keys:
             data_keys.remove("message")
             data__message = data["message"]
-            data__message_any_of_count2 = 0
-            if not data__message_any_of_count2:
-                try:
-                    if not isinstance(data__message, (str,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count2 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count2:
-                try:
-                    if not isinstance(data__message, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count2 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count2:
+            if not isinstance(data__message, (str, NoneType,)):
                 raise JsonSchemaValueException
     return data
 
@@ -136,20 +110,7 @@ def validate____defs_nodeinfo(data, custom_formats={}, name_prefix=None):
         if "id" in data_keys:
             data_keys.remove("id")
             data__id = data["id"]
-            data__id_any_of_count3 = 0
-            if not data__id_any_of_count3:
-                try:
-                    if not isinstance(data__id, (str,)):
-                        raise JsonSchemaValueException
-                    data__id_any_of_count3 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__id_any_of_count3:
-                try:
-                    if not isinstance(data__id, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__id_any_of_count3 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__id_any_of_count3:
+            if not isinstance(data__id, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "ip" in data_keys:
             data_keys.remove("ip")
@@ -174,20 +135,7 @@ def validate____defs_nodeinfo(data, custom_formats={}, name_prefix=None):
         if "latencyMs" in data_keys:
             data_keys.remove("latencyMs")
             data__latencyMs = data["latencyMs"]
-            data__latencyMs_any_of_count4 = 0
-            if not data__latencyMs_any_of_count4:
-                try:
-                    if not isinstance(data__latencyMs, (int, float, Decimal,)) or isinstance(data__latencyMs, bool):
-                        raise JsonSchemaValueException
-                    data__latencyMs_any_of_count4 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__latencyMs_any_of_count4:
-                try:
-                    if not isinstance(data__latencyMs, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__latencyMs_any_of_count4 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__latencyMs_any_of_count4:
+            if not isinstance(data__latencyMs, (int, float, Decimal, NoneType,)) or isinstance(data__latencyMs, bool):
                 raise JsonSchemaValueException
         if "lastUpdated" in data_keys:
             data_keys.remove("lastUpdated")
@@ -202,20 +150,7 @@ def validate____defs_nodeinfo(data, custom_formats={}, name_prefix=None):
         if "id_org" in data_keys:
             data_keys.remove("id_org")
             data__idorg = data["id_org"]
-            data__idorg_any_of_count5 = 0
-            if not data__idorg_any_of_count5:
-                try:
-                    if not isinstance(data__idorg, (str,)):
-                        raise JsonSchemaValueException
-                    data__idorg_any_of_count5 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__idorg_any_of_count5:
-                try:
-                    if not isinstance(data__idorg, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__idorg_any_of_count5 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__idorg_any_of_count5:
+            if not isinstance(data__idorg, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "nodeServices" in data_keys:
             data_keys.remove("nodeServices")
@@ -244,37 +179,24 @@ def validate____defs_get_organization_orgid_reading(data, custom_formats={}, nam
         if "data" in data_keys:
             data_keys.remove("data")
             data__data = data["data"]
-            data__data_any_of_count6 = 0
-            if not data__data_any_of_count6:
+            data__data_any_of_count1 = 0
+            if not data__data_any_of_count1:
                 try:
                     validate____defs_organizationdata(data__data)
-                    data__data_any_of_count6 += 1
+                    data__data_any_of_count1 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__data_any_of_count6:
+            if not data__data_any_of_count1:
                 try:
                     if not isinstance(data__data, (NoneType,)):
                         raise JsonSchemaValueException
-                    data__data_any_of_count6 += 1
+                    data__data_any_of_count1 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__data_any_of_count6:
+            if not data__data_any_of_count1:
                 raise JsonSchemaValueException
         if "message" in data_keys:
             data_keys.remove("message")
             data__message = data["message"]
-            data__message_any_of_count7 = 0
-            if not data__message_any_of_count7:
-                try:
-                    if not isinstance(data__message, (str,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count7 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count7:
-                try:
-                    if not isinstance(data__message, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count7 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count7:
+            if not isinstance(data__message, (str, NoneType,)):
                 raise JsonSchemaValueException
     return data
 
@@ -305,146 +227,42 @@ def validate____defs_organizationdata(data, custom_formats={}, name_prefix=None)
         if "address1" in data_keys:
             data_keys.remove("address1")
             data__address1 = data["address1"]
-            data__address1_any_of_count8 = 0
-            if not data__address1_any_of_count8:
-                try:
-                    if not isinstance(data__address1, (str, NoneType,)):
-                        raise JsonSchemaValueException
-                    data__address1_any_of_count8 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__address1_any_of_count8:
-                try:
-                    if not isinstance(data__address1, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__address1_any_of_count8 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__address1_any_of_count8:
+            if not isinstance(data__address1, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "address2" in data_keys:
             data_keys.remove("address2")
             data__address2 = data["address2"]
-            data__address2_any_of_count9 = 0
-            if not data__address2_any_of_count9:
-                try:
-                    if not isinstance(data__address2, (str, NoneType,)):
-                        raise JsonSchemaValueException
-                    data__address2_any_of_count9 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__address2_any_of_count9:
-                try:
-                    if not isinstance(data__address2, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__address2_any_of_count9 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__address2_any_of_count9:
+            if not isinstance(data__address2, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "city" in data_keys:
             data_keys.remove("city")
             data__city = data["city"]
-            data__city_any_of_count10 = 0
-            if not data__city_any_of_count10:
-                try:
-                    if not isinstance(data__city, (str, NoneType,)):
-                        raise JsonSchemaValueException
-                    data__city_any_of_count10 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__city_any_of_count10:
-                try:
-                    if not isinstance(data__city, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__city_any_of_count10 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__city_any_of_count10:
+            if not isinstance(data__city, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "zipcode" in data_keys:
             data_keys.remove("zipcode")
             data__zipcode = data["zipcode"]
-            data__zipcode_any_of_count11 = 0
-            if not data__zipcode_any_of_count11:
-                try:
-                    if not isinstance(data__zipcode, (str, NoneType,)):
-                        raise JsonSchemaValueException
-                    data__zipcode_any_of_count11 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__zipcode_any_of_count11:
-                try:
-                    if not isinstance(data__zipcode, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__zipcode_any_of_count11 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__zipcode_any_of_count11:
+            if not isinstance(data__zipcode, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "phone" in data_keys:
             data_keys.remove("phone")
             data__phone = data["phone"]
-            data__phone_any_of_count12 = 0
-            if not data__phone_any_of_count12:
-                try:
-                    if not isinstance(data__phone, (str, NoneType,)):
-                        raise JsonSchemaValueException
-                    data__phone_any_of_count12 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__phone_any_of_count12:
-                try:
-                    if not isinstance(data__phone, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__phone_any_of_count12 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__phone_any_of_count12:
+            if not isinstance(data__phone, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "state" in data_keys:
             data_keys.remove("state")
             data__state = data["state"]
-            data__state_any_of_count13 = 0
-            if not data__state_any_of_count13:
-                try:
-                    if not isinstance(data__state, (str, NoneType,)):
-                        raise JsonSchemaValueException
-                    data__state_any_of_count13 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__state_any_of_count13:
-                try:
-                    if not isinstance(data__state, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__state_any_of_count13 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__state_any_of_count13:
+            if not isinstance(data__state, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "country" in data_keys:
             data_keys.remove("country")
             data__country = data["country"]
-            data__country_any_of_count14 = 0
-            if not data__country_any_of_count14:
-                try:
-                    if not isinstance(data__country, (str, NoneType,)):
-                        raise JsonSchemaValueException
-                    data__country_any_of_count14 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__country_any_of_count14:
-                try:
-                    if not isinstance(data__country, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__country_any_of_count14 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__country_any_of_count14:
+            if not isinstance(data__country, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "deletedAt" in data_keys:
             data_keys.remove("deletedAt")
             data__deletedAt = data["deletedAt"]
-            data__deletedAt_any_of_count15 = 0
-            if not data__deletedAt_any_of_count15:
-                try:
-                    if not isinstance(data__deletedAt, (str, NoneType,)):
-                        raise JsonSchemaValueException
-                    data__deletedAt_any_of_count15 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__deletedAt_any_of_count15:
-                try:
-                    if not isinstance(data__deletedAt, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__deletedAt_any_of_count15 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__deletedAt_any_of_count15:
+            if not isinstance(data__deletedAt, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "reposDisabled" in data_keys:
             data_keys.remove("reposDisabled")
@@ -454,20 +272,7 @@ def validate____defs_organizationdata(data, custom_formats={}, name_prefix=None)
         if "website" in data_keys:
             data_keys.remove("website")
             data__website = data["website"]
-            data__website_any_of_count16 = 0
-            if not data__website_any_of_count16:
-                try:
-                    if not isinstance(data__website, (str, NoneType,)):
-                        raise JsonSchemaValueException
-                    data__website_any_of_count16 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__website_any_of_count16:
-                try:
-                    if not isinstance(data__website, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__website_any_of_count16 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__website_any_of_count16:
+            if not isinstance(data__website, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "is_business" in data_keys:
             data_keys.remove("is_business")
@@ -490,38 +295,12 @@ def validate____defs_get_health_reading(data, custom_formats={}, name_prefix=Non
         if "success" in data_keys:
             data_keys.remove("success")
             data__success = data["success"]
-            data__success_any_of_count17 = 0
-            if not data__success_any_of_count17:
-                try:
-                    if not isinstance(data__success, (bool,)):
-                        raise JsonSchemaValueException
-                    data__success_any_of_count17 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__success_any_of_count17:
-                try:
-                    if not isinstance(data__success, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__success_any_of_count17 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__success_any_of_count17:
+            if not isinstance(data__success, (bool, NoneType,)):
                 raise JsonSchemaValueException
         if "message" in data_keys:
             data_keys.remove("message")
             data__message = data["message"]
-            data__message_any_of_count18 = 0
-            if not data__message_any_of_count18:
-                try:
-                    if not isinstance(data__message, (str,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count18 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count18:
-                try:
-                    if not isinstance(data__message, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count18 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count18:
+            if not isinstance(data__message, (str, NoneType,)):
                 raise JsonSchemaValueException
     return data
 
@@ -586,44 +365,44 @@ def validate____defs_quotausageinfo(data, custom_formats={}, name_prefix=None):
         if "current" in data_keys:
             data_keys.remove("current")
             data__current = data["current"]
-            data__current_any_of_count19 = 0
-            if not data__current_any_of_count19:
+            data__current_any_of_count2 = 0
+            if not data__current_any_of_count2:
                 try:
                     if not isinstance(data__current, (int, float, Decimal,)) or isinstance(data__current, bool):
                         raise JsonSchemaValueException
-                    data__current_any_of_count19 += 1
+                    data__current_any_of_count2 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__current_any_of_count19:
+            if not data__current_any_of_count2:
                 try:
                     if not isinstance(data__current, (str,)):
                         raise JsonSchemaValueException
                     if isinstance(data__current, str):
                         if not REGEX_PATTERNS['^-?[0-9]+(\\.[0-9]+)?$'].search(data__current):
                             raise JsonSchemaValueException
-                    data__current_any_of_count19 += 1
+                    data__current_any_of_count2 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__current_any_of_count19:
+            if not data__current_any_of_count2:
                 raise JsonSchemaValueException
         if "max" in data_keys:
             data_keys.remove("max")
             data__max = data["max"]
-            data__max_any_of_count20 = 0
-            if not data__max_any_of_count20:
+            data__max_any_of_count3 = 0
+            if not data__max_any_of_count3:
                 try:
                     if not isinstance(data__max, (int, float, Decimal,)) or isinstance(data__max, bool):
                         raise JsonSchemaValueException
-                    data__max_any_of_count20 += 1
+                    data__max_any_of_count3 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__max_any_of_count20:
+            if not data__max_any_of_count3:
                 try:
                     if not isinstance(data__max, (str,)):
                         raise JsonSchemaValueException
                     if isinstance(data__max, str):
                         if not REGEX_PATTERNS['^-?[0-9]+(\\.[0-9]+)?$'].search(data__max):
                             raise JsonSchemaValueException
-                    data__max_any_of_count20 += 1
+                    data__max_any_of_count3 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__max_any_of_count20:
+            if not data__max_any_of_count3:
                 raise JsonSchemaValueException
         if "percentage" in data_keys:
             data_keys.remove("percentage")
@@ -644,20 +423,20 @@ def validate____defs_quotacapabilityinfo(data, custom_formats={}, name_prefix=No
         if "id" in data_keys:
             data_keys.remove("id")
             data__id = data["id"]
-            data__id_any_of_count21 = 0
-            if not data__id_any_of_count21:
+            data__id_any_of_count4 = 0
+            if not data__id_any_of_count4:
                 try:
                     if not isinstance(data__id, (str,)):
                         raise JsonSchemaValueException
-                    data__id_any_of_count21 += 1
+                    data__id_any_of_count4 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__id_any_of_count21:
+            if not data__id_any_of_count4:
                 try:
                     if not isinstance(data__id, (int,)) and not (isinstance(data__id, float) and data__id.is_integer()) or isinstance(data__id, bool):
                         raise JsonSchemaValueException
-                    data__id_any_of_count21 += 1
+                    data__id_any_of_count4 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__id_any_of_count21:
+            if not data__id_any_of_count4:
                 raise JsonSchemaValueException
         if "code" in data_keys:
             data_keys.remove("code")
@@ -734,55 +513,29 @@ def validate____defs_get_user_profile_reading(data, custom_formats={}, name_pref
         if "data" in data_keys:
             data_keys.remove("data")
             data__data = data["data"]
-            data__data_any_of_count22 = 0
-            if not data__data_any_of_count22:
+            data__data_any_of_count5 = 0
+            if not data__data_any_of_count5:
                 try:
                     validate____defs_userprofiledata(data__data)
-                    data__data_any_of_count22 += 1
+                    data__data_any_of_count5 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__data_any_of_count22:
+            if not data__data_any_of_count5:
                 try:
                     if not isinstance(data__data, (NoneType,)):
                         raise JsonSchemaValueException
-                    data__data_any_of_count22 += 1
+                    data__data_any_of_count5 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__data_any_of_count22:
+            if not data__data_any_of_count5:
                 raise JsonSchemaValueException
         if "message" in data_keys:
             data_keys.remove("message")
             data__message = data["message"]
-            data__message_any_of_count23 = 0
-            if not data__message_any_of_count23:
-                try:
-                    if not isinstance(data__message, (str,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count23 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count23:
-                try:
-                    if not isinstance(data__message, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count23 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count23:
+            if not isinstance(data__message, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "error" in data_keys:
             data_keys.remove("error")
             data__error = data["error"]
-            data__error_any_of_count24 = 0
-            if not data__error_any_of_count24:
-                try:
-                    if not isinstance(data__error, (str,)):
-                        raise JsonSchemaValueException
-                    data__error_any_of_count24 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__error_any_of_count24:
-                try:
-                    if not isinstance(data__error, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__error_any_of_count24 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__error_any_of_count24:
+            if not isinstance(data__error, (str, NoneType,)):
                 raise JsonSchemaValueException
     return data
 

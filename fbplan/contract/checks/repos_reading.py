@@ -53,20 +53,7 @@ def validate____defs_delete_repo_repoid_reading(data, custom_formats={}, name_pr
         if "message" in data_keys:
             data_keys.remove("message")
             data__message = data["message"]
-            data__message_any_of_count1 = 0
-            if not data__message_any_of_count1:
-                try:
-                    if not isinstance(data__message, (str,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count1 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count1:
-                try:
-                    if not isinstance(data__message, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count1 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count1:
+            if not isinstance(data__message, (str, NoneType,)):
                 raise JsonSchemaValueException
     return data
 
@@ -96,37 +83,24 @@ def validate____defs_repowriteresponse(data, custom_formats={}, name_prefix=None
         if "error_code" in data_keys:
             data_keys.remove("error_code")
             data__errorcode = data["error_code"]
-            data__errorcode_any_of_count2 = 0
-            if not data__errorcode_any_of_count2:
+            data__errorcode_any_of_count1 = 0
+            if not data__errorcode_any_of_count1:
                 try:
                     validate____defs_repoerrorcode(data__errorcode)
-                    data__errorcode_any_of_count2 += 1
+                    data__errorcode_any_of_count1 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__errorcode_any_of_count2:
+            if not data__errorcode_any_of_count1:
                 try:
                     if not isinstance(data__errorcode, (NoneType,)):
                         raise JsonSchemaValueException
-                    data__errorcode_any_of_count2 += 1
+                    data__errorcode_any_of_count1 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__errorcode_any_of_count2:
+            if not data__errorcode_any_of_count1:
                 raise JsonSchemaValueException
         if "error_message" in data_keys:
             data_keys.remove("error_message")
             data__errormessage = data["error_message"]
-            data__errormessage_any_of_count3 = 0
-            if not data__errormessage_any_of_count3:
-                try:
-                    if not isinstance(data__errormessage, (str,)):
-                        raise JsonSchemaValueException
-                    data__errormessage_any_of_count3 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__errormessage_any_of_count3:
-                try:
-                    if not isinstance(data__errormessage, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__errormessage_any_of_count3 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__errormessage_any_of_count3:
+            if not isinstance(data__errormessage, (str, NoneType,)):
                 raise JsonSchemaValueException
     return data
 
@@ -185,40 +159,40 @@ def validate____defs_storagerepowithbuckets(data, custom_formats={}, name_prefix
         if "storageType" in data_keys:
             data_keys.remove("storageType")
             data__storageType = data["storageType"]
-            data__storageType_any_of_count4 = 0
-            if not data__storageType_any_of_count4:
+            data__storageType_any_of_count2 = 0
+            if not data__storageType_any_of_count2:
                 try:
                     validate____defs_storagetype(data__storageType)
-                    data__storageType_any_of_count4 += 1
+                    data__storageType_any_of_count2 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__storageType_any_of_count4:
+            if not data__storageType_any_of_count2:
                 try:
                     if not isinstance(data__storageType, (str,)):
                         raise JsonSchemaValueException
                     if not (isinstance(data__storageType, str) and data__storageType == 'S3' or isinstance(data__storageType, str) and data__storageType == 'GCS' or isinstance(data__storageType, str) and data__storageType == 'AZURE'):
                         raise JsonSchemaValueException
-                    data__storageType_any_of_count4 += 1
+                    data__storageType_any_of_count2 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__storageType_any_of_count4:
+            if not data__storageType_any_of_count2:
                 raise JsonSchemaValueException
         if "mode" in data_keys:
             data_keys.remove("mode")
             data__mode = data["mode"]
-            data__mode_any_of_count5 = 0
-            if not data__mode_any_of_count5:
+            data__mode_any_of_count3 = 0
+            if not data__mode_any_of_count3:
                 try:
                     validate____defs_repomode(data__mode)
-                    data__mode_any_of_count5 += 1
+                    data__mode_any_of_count3 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__mode_any_of_count5:
+            if not data__mode_any_of_count3:
                 try:
                     if not isinstance(data__mode, (str,)):
                         raise JsonSchemaValueException
                     if not (isinstance(data__mode, str) and data__mode == 'MIRROR' or isinstance(data__mode, str) and data__mode == 'BACKUP'):
                         raise JsonSchemaValueException
-                    data__mode_any_of_count5 += 1
+                    data__mode_any_of_count3 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__mode_any_of_count5:
+            if not data__mode_any_of_count3:
                 raise JsonSchemaValueException
         if "workspaceId" in data_keys:
             data_keys.remove("workspaceId")
@@ -238,72 +212,33 @@ def validate____defs_storagerepowithbuckets(data, custom_formats={}, name_prefix
         if "aiLlms" in data_keys:
             data_keys.remove("aiLlms")
             data__aiLlms = data["aiLlms"]
-            data__aiLlms_any_of_count6 = 0
-            if not data__aiLlms_any_of_count6:
-                try:
-                    if not isinstance(data__aiLlms, (list,)):
-                        raise JsonSchemaValueException
-                    data__aiLlms_is_list = isinstance(data__aiLlms, list)
-                    if data__aiLlms_is_list:
-                        data__aiLlms_len = len(data__aiLlms)
-                        for data__aiLlms_x, data__aiLlms_item in enumerate(data__aiLlms):
-                            validate____defs_repoaillminfo(data__aiLlms_item)
-                    data__aiLlms_any_of_count6 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__aiLlms_any_of_count6:
-                try:
-                    if not isinstance(data__aiLlms, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__aiLlms_any_of_count6 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__aiLlms_any_of_count6:
+            if not isinstance(data__aiLlms, (list, NoneType,)):
                 raise JsonSchemaValueException
+            data__aiLlms_is_list = isinstance(data__aiLlms, list)
+            if data__aiLlms_is_list:
+                data__aiLlms_len = len(data__aiLlms)
+                for data__aiLlms_x, data__aiLlms_item in enumerate(data__aiLlms):
+                    validate____defs_repoaillminfo(data__aiLlms_item)
         if "apiKeys" in data_keys:
             data_keys.remove("apiKeys")
             data__apiKeys = data["apiKeys"]
-            data__apiKeys_any_of_count7 = 0
-            if not data__apiKeys_any_of_count7:
-                try:
-                    if not isinstance(data__apiKeys, (list,)):
-                        raise JsonSchemaValueException
-                    data__apiKeys_is_list = isinstance(data__apiKeys, list)
-                    if data__apiKeys_is_list:
-                        data__apiKeys_len = len(data__apiKeys)
-                        for data__apiKeys_x, data__apiKeys_item in enumerate(data__apiKeys):
-                            validate____defs_apikey(data__apiKeys_item)
-                    data__apiKeys_any_of_count7 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__apiKeys_any_of_count7:
-                try:
-                    if not isinstance(data__apiKeys, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__apiKeys_any_of_count7 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__apiKeys_any_of_count7:
+            if not isinstance(data__apiKeys, (list, NoneType,)):
                 raise JsonSchemaValueException
+            data__apiKeys_is_list = isinstance(data__apiKeys, list)
+            if data__apiKeys_is_list:
+                data__apiKeys_len = len(data__apiKeys)
+                for data__apiKeys_x, data__apiKeys_item in enumerate(data__apiKeys):
+                    validate____defs_apikey(data__apiKeys_item)
         if "aiApiKeys" in data_keys:
             data_keys.remove("aiApiKeys")
             data__aiApiKeys = data["aiApiKeys"]
-            data__aiApiKeys_any_of_count8 = 0
-            if not data__aiApiKeys_any_of_count8:
-                try:
-                    if not isinstance(data__aiApiKeys, (list,)):
-                        raise JsonSchemaValueException
-                    data__aiApiKeys_is_list = isinstance(data__aiApiKeys, list)
-                    if data__aiApiKeys_is_list:
-                        data__aiApiKeys_len = len(data__aiApiKeys)
-                        for data__aiApiKeys_x, data__aiApiKeys_item in enumerate(data__aiApiKeys):
-                            validate____defs_repoaiapikeydto(data__aiApiKeys_item)
-                    data__aiApiKeys_any_of_count8 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__aiApiKeys_any_of_count8:
-                try:
-                    if not isinstance(data__aiApiKeys, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__aiApiKeys_any_of_count8 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__aiApiKeys_any_of_count8:
+            if not isinstance(data__aiApiKeys, (list, NoneType,)):
                 raise JsonSchemaValueException
+            data__aiApiKeys_is_list = isinstance(data__aiApiKeys, list)
+            if data__aiApiKeys_is_list:
+                data__aiApiKeys_len = len(data__aiApiKeys)
+                for data__aiApiKeys_x, data__aiApiKeys_item in enumerate(data__aiApiKeys):
+                    validate____defs_repoaiapikeydto(data__aiApiKeys_item)
         if "createdAt" in data_keys:
             data_keys.remove("createdAt")
             data__createdAt = data["createdAt"]
@@ -312,38 +247,12 @@ def validate____defs_storagerepowithbuckets(data, custom_formats={}, name_prefix
         if "disabled" in data_keys:
             data_keys.remove("disabled")
             data__disabled = data["disabled"]
-            data__disabled_any_of_count9 = 0
-            if not data__disabled_any_of_count9:
-                try:
-                    if not isinstance(data__disabled, (bool,)):
-                        raise JsonSchemaValueException
-                    data__disabled_any_of_count9 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__disabled_any_of_count9:
-                try:
-                    if not isinstance(data__disabled, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__disabled_any_of_count9 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__disabled_any_of_count9:
+            if not isinstance(data__disabled, (bool, NoneType,)):
                 raise JsonSchemaValueException
         if "walletAddress" in data_keys:
             data_keys.remove("walletAddress")
             data__walletAddress = data["walletAddress"]
-            data__walletAddress_any_of_count10 = 0
-            if not data__walletAddress_any_of_count10:
-                try:
-                    if not isinstance(data__walletAddress, (str,)):
-                        raise JsonSchemaValueException
-                    data__walletAddress_any_of_count10 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__walletAddress_any_of_count10:
-                try:
-                    if not isinstance(data__walletAddress, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__walletAddress_any_of_count10 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__walletAddress_any_of_count10:
+            if not isinstance(data__walletAddress, (str, NoneType,)):
                 raise JsonSchemaValueException
     return data
 
@@ -426,19 +335,19 @@ def validate____defs_apikey(data, custom_formats={}, name_prefix=None):
         if "secret" in data_keys:
             data_keys.remove("secret")
             data__secret = data["secret"]
-            data__secret_any_of_count11 = 0
-            if not data__secret_any_of_count11:
+            data__secret_any_of_count4 = 0
+            if not data__secret_any_of_count4:
                 try:
                     validate____defs_encryptedkey(data__secret)
-                    data__secret_any_of_count11 += 1
+                    data__secret_any_of_count4 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__secret_any_of_count11:
+            if not data__secret_any_of_count4:
                 try:
                     if not isinstance(data__secret, (NoneType,)):
                         raise JsonSchemaValueException
-                    data__secret_any_of_count11 += 1
+                    data__secret_any_of_count4 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__secret_any_of_count11:
+            if not data__secret_any_of_count4:
                 raise JsonSchemaValueException
         if "createdAt" in data_keys:
             data_keys.remove("createdAt")
@@ -494,37 +403,24 @@ def validate____defs_repoaillminfo(data, custom_formats={}, name_prefix=None):
         if "aiLlmId" in data_keys:
             data_keys.remove("aiLlmId")
             data__aiLlmId = data["aiLlmId"]
-            data__aiLlmId_any_of_count12 = 0
-            if not data__aiLlmId_any_of_count12:
-                try:
-                    if not isinstance(data__aiLlmId, (str,)):
-                        raise JsonSchemaValueException
-                    data__aiLlmId_any_of_count12 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__aiLlmId_any_of_count12:
-                try:
-                    if not isinstance(data__aiLlmId, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__aiLlmId_any_of_count12 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__aiLlmId_any_of_count12:
+            if not isinstance(data__aiLlmId, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "aiLlm" in data_keys:
             data_keys.remove("aiLlm")
             data__aiLlm = data["aiLlm"]
-            data__aiLlm_any_of_count13 = 0
-            if not data__aiLlm_any_of_count13:
+            data__aiLlm_any_of_count5 = 0
+            if not data__aiLlm_any_of_count5:
                 try:
                     validate____defs_aillmdto(data__aiLlm)
-                    data__aiLlm_any_of_count13 += 1
+                    data__aiLlm_any_of_count5 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__aiLlm_any_of_count13:
+            if not data__aiLlm_any_of_count5:
                 try:
                     if not isinstance(data__aiLlm, (NoneType,)):
                         raise JsonSchemaValueException
-                    data__aiLlm_any_of_count13 += 1
+                    data__aiLlm_any_of_count5 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__aiLlm_any_of_count13:
+            if not data__aiLlm_any_of_count5:
                 raise JsonSchemaValueException
     return data
 
@@ -579,20 +475,7 @@ def validate____defs_aillmdto(data, custom_formats={}, name_prefix=None):
         if "apiKeyId" in data_keys:
             data_keys.remove("apiKeyId")
             data__apiKeyId = data["apiKeyId"]
-            data__apiKeyId_any_of_count14 = 0
-            if not data__apiKeyId_any_of_count14:
-                try:
-                    if not isinstance(data__apiKeyId, (str,)):
-                        raise JsonSchemaValueException
-                    data__apiKeyId_any_of_count14 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__apiKeyId_any_of_count14:
-                try:
-                    if not isinstance(data__apiKeyId, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__apiKeyId_any_of_count14 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__apiKeyId_any_of_count14:
+            if not isinstance(data__apiKeyId, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "createdAt" in data_keys:
             data_keys.remove("createdAt")
@@ -602,26 +485,13 @@ def validate____defs_aillmdto(data, custom_formats={}, name_prefix=None):
         if "repos" in data_keys:
             data_keys.remove("repos")
             data__repos = data["repos"]
-            data__repos_any_of_count15 = 0
-            if not data__repos_any_of_count15:
-                try:
-                    if not isinstance(data__repos, (list,)):
-                        raise JsonSchemaValueException
-                    data__repos_is_list = isinstance(data__repos, list)
-                    if data__repos_is_list:
-                        data__repos_len = len(data__repos)
-                        for data__repos_x, data__repos_item in enumerate(data__repos):
-                            validate____defs_aillmreporef(data__repos_item)
-                    data__repos_any_of_count15 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__repos_any_of_count15:
-                try:
-                    if not isinstance(data__repos, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__repos_any_of_count15 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__repos_any_of_count15:
+            if not isinstance(data__repos, (list, NoneType,)):
                 raise JsonSchemaValueException
+            data__repos_is_list = isinstance(data__repos, list)
+            if data__repos_is_list:
+                data__repos_len = len(data__repos)
+                for data__repos_x, data__repos_item in enumerate(data__repos):
+                    validate____defs_aillmreporef(data__repos_item)
     return data
 
 def validate____defs_aillmreporef(data, custom_formats={}, name_prefix=None):
@@ -679,37 +549,24 @@ def validate____defs_repobucketinfo(data, custom_formats={}, name_prefix=None):
         if "bucketId" in data_keys:
             data_keys.remove("bucketId")
             data__bucketId = data["bucketId"]
-            data__bucketId_any_of_count16 = 0
-            if not data__bucketId_any_of_count16:
-                try:
-                    if not isinstance(data__bucketId, (str,)):
-                        raise JsonSchemaValueException
-                    data__bucketId_any_of_count16 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__bucketId_any_of_count16:
-                try:
-                    if not isinstance(data__bucketId, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__bucketId_any_of_count16 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__bucketId_any_of_count16:
+            if not isinstance(data__bucketId, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "bucket" in data_keys:
             data_keys.remove("bucket")
             data__bucket = data["bucket"]
-            data__bucket_any_of_count17 = 0
-            if not data__bucket_any_of_count17:
+            data__bucket_any_of_count6 = 0
+            if not data__bucket_any_of_count6:
                 try:
                     validate____defs_storagebucket(data__bucket)
-                    data__bucket_any_of_count17 += 1
+                    data__bucket_any_of_count6 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__bucket_any_of_count17:
+            if not data__bucket_any_of_count6:
                 try:
                     if not isinstance(data__bucket, (NoneType,)):
                         raise JsonSchemaValueException
-                    data__bucket_any_of_count17 += 1
+                    data__bucket_any_of_count6 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__bucket_any_of_count17:
+            if not data__bucket_any_of_count6:
                 raise JsonSchemaValueException
     return data
 
@@ -740,146 +597,68 @@ def validate____defs_storagebucket(data, custom_formats={}, name_prefix=None):
         if "storageType" in data_keys:
             data_keys.remove("storageType")
             data__storageType = data["storageType"]
-            data__storageType_any_of_count18 = 0
-            if not data__storageType_any_of_count18:
+            data__storageType_any_of_count7 = 0
+            if not data__storageType_any_of_count7:
                 try:
                     validate____defs_storagetype(data__storageType)
-                    data__storageType_any_of_count18 += 1
+                    data__storageType_any_of_count7 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__storageType_any_of_count18:
+            if not data__storageType_any_of_count7:
                 try:
                     if not isinstance(data__storageType, (str,)):
                         raise JsonSchemaValueException
                     if not (isinstance(data__storageType, str) and data__storageType == 'S3' or isinstance(data__storageType, str) and data__storageType == 'GCS' or isinstance(data__storageType, str) and data__storageType == 'AZURE'):
                         raise JsonSchemaValueException
-                    data__storageType_any_of_count18 += 1
+                    data__storageType_any_of_count7 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__storageType_any_of_count18:
+            if not data__storageType_any_of_count7:
                 raise JsonSchemaValueException
         if "key" in data_keys:
             data_keys.remove("key")
             data__key = data["key"]
-            data__key_any_of_count19 = 0
-            if not data__key_any_of_count19:
-                try:
-                    if not isinstance(data__key, (str,)):
-                        raise JsonSchemaValueException
-                    data__key_any_of_count19 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__key_any_of_count19:
-                try:
-                    if not isinstance(data__key, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__key_any_of_count19 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__key_any_of_count19:
+            if not isinstance(data__key, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "secret" in data_keys:
             data_keys.remove("secret")
             data__secret = data["secret"]
-            data__secret_any_of_count20 = 0
-            if not data__secret_any_of_count20:
+            data__secret_any_of_count8 = 0
+            if not data__secret_any_of_count8:
                 try:
                     validate____defs_encryptedkey(data__secret)
-                    data__secret_any_of_count20 += 1
+                    data__secret_any_of_count8 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__secret_any_of_count20:
+            if not data__secret_any_of_count8:
                 try:
                     if not isinstance(data__secret, (NoneType,)):
                         raise JsonSchemaValueException
-                    data__secret_any_of_count20 += 1
+                    data__secret_any_of_count8 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__secret_any_of_count20:
+            if not data__secret_any_of_count8:
                 raise JsonSchemaValueException
         if "endpoint" in data_keys:
             data_keys.remove("endpoint")
             data__endpoint = data["endpoint"]
-            data__endpoint_any_of_count21 = 0
-            if not data__endpoint_any_of_count21:
-                try:
-                    if not isinstance(data__endpoint, (str,)):
-                        raise JsonSchemaValueException
-                    data__endpoint_any_of_count21 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__endpoint_any_of_count21:
-                try:
-                    if not isinstance(data__endpoint, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__endpoint_any_of_count21 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__endpoint_any_of_count21:
+            if not isinstance(data__endpoint, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "region" in data_keys:
             data_keys.remove("region")
             data__region = data["region"]
-            data__region_any_of_count22 = 0
-            if not data__region_any_of_count22:
-                try:
-                    if not isinstance(data__region, (str,)):
-                        raise JsonSchemaValueException
-                    data__region_any_of_count22 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__region_any_of_count22:
-                try:
-                    if not isinstance(data__region, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__region_any_of_count22 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__region_any_of_count22:
+            if not isinstance(data__region, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "status" in data_keys:
             data_keys.remove("status")
             data__status = data["status"]
-            data__status_any_of_count23 = 0
-            if not data__status_any_of_count23:
-                try:
-                    if not isinstance(data__status, (str,)):
-                        raise JsonSchemaValueException
-                    data__status_any_of_count23 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__status_any_of_count23:
-                try:
-                    if not isinstance(data__status, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__status_any_of_count23 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__status_any_of_count23:
+            if not isinstance(data__status, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "lastStatusAt" in data_keys:
             data_keys.remove("lastStatusAt")
             data__lastStatusAt = data["lastStatusAt"]
-            data__lastStatusAt_any_of_count24 = 0
-            if not data__lastStatusAt_any_of_count24:
-                try:
-                    if not isinstance(data__lastStatusAt, (str,)):
-                        raise JsonSchemaValueException
-                    data__lastStatusAt_any_of_count24 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__lastStatusAt_any_of_count24:
-                try:
-                    if not isinstance(data__lastStatusAt, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__lastStatusAt_any_of_count24 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__lastStatusAt_any_of_count24:
+            if not isinstance(data__lastStatusAt, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "projectId" in data_keys:
             data_keys.remove("projectId")
             data__projectId = data["projectId"]
-            data__projectId_any_of_count25 = 0
-            if not data__projectId_any_of_count25:
-                try:
-                    if not isinstance(data__projectId, (str,)):
-                        raise JsonSchemaValueException
-                    data__projectId_any_of_count25 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__projectId_any_of_count25:
-                try:
-                    if not isinstance(data__projectId, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__projectId_any_of_count25 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__projectId_any_of_count25:
+            if not isinstance(data__projectId, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "createdAt" in data_keys:
             data_keys.remove("createdAt")
@@ -894,61 +673,22 @@ def validate____defs_storagebucket(data, custom_formats={}, name_prefix=None):
         if "walletAddress" in data_keys:
             data_keys.remove("walletAddress")
             data__walletAddress = data["walletAddress"]
-            data__walletAddress_any_of_count26 = 0
-            if not data__walletAddress_any_of_count26:
-                try:
-                    if not isinstance(data__walletAddress, (str,)):
-                        raise JsonSchemaValueException
-                    data__walletAddress_any_of_count26 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__walletAddress_any_of_count26:
-                try:
-                    if not isinstance(data__walletAddress, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__walletAddress_any_of_count26 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__walletAddress_any_of_count26:
+            if not isinstance(data__walletAddress, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "repos" in data_keys:
             data_keys.remove("repos")
             data__repos = data["repos"]
-            data__repos_any_of_count27 = 0
-            if not data__repos_any_of_count27:
-                try:
-                    if not isinstance(data__repos, (list,)):
-                        raise JsonSchemaValueException
-                    data__repos_is_list = isinstance(data__repos, list)
-                    if data__repos_is_list:
-                        data__repos_len = len(data__repos)
-                        for data__repos_x, data__repos_item in enumerate(data__repos):
-                            validate____defs_storagerepobasic(data__repos_item)
-                    data__repos_any_of_count27 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__repos_any_of_count27:
-                try:
-                    if not isinstance(data__repos, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__repos_any_of_count27 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__repos_any_of_count27:
+            if not isinstance(data__repos, (list, NoneType,)):
                 raise JsonSchemaValueException
+            data__repos_is_list = isinstance(data__repos, list)
+            if data__repos_is_list:
+                data__repos_len = len(data__repos)
+                for data__repos_x, data__repos_item in enumerate(data__repos):
+                    validate____defs_storagerepobasic(data__repos_item)
         if "apiKeyId" in data_keys:
             data_keys.remove("apiKeyId")
             data__apiKeyId = data["apiKeyId"]
-            data__apiKeyId_any_of_count28 = 0
-            if not data__apiKeyId_any_of_count28:
-                try:
-                    if not isinstance(data__apiKeyId, (str,)):
-                        raise JsonSchemaValueException
-                    data__apiKeyId_any_of_count28 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__apiKeyId_any_of_count28:
-                try:
-                    if not isinstance(data__apiKeyId, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__apiKeyId_any_of_count28 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__apiKeyId_any_of_count28:
+            if not isinstance(data__apiKeyId, (str, NoneType,)):
                 raise JsonSchemaValueException
     return data
 
@@ -974,21 +714,21 @@ def validate____defs_storagerepobasic(data, custom_formats={}, name_prefix=None)
         if "storageType" in data_keys:
             data_keys.remove("storageType")
             data__storageType = data["storageType"]
-            data__storageType_any_of_count29 = 0
-            if not data__storageType_any_of_count29:
+            data__storageType_any_of_count9 = 0
+            if not data__storageType_any_of_count9:
                 try:
                     validate____defs_storagetype(data__storageType)
-                    data__storageType_any_of_count29 += 1
+                    data__storageType_any_of_count9 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__storageType_any_of_count29:
+            if not data__storageType_any_of_count9:
                 try:
                     if not isinstance(data__storageType, (str,)):
                         raise JsonSchemaValueException
                     if not (isinstance(data__storageType, str) and data__storageType == 'S3' or isinstance(data__storageType, str) and data__storageType == 'GCS' or isinstance(data__storageType, str) and data__storageType == 'AZURE'):
                         raise JsonSchemaValueException
-                    data__storageType_any_of_count29 += 1
+                    data__storageType_any_of_count9 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__storageType_any_of_count29:
+            if not data__storageType_any_of_count9:
                 raise JsonSchemaValueException
         if "createdAt" in data_keys:
             data_keys.remove("createdAt")
@@ -1032,20 +772,7 @@ def validate____defs_delete_repo_repoid_apikey_apikeyid_reading(data, custom_for
         if "message" in data_keys:
             data_keys.remove("message")
             data__message = data["message"]
-            data__message_any_of_count30 = 0
-            if not data__message_any_of_count30:
-                try:
-                    if not isinstance(data__message, (str,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count30 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count30:
-                try:
-                    if not isinstance(data__message, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count30 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count30:
+            if not isinstance(data__message, (str, NoneType,)):
                 raise JsonSchemaValueException
     return data
 
@@ -1066,20 +793,7 @@ def validate____defs_put_repo_repoid_apikey_apikeyid_reading(data, custom_format
         if "message" in data_keys:
             data_keys.remove("message")
             data__message = data["message"]
-            data__message_any_of_count31 = 0
-            if not data__message_any_of_count31:
-                try:
-                    if not isinstance(data__message, (str,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count31 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count31:
-                try:
-                    if not isinstance(data__message, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count31 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count31:
+            if not isinstance(data__message, (str, NoneType,)):
                 raise JsonSchemaValueException
     return data
 
@@ -1214,37 +928,24 @@ def validate____defs_validaterepobucketsresponse(data, custom_formats={}, name_p
         if "error_code" in data_keys:
             data_keys.remove("error_code")
             data__errorcode = data["error_code"]
-            data__errorcode_any_of_count32 = 0
-            if not data__errorcode_any_of_count32:
+            data__errorcode_any_of_count10 = 0
+            if not data__errorcode_any_of_count10:
                 try:
                     validate____defs_repoerrorcode(data__errorcode)
-                    data__errorcode_any_of_count32 += 1
+                    data__errorcode_any_of_count10 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__errorcode_any_of_count32:
+            if not data__errorcode_any_of_count10:
                 try:
                     if not isinstance(data__errorcode, (NoneType,)):
                         raise JsonSchemaValueException
-                    data__errorcode_any_of_count32 += 1
+                    data__errorcode_any_of_count10 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__errorcode_any_of_count32:
+            if not data__errorcode_any_of_count10:
                 raise JsonSchemaValueException
         if "error_message" in data_keys:
             data_keys.remove("error_message")
             data__errormessage = data["error_message"]
-            data__errormessage_any_of_count33 = 0
-            if not data__errormessage_any_of_count33:
-                try:
-                    if not isinstance(data__errormessage, (str,)):
-                        raise JsonSchemaValueException
-                    data__errormessage_any_of_count33 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__errormessage_any_of_count33:
-                try:
-                    if not isinstance(data__errormessage, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__errormessage_any_of_count33 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__errormessage_any_of_count33:
+            if not isinstance(data__errormessage, (str, NoneType,)):
                 raise JsonSchemaValueException
     return data
 
@@ -1352,20 +1053,7 @@ def validate____defs_post_repo_repoid_ai_apikey_reading(data, custom_formats={},
         if "message" in data_keys:
             data_keys.remove("message")
             data__message = data["message"]
-            data__message_any_of_count34 = 0
-            if not data__message_any_of_count34:
-                try:
-                    if not isinstance(data__message, (str,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count34 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count34:
-                try:
-                    if not isinstance(data__message, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count34 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count34:
+            if not isinstance(data__message, (str, NoneType,)):
                 raise JsonSchemaValueException
     return data
 

@@ -64,20 +64,7 @@ def validate____defs_get_aistats_minute_reading(data, custom_formats={}, name_pr
         if "message" in data_keys:
             data_keys.remove("message")
             data__message = data["message"]
-            data__message_any_of_count1 = 0
-            if not data__message_any_of_count1:
-                try:
-                    if not isinstance(data__message, (str,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count1 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count1:
-                try:
-                    if not isinstance(data__message, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count1 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count1:
+            if not isinstance(data__message, (str, NoneType,)):
                 raise JsonSchemaValueException
     return data
 
@@ -93,20 +80,20 @@ def validate____defs_aistatsdata(data, custom_formats={}, name_prefix=None):
         if "timestamp" in data_keys:
             data_keys.remove("timestamp")
             data__timestamp = data["timestamp"]
-            data__timestamp_any_of_count2 = 0
-            if not data__timestamp_any_of_count2:
+            data__timestamp_any_of_count1 = 0
+            if not data__timestamp_any_of_count1:
                 try:
                     if not isinstance(data__timestamp, (int, float, Decimal,)) or isinstance(data__timestamp, bool):
                         raise JsonSchemaValueException
-                    data__timestamp_any_of_count2 += 1
+                    data__timestamp_any_of_count1 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__timestamp_any_of_count2:
+            if not data__timestamp_any_of_count1:
                 try:
                     if not isinstance(data__timestamp, (str,)):
                         raise JsonSchemaValueException
-                    data__timestamp_any_of_count2 += 1
+                    data__timestamp_any_of_count1 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__timestamp_any_of_count2:
+            if not data__timestamp_any_of_count1:
                 raise JsonSchemaValueException
         if "repoId" in data_keys:
             data_keys.remove("repoId")
@@ -171,56 +158,56 @@ def validate____defs_aistatsdata(data, custom_formats={}, name_prefix=None):
         if "numSeverityLow" in data_keys:
             data_keys.remove("numSeverityLow")
             data__numSeverityLow = data["numSeverityLow"]
-            data__numSeverityLow_any_of_count3 = 0
-            if not data__numSeverityLow_any_of_count3:
+            data__numSeverityLow_any_of_count2 = 0
+            if not data__numSeverityLow_any_of_count2:
                 try:
                     if not isinstance(data__numSeverityLow, (int, float, Decimal,)) or isinstance(data__numSeverityLow, bool):
                         raise JsonSchemaValueException
-                    data__numSeverityLow_any_of_count3 += 1
+                    data__numSeverityLow_any_of_count2 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__numSeverityLow_any_of_count3:
+            if not data__numSeverityLow_any_of_count2:
                 try:
                     if not isinstance(data__numSeverityLow, (str,)):
                         raise JsonSchemaValueException
-                    data__numSeverityLow_any_of_count3 += 1
+                    data__numSeverityLow_any_of_count2 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__numSeverityLow_any_of_count3:
+            if not data__numSeverityLow_any_of_count2:
                 raise JsonSchemaValueException
         if "numSeverityMedium" in data_keys:
             data_keys.remove("numSeverityMedium")
             data__numSeverityMedium = data["numSeverityMedium"]
-            data__numSeverityMedium_any_of_count4 = 0
-            if not data__numSeverityMedium_any_of_count4:
+            data__numSeverityMedium_any_of_count3 = 0
+            if not data__numSeverityMedium_any_of_count3:
                 try:
                     if not isinstance(data__numSeverityMedium, (int, float, Decimal,)) or isinstance(data__numSeverityMedium, bool):
                         raise JsonSchemaValueException
-                    data__numSeverityMedium_any_of_count4 += 1
+                    data__numSeverityMedium_any_of_count3 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__numSeverityMedium_any_of_count4:
+            if not data__numSeverityMedium_any_of_count3:
                 try:
                     if not isinstance(data__numSeverityMedium, (str,)):
                         raise JsonSchemaValueException
-                    data__numSeverityMedium_any_of_count4 += 1
+                    data__numSeverityMedium_any_of_count3 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__numSeverityMedium_any_of_count4:
+            if not data__numSeverityMedium_any_of_count3:
                 raise JsonSchemaValueException
         if "numSeverityHigh" in data_keys:
             data_keys.remove("numSeverityHigh")
             data__numSeverityHigh = data["numSeverityHigh"]
-            data__numSeverityHigh_any_of_count5 = 0
-            if not data__numSeverityHigh_any_of_count5:
+            data__numSeverityHigh_any_of_count4 = 0
+            if not data__numSeverityHigh_any_of_count4:
                 try:
                     if not isinstance(data__numSeverityHigh, (int, float, Decimal,)) or isinstance(data__numSeverityHigh, bool):
                         raise JsonSchemaValueException
-                    data__numSeverityHigh_any_of_count5 += 1
+                    data__numSeverityHigh_any_of_count4 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__numSeverityHigh_any_of_count5:
+            if not data__numSeverityHigh_any_of_count4:
                 try:
                     if not isinstance(data__numSeverityHigh, (str,)):
                         raise JsonSchemaValueException
-                    data__numSeverityHigh_any_of_count5 += 1
+                    data__numSeverityHigh_any_of_count4 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__numSeverityHigh_any_of_count5:
+            if not data__numSeverityHigh_any_of_count4:
                 raise JsonSchemaValueException
         if "latency_ms" in data_keys:
             data_keys.remove("latency_ms")
@@ -245,38 +232,12 @@ def validate____defs_aistatsdata(data, custom_formats={}, name_prefix=None):
         if "userUuid" in data_keys:
             data_keys.remove("userUuid")
             data__userUuid = data["userUuid"]
-            data__userUuid_any_of_count6 = 0
-            if not data__userUuid_any_of_count6:
-                try:
-                    if not isinstance(data__userUuid, (str,)):
-                        raise JsonSchemaValueException
-                    data__userUuid_any_of_count6 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__userUuid_any_of_count6:
-                try:
-                    if not isinstance(data__userUuid, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__userUuid_any_of_count6 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__userUuid_any_of_count6:
+            if not isinstance(data__userUuid, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "conversationUuid" in data_keys:
             data_keys.remove("conversationUuid")
             data__conversationUuid = data["conversationUuid"]
-            data__conversationUuid_any_of_count7 = 0
-            if not data__conversationUuid_any_of_count7:
-                try:
-                    if not isinstance(data__conversationUuid, (str,)):
-                        raise JsonSchemaValueException
-                    data__conversationUuid_any_of_count7 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__conversationUuid_any_of_count7:
-                try:
-                    if not isinstance(data__conversationUuid, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__conversationUuid_any_of_count7 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__conversationUuid_any_of_count7:
+            if not isinstance(data__conversationUuid, (str, NoneType,)):
                 raise JsonSchemaValueException
     return data
 
@@ -307,20 +268,7 @@ def validate____defs_get_aistats_daily_reading(data, custom_formats={}, name_pre
         if "message" in data_keys:
             data_keys.remove("message")
             data__message = data["message"]
-            data__message_any_of_count8 = 0
-            if not data__message_any_of_count8:
-                try:
-                    if not isinstance(data__message, (str,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count8 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count8:
-                try:
-                    if not isinstance(data__message, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count8 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count8:
+            if not isinstance(data__message, (str, NoneType,)):
                 raise JsonSchemaValueException
     return data
 
@@ -341,8 +289,8 @@ def validate____defs_get_stats_minute_reading(data, custom_formats={}, name_pref
         if "data" in data_keys:
             data_keys.remove("data")
             data__data = data["data"]
-            data__data_any_of_count9 = 0
-            if not data__data_any_of_count9:
+            data__data_any_of_count5 = 0
+            if not data__data_any_of_count5:
                 try:
                     if not isinstance(data__data, (list,)):
                         raise JsonSchemaValueException
@@ -351,9 +299,9 @@ def validate____defs_get_stats_minute_reading(data, custom_formats={}, name_pref
                         data__data_len = len(data__data)
                         for data__data_x, data__data_item in enumerate(data__data):
                             validate____defs_statsdata(data__data_item)
-                    data__data_any_of_count9 += 1
+                    data__data_any_of_count5 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__data_any_of_count9:
+            if not data__data_any_of_count5:
                 try:
                     if not isinstance(data__data, (list,)):
                         raise JsonSchemaValueException
@@ -362,27 +310,14 @@ def validate____defs_get_stats_minute_reading(data, custom_formats={}, name_pref
                         data__data_len = len(data__data)
                         for data__data_x, data__data_item in enumerate(data__data):
                             validate____defs_statsdatawithbucket(data__data_item)
-                    data__data_any_of_count9 += 1
+                    data__data_any_of_count5 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__data_any_of_count9:
+            if not data__data_any_of_count5:
                 raise JsonSchemaValueException
         if "message" in data_keys:
             data_keys.remove("message")
             data__message = data["message"]
-            data__message_any_of_count10 = 0
-            if not data__message_any_of_count10:
-                try:
-                    if not isinstance(data__message, (str,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count10 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count10:
-                try:
-                    if not isinstance(data__message, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count10 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count10:
+            if not isinstance(data__message, (str, NoneType,)):
                 raise JsonSchemaValueException
     return data
 
@@ -398,20 +333,20 @@ def validate____defs_statsdatawithbucket(data, custom_formats={}, name_prefix=No
         if "timestamp" in data_keys:
             data_keys.remove("timestamp")
             data__timestamp = data["timestamp"]
-            data__timestamp_any_of_count11 = 0
-            if not data__timestamp_any_of_count11:
+            data__timestamp_any_of_count6 = 0
+            if not data__timestamp_any_of_count6:
                 try:
                     if not isinstance(data__timestamp, (int, float, Decimal,)) or isinstance(data__timestamp, bool):
                         raise JsonSchemaValueException
-                    data__timestamp_any_of_count11 += 1
+                    data__timestamp_any_of_count6 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__timestamp_any_of_count11:
+            if not data__timestamp_any_of_count6:
                 try:
                     if not isinstance(data__timestamp, (str,)):
                         raise JsonSchemaValueException
-                    data__timestamp_any_of_count11 += 1
+                    data__timestamp_any_of_count6 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__timestamp_any_of_count11:
+            if not data__timestamp_any_of_count6:
                 raise JsonSchemaValueException
         if "repoId" in data_keys:
             data_keys.remove("repoId")
@@ -462,20 +397,20 @@ def validate____defs_statsdata(data, custom_formats={}, name_prefix=None):
         if "timestamp" in data_keys:
             data_keys.remove("timestamp")
             data__timestamp = data["timestamp"]
-            data__timestamp_any_of_count12 = 0
-            if not data__timestamp_any_of_count12:
+            data__timestamp_any_of_count7 = 0
+            if not data__timestamp_any_of_count7:
                 try:
                     if not isinstance(data__timestamp, (int, float, Decimal,)) or isinstance(data__timestamp, bool):
                         raise JsonSchemaValueException
-                    data__timestamp_any_of_count12 += 1
+                    data__timestamp_any_of_count7 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__timestamp_any_of_count12:
+            if not data__timestamp_any_of_count7:
                 try:
                     if not isinstance(data__timestamp, (str,)):
                         raise JsonSchemaValueException
-                    data__timestamp_any_of_count12 += 1
+                    data__timestamp_any_of_count7 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__timestamp_any_of_count12:
+            if not data__timestamp_any_of_count7:
                 raise JsonSchemaValueException
         if "repoId" in data_keys:
             data_keys.remove("repoId")
@@ -531,8 +466,8 @@ def validate____defs_get_stats_daily_reading(data, custom_formats={}, name_prefi
         if "data" in data_keys:
             data_keys.remove("data")
             data__data = data["data"]
-            data__data_any_of_count13 = 0
-            if not data__data_any_of_count13:
+            data__data_any_of_count8 = 0
+            if not data__data_any_of_count8:
                 try:
                     if not isinstance(data__data, (list,)):
                         raise JsonSchemaValueException
@@ -541,9 +476,9 @@ def validate____defs_get_stats_daily_reading(data, custom_formats={}, name_prefi
                         data__data_len = len(data__data)
                         for data__data_x, data__data_item in enumerate(data__data):
                             validate____defs_statsdata(data__data_item)
-                    data__data_any_of_count13 += 1
+                    data__data_any_of_count8 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__data_any_of_count13:
+            if not data__data_any_of_count8:
                 try:
                     if not isinstance(data__data, (list,)):
                         raise JsonSchemaValueException
@@ -552,27 +487,14 @@ def validate____defs_get_stats_daily_reading(data, custom_formats={}, name_prefi
                         data__data_len = len(data__data)
                         for data__data_x, data__data_item in enumerate(data__data):
                             validate____defs_statsdatawithbucket(data__data_item)
-                    data__data_any_of_count13 += 1
+                    data__data_any_of_count8 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__data_any_of_count13:
+            if not data__data_any_of_count8:
                 raise JsonSchemaValueException
         if "message" in data_keys:
             data_keys.remove("message")
             data__message = data["message"]
-            data__message_any_of_count14 = 0
-            if not data__message_any_of_count14:
-                try:
-                    if not isinstance(data__message, (str,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count14 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count14:
-                try:
-                    if not isinstance(data__message, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count14 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count14:
+            if not isinstance(data__message, (str, NoneType,)):
                 raise JsonSchemaValueException
     return data
 
@@ -593,8 +515,8 @@ def validate____defs_get_stats_nodes_daily_reading(data, custom_formats={}, name
         if "data" in data_keys:
             data_keys.remove("data")
             data__data = data["data"]
-            data__data_any_of_count15 = 0
-            if not data__data_any_of_count15:
+            data__data_any_of_count9 = 0
+            if not data__data_any_of_count9:
                 try:
                     if not isinstance(data__data, (list,)):
                         raise JsonSchemaValueException
@@ -603,9 +525,9 @@ def validate____defs_get_stats_nodes_daily_reading(data, custom_formats={}, name
                         data__data_len = len(data__data)
                         for data__data_x, data__data_item in enumerate(data__data):
                             validate____defs_nodestatsdailydata(data__data_item)
-                    data__data_any_of_count15 += 1
+                    data__data_any_of_count9 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__data_any_of_count15:
+            if not data__data_any_of_count9:
                 try:
                     if not isinstance(data__data, (list,)):
                         raise JsonSchemaValueException
@@ -614,27 +536,14 @@ def validate____defs_get_stats_nodes_daily_reading(data, custom_formats={}, name
                         data__data_len = len(data__data)
                         for data__data_x, data__data_item in enumerate(data__data):
                             validate____defs_nodestatsdailydatawithbucket(data__data_item)
-                    data__data_any_of_count15 += 1
+                    data__data_any_of_count9 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__data_any_of_count15:
+            if not data__data_any_of_count9:
                 raise JsonSchemaValueException
         if "message" in data_keys:
             data_keys.remove("message")
             data__message = data["message"]
-            data__message_any_of_count16 = 0
-            if not data__message_any_of_count16:
-                try:
-                    if not isinstance(data__message, (str,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count16 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count16:
-                try:
-                    if not isinstance(data__message, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count16 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count16:
+            if not isinstance(data__message, (str, NoneType,)):
                 raise JsonSchemaValueException
     return data
 
@@ -660,20 +569,20 @@ def validate____defs_nodestatsdailydatawithbucket(data, custom_formats={}, name_
         if "day" in data_keys:
             data_keys.remove("day")
             data__day = data["day"]
-            data__day_any_of_count17 = 0
-            if not data__day_any_of_count17:
+            data__day_any_of_count10 = 0
+            if not data__day_any_of_count10:
                 try:
                     if not isinstance(data__day, (int, float, Decimal,)) or isinstance(data__day, bool):
                         raise JsonSchemaValueException
-                    data__day_any_of_count17 += 1
+                    data__day_any_of_count10 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__day_any_of_count17:
+            if not data__day_any_of_count10:
                 try:
                     if not isinstance(data__day, (str,)):
                         raise JsonSchemaValueException
-                    data__day_any_of_count17 += 1
+                    data__day_any_of_count10 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__day_any_of_count17:
+            if not data__day_any_of_count10:
                 raise JsonSchemaValueException
         if "online" in data_keys:
             data_keys.remove("online")
@@ -739,20 +648,20 @@ def validate____defs_nodestatsdailydata(data, custom_formats={}, name_prefix=Non
         if "day" in data_keys:
             data_keys.remove("day")
             data__day = data["day"]
-            data__day_any_of_count18 = 0
-            if not data__day_any_of_count18:
+            data__day_any_of_count11 = 0
+            if not data__day_any_of_count11:
                 try:
                     if not isinstance(data__day, (int, float, Decimal,)) or isinstance(data__day, bool):
                         raise JsonSchemaValueException
-                    data__day_any_of_count18 += 1
+                    data__day_any_of_count11 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__day_any_of_count18:
+            if not data__day_any_of_count11:
                 try:
                     if not isinstance(data__day, (str,)):
                         raise JsonSchemaValueException
-                    data__day_any_of_count18 += 1
+                    data__day_any_of_count11 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__day_any_of_count18:
+            if not data__day_any_of_count11:
                 raise JsonSchemaValueException
         if "online" in data_keys:
             data_keys.remove("online")
@@ -813,8 +722,8 @@ def validate____defs_get_stats_nodes_minute_reading(data, custom_formats={}, nam
         if "data" in data_keys:
             data_keys.remove("data")
             data__data = data["data"]
-            data__data_any_of_count19 = 0
-            if not data__data_any_of_count19:
+            data__data_any_of_count12 = 0
+            if not data__data_any_of_count12:
                 try:
                     if not isinstance(data__data, (list,)):
                         raise JsonSchemaValueException
@@ -823,9 +732,9 @@ def validate____defs_get_stats_nodes_minute_reading(data, custom_formats={}, nam
                         data__data_len = len(data__data)
                         for data__data_x, data__data_item in enumerate(data__data):
                             validate____defs_nodestatsminutedata(data__data_item)
-                    data__data_any_of_count19 += 1
+                    data__data_any_of_count12 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__data_any_of_count19:
+            if not data__data_any_of_count12:
                 try:
                     if not isinstance(data__data, (list,)):
                         raise JsonSchemaValueException
@@ -834,27 +743,14 @@ def validate____defs_get_stats_nodes_minute_reading(data, custom_formats={}, nam
                         data__data_len = len(data__data)
                         for data__data_x, data__data_item in enumerate(data__data):
                             validate____defs_nodestatsminutedatawithbucket(data__data_item)
-                    data__data_any_of_count19 += 1
+                    data__data_any_of_count12 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__data_any_of_count19:
+            if not data__data_any_of_count12:
                 raise JsonSchemaValueException
         if "message" in data_keys:
             data_keys.remove("message")
             data__message = data["message"]
-            data__message_any_of_count20 = 0
-            if not data__message_any_of_count20:
-                try:
-                    if not isinstance(data__message, (str,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count20 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count20:
-                try:
-                    if not isinstance(data__message, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count20 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count20:
+            if not isinstance(data__message, (str, NoneType,)):
                 raise JsonSchemaValueException
     return data
 

@@ -54,20 +54,7 @@ def validate____defs_delete_bucket_bucketid_reading(data, custom_formats={}, nam
         if "message" in data_keys:
             data_keys.remove("message")
             data__message = data["message"]
-            data__message_any_of_count1 = 0
-            if not data__message_any_of_count1:
-                try:
-                    if not isinstance(data__message, (str,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count1 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count1:
-                try:
-                    if not isinstance(data__message, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count1 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count1:
+            if not isinstance(data__message, (str, NoneType,)):
                 raise JsonSchemaValueException
     return data
 
@@ -93,38 +80,12 @@ def validate____defs_put_bucket_bucketid_reading(data, custom_formats={}, name_p
         if "status" in data_keys:
             data_keys.remove("status")
             data__status = data["status"]
-            data__status_any_of_count2 = 0
-            if not data__status_any_of_count2:
-                try:
-                    if not isinstance(data__status, (str,)):
-                        raise JsonSchemaValueException
-                    data__status_any_of_count2 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__status_any_of_count2:
-                try:
-                    if not isinstance(data__status, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__status_any_of_count2 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__status_any_of_count2:
+            if not isinstance(data__status, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "latency_ms" in data_keys:
             data_keys.remove("latency_ms")
             data__latencyms = data["latency_ms"]
-            data__latencyms_any_of_count3 = 0
-            if not data__latencyms_any_of_count3:
-                try:
-                    if not isinstance(data__latencyms, (int, float, Decimal,)) or isinstance(data__latencyms, bool):
-                        raise JsonSchemaValueException
-                    data__latencyms_any_of_count3 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__latencyms_any_of_count3:
-                try:
-                    if not isinstance(data__latencyms, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__latencyms_any_of_count3 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__latencyms_any_of_count3:
+            if not isinstance(data__latencyms, (int, float, Decimal, NoneType,)) or isinstance(data__latencyms, bool):
                 raise JsonSchemaValueException
     return data
 
@@ -181,146 +142,68 @@ def validate____defs_storagebucket(data, custom_formats={}, name_prefix=None):
         if "storageType" in data_keys:
             data_keys.remove("storageType")
             data__storageType = data["storageType"]
-            data__storageType_any_of_count4 = 0
-            if not data__storageType_any_of_count4:
+            data__storageType_any_of_count1 = 0
+            if not data__storageType_any_of_count1:
                 try:
                     validate____defs_storagetype(data__storageType)
-                    data__storageType_any_of_count4 += 1
+                    data__storageType_any_of_count1 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__storageType_any_of_count4:
+            if not data__storageType_any_of_count1:
                 try:
                     if not isinstance(data__storageType, (str,)):
                         raise JsonSchemaValueException
                     if not (isinstance(data__storageType, str) and data__storageType == 'S3' or isinstance(data__storageType, str) and data__storageType == 'GCS' or isinstance(data__storageType, str) and data__storageType == 'AZURE'):
                         raise JsonSchemaValueException
-                    data__storageType_any_of_count4 += 1
+                    data__storageType_any_of_count1 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__storageType_any_of_count4:
+            if not data__storageType_any_of_count1:
                 raise JsonSchemaValueException
         if "key" in data_keys:
             data_keys.remove("key")
             data__key = data["key"]
-            data__key_any_of_count5 = 0
-            if not data__key_any_of_count5:
-                try:
-                    if not isinstance(data__key, (str,)):
-                        raise JsonSchemaValueException
-                    data__key_any_of_count5 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__key_any_of_count5:
-                try:
-                    if not isinstance(data__key, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__key_any_of_count5 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__key_any_of_count5:
+            if not isinstance(data__key, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "secret" in data_keys:
             data_keys.remove("secret")
             data__secret = data["secret"]
-            data__secret_any_of_count6 = 0
-            if not data__secret_any_of_count6:
+            data__secret_any_of_count2 = 0
+            if not data__secret_any_of_count2:
                 try:
                     validate____defs_encryptedkey(data__secret)
-                    data__secret_any_of_count6 += 1
+                    data__secret_any_of_count2 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__secret_any_of_count6:
+            if not data__secret_any_of_count2:
                 try:
                     if not isinstance(data__secret, (NoneType,)):
                         raise JsonSchemaValueException
-                    data__secret_any_of_count6 += 1
+                    data__secret_any_of_count2 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__secret_any_of_count6:
+            if not data__secret_any_of_count2:
                 raise JsonSchemaValueException
         if "endpoint" in data_keys:
             data_keys.remove("endpoint")
             data__endpoint = data["endpoint"]
-            data__endpoint_any_of_count7 = 0
-            if not data__endpoint_any_of_count7:
-                try:
-                    if not isinstance(data__endpoint, (str,)):
-                        raise JsonSchemaValueException
-                    data__endpoint_any_of_count7 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__endpoint_any_of_count7:
-                try:
-                    if not isinstance(data__endpoint, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__endpoint_any_of_count7 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__endpoint_any_of_count7:
+            if not isinstance(data__endpoint, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "region" in data_keys:
             data_keys.remove("region")
             data__region = data["region"]
-            data__region_any_of_count8 = 0
-            if not data__region_any_of_count8:
-                try:
-                    if not isinstance(data__region, (str,)):
-                        raise JsonSchemaValueException
-                    data__region_any_of_count8 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__region_any_of_count8:
-                try:
-                    if not isinstance(data__region, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__region_any_of_count8 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__region_any_of_count8:
+            if not isinstance(data__region, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "status" in data_keys:
             data_keys.remove("status")
             data__status = data["status"]
-            data__status_any_of_count9 = 0
-            if not data__status_any_of_count9:
-                try:
-                    if not isinstance(data__status, (str,)):
-                        raise JsonSchemaValueException
-                    data__status_any_of_count9 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__status_any_of_count9:
-                try:
-                    if not isinstance(data__status, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__status_any_of_count9 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__status_any_of_count9:
+            if not isinstance(data__status, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "lastStatusAt" in data_keys:
             data_keys.remove("lastStatusAt")
             data__lastStatusAt = data["lastStatusAt"]
-            data__lastStatusAt_any_of_count10 = 0
-            if not data__lastStatusAt_any_of_count10:
-                try:
-                    if not isinstance(data__lastStatusAt, (str,)):
-                        raise JsonSchemaValueException
-                    data__lastStatusAt_any_of_count10 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__lastStatusAt_any_of_count10:
-                try:
-                    if not isinstance(data__lastStatusAt, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__lastStatusAt_any_of_count10 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__lastStatusAt_any_of_count10:
+            if not isinstance(data__lastStatusAt, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "projectId" in data_keys:
             data_keys.remove("projectId")
             data__projectId = data["projectId"]
-            data__projectId_any_of_count11 = 0
-            if not data__projectId_any_of_count11:
-                try:
-                    if not isinstance(data__projectId, (str,)):
-                        raise JsonSchemaValueException
-                    data__projectId_any_of_count11 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__projectId_any_of_count11:
-                try:
-                    if not isinstance(data__projectId, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__projectId_any_of_count11 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__projectId_any_of_count11:
+            if not isinstance(data__projectId, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "createdAt" in data_keys:
             data_keys.remove("createdAt")
@@ -335,61 +218,22 @@ def validate____defs_storagebucket(data, custom_formats={}, name_prefix=None):
         if "walletAddress" in data_keys:
             data_keys.remove("walletAddress")
             data__walletAddress = data["walletAddress"]
-            data__walletAddress_any_of_count12 = 0
-            if not data__walletAddress_any_of_count12:
-                try:
-                    if not isinstance(data__walletAddress, (str,)):
-                        raise JsonSchemaValueException
-                    data__walletAddress_any_of_count12 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__walletAddress_any_of_count12:
-                try:
-                    if not isinstance(data__walletAddress, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__walletAddress_any_of_count12 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__walletAddress_any_of_count12:
+            if not isinstance(data__walletAddress, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "repos" in data_keys:
             data_keys.remove("repos")
             data__repos = data["repos"]
-            data__repos_any_of_count13 = 0
-            if not data__repos_any_of_count13:
-                try:
-                    if not isinstance(data__repos, (list,)):
-                        raise JsonSchemaValueException
-                    data__repos_is_list = isinstance(data__repos, list)
-                    if data__repos_is_list:
-                        data__repos_len = len(data__repos)
-                        for data__repos_x, data__repos_item in enumerate(data__repos):
-                            validate____defs_storagerepobasic(data__repos_item)
-                    data__repos_any_of_count13 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__repos_any_of_count13:
-                try:
-                    if not isinstance(data__repos, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__repos_any_of_count13 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__repos_any_of_count13:
+            if not isinstance(data__repos, (list, NoneType,)):
                 raise JsonSchemaValueException
+            data__repos_is_list = isinstance(data__repos, list)
+            if data__repos_is_list:
+                data__repos_len = len(data__repos)
+                for data__repos_x, data__repos_item in enumerate(data__repos):
+                    validate____defs_storagerepobasic(data__repos_item)
         if "apiKeyId" in data_keys:
             data_keys.remove("apiKeyId")
             data__apiKeyId = data["apiKeyId"]
-            data__apiKeyId_any_of_count14 = 0
-            if not data__apiKeyId_any_of_count14:
-                try:
-                    if not isinstance(data__apiKeyId, (str,)):
-                        raise JsonSchemaValueException
-                    data__apiKeyId_any_of_count14 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__apiKeyId_any_of_count14:
-                try:
-                    if not isinstance(data__apiKeyId, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__apiKeyId_any_of_count14 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__apiKeyId_any_of_count14:
+            if not isinstance(data__apiKeyId, (str, NoneType,)):
                 raise JsonSchemaValueException
     return data
 
@@ -415,21 +259,21 @@ def validate____defs_storagerepobasic(data, custom_formats={}, name_prefix=None)
         if "storageType" in data_keys:
             data_keys.remove("storageType")
             data__storageType = data["storageType"]
-            data__storageType_any_of_count15 = 0
-            if not data__storageType_any_of_count15:
+            data__storageType_any_of_count3 = 0
+            if not data__storageType_any_of_count3:
                 try:
                     validate____defs_storagetype(data__storageType)
-                    data__storageType_any_of_count15 += 1
+                    data__storageType_any_of_count3 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__storageType_any_of_count15:
+            if not data__storageType_any_of_count3:
                 try:
                     if not isinstance(data__storageType, (str,)):
                         raise JsonSchemaValueException
                     if not (isinstance(data__storageType, str) and data__storageType == 'S3' or isinstance(data__storageType, str) and data__storageType == 'GCS' or isinstance(data__storageType, str) and data__storageType == 'AZURE'):
                         raise JsonSchemaValueException
-                    data__storageType_any_of_count15 += 1
+                    data__storageType_any_of_count3 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__storageType_any_of_count15:
+            if not data__storageType_any_of_count3:
                 raise JsonSchemaValueException
         if "createdAt" in data_keys:
             data_keys.remove("createdAt")
@@ -514,20 +358,7 @@ def validate____defs_delete_apikeys_apikeyid_reading(data, custom_formats={}, na
         if "message" in data_keys:
             data_keys.remove("message")
             data__message = data["message"]
-            data__message_any_of_count16 = 0
-            if not data__message_any_of_count16:
-                try:
-                    if not isinstance(data__message, (str,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count16 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count16:
-                try:
-                    if not isinstance(data__message, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count16 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count16:
+            if not isinstance(data__message, (str, NoneType,)):
                 raise JsonSchemaValueException
     return data
 
@@ -548,20 +379,7 @@ def validate____defs_put_apikeys_apikeyid_reading(data, custom_formats={}, name_
         if "message" in data_keys:
             data_keys.remove("message")
             data__message = data["message"]
-            data__message_any_of_count17 = 0
-            if not data__message_any_of_count17:
-                try:
-                    if not isinstance(data__message, (str,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count17 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count17:
-                try:
-                    if not isinstance(data__message, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count17 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count17:
+            if not isinstance(data__message, (str, NoneType,)):
                 raise JsonSchemaValueException
     return data
 
@@ -582,20 +400,7 @@ def validate____defs_post_apikeys_reading(data, custom_formats={}, name_prefix=N
         if "message" in data_keys:
             data_keys.remove("message")
             data__message = data["message"]
-            data__message_any_of_count18 = 0
-            if not data__message_any_of_count18:
-                try:
-                    if not isinstance(data__message, (str,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count18 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count18:
-                try:
-                    if not isinstance(data__message, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count18 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count18:
+            if not isinstance(data__message, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "apiKeyId" in data_keys:
             data_keys.remove("apiKeyId")
@@ -652,74 +457,22 @@ def validate____defs_providerapikeydto(data, custom_formats={}, name_prefix=None
         if "endpoint" in data_keys:
             data_keys.remove("endpoint")
             data__endpoint = data["endpoint"]
-            data__endpoint_any_of_count19 = 0
-            if not data__endpoint_any_of_count19:
-                try:
-                    if not isinstance(data__endpoint, (str,)):
-                        raise JsonSchemaValueException
-                    data__endpoint_any_of_count19 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__endpoint_any_of_count19:
-                try:
-                    if not isinstance(data__endpoint, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__endpoint_any_of_count19 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__endpoint_any_of_count19:
+            if not isinstance(data__endpoint, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "region" in data_keys:
             data_keys.remove("region")
             data__region = data["region"]
-            data__region_any_of_count20 = 0
-            if not data__region_any_of_count20:
-                try:
-                    if not isinstance(data__region, (str,)):
-                        raise JsonSchemaValueException
-                    data__region_any_of_count20 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__region_any_of_count20:
-                try:
-                    if not isinstance(data__region, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__region_any_of_count20 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__region_any_of_count20:
+            if not isinstance(data__region, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "tenantId" in data_keys:
             data_keys.remove("tenantId")
             data__tenantId = data["tenantId"]
-            data__tenantId_any_of_count21 = 0
-            if not data__tenantId_any_of_count21:
-                try:
-                    if not isinstance(data__tenantId, (str,)):
-                        raise JsonSchemaValueException
-                    data__tenantId_any_of_count21 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__tenantId_any_of_count21:
-                try:
-                    if not isinstance(data__tenantId, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__tenantId_any_of_count21 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__tenantId_any_of_count21:
+            if not isinstance(data__tenantId, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "subscriptionId" in data_keys:
             data_keys.remove("subscriptionId")
             data__subscriptionId = data["subscriptionId"]
-            data__subscriptionId_any_of_count22 = 0
-            if not data__subscriptionId_any_of_count22:
-                try:
-                    if not isinstance(data__subscriptionId, (str,)):
-                        raise JsonSchemaValueException
-                    data__subscriptionId_any_of_count22 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__subscriptionId_any_of_count22:
-                try:
-                    if not isinstance(data__subscriptionId, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__subscriptionId_any_of_count22 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__subscriptionId_any_of_count22:
+            if not isinstance(data__subscriptionId, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "provider" in data_keys:
             data_keys.remove("provider")
@@ -729,20 +482,7 @@ def validate____defs_providerapikeydto(data, custom_formats={}, name_prefix=None
         if "description" in data_keys:
             data_keys.remove("description")
             data__description = data["description"]
-            data__description_any_of_count23 = 0
-            if not data__description_any_of_count23:
-                try:
-                    if not isinstance(data__description, (str,)):
-                        raise JsonSchemaValueException
-                    data__description_any_of_count23 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__description_any_of_count23:
-                try:
-                    if not isinstance(data__description, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__description_any_of_count23 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__description_any_of_count23:
+            if not isinstance(data__description, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "createdAt" in data_keys:
             data_keys.remove("createdAt")
@@ -752,38 +492,12 @@ def validate____defs_providerapikeydto(data, custom_formats={}, name_prefix=None
         if "bucket_count" in data_keys:
             data_keys.remove("bucket_count")
             data__bucketcount = data["bucket_count"]
-            data__bucketcount_any_of_count24 = 0
-            if not data__bucketcount_any_of_count24:
-                try:
-                    if not isinstance(data__bucketcount, (int, float, Decimal,)) or isinstance(data__bucketcount, bool):
-                        raise JsonSchemaValueException
-                    data__bucketcount_any_of_count24 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__bucketcount_any_of_count24:
-                try:
-                    if not isinstance(data__bucketcount, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__bucketcount_any_of_count24 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__bucketcount_any_of_count24:
+            if not isinstance(data__bucketcount, (int, float, Decimal, NoneType,)) or isinstance(data__bucketcount, bool):
                 raise JsonSchemaValueException
         if "aillm_count" in data_keys:
             data_keys.remove("aillm_count")
             data__aillmcount = data["aillm_count"]
-            data__aillmcount_any_of_count25 = 0
-            if not data__aillmcount_any_of_count25:
-                try:
-                    if not isinstance(data__aillmcount, (int, float, Decimal,)) or isinstance(data__aillmcount, bool):
-                        raise JsonSchemaValueException
-                    data__aillmcount_any_of_count25 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__aillmcount_any_of_count25:
-                try:
-                    if not isinstance(data__aillmcount, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__aillmcount_any_of_count25 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__aillmcount_any_of_count25:
+            if not isinstance(data__aillmcount, (int, float, Decimal, NoneType,)) or isinstance(data__aillmcount, bool):
                 raise JsonSchemaValueException
     return data
 
@@ -990,19 +704,19 @@ def validate____defs_bucketnodestatsdailyinfo(data, custom_formats={}, name_pref
         if "node_status" in data_keys:
             data_keys.remove("node_status")
             data__nodestatus = data["node_status"]
-            data__nodestatus_any_of_count26 = 0
-            if not data__nodestatus_any_of_count26:
+            data__nodestatus_any_of_count4 = 0
+            if not data__nodestatus_any_of_count4:
                 try:
                     validate____defs_nodestatustype(data__nodestatus)
-                    data__nodestatus_any_of_count26 += 1
+                    data__nodestatus_any_of_count4 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__nodestatus_any_of_count26:
+            if not data__nodestatus_any_of_count4:
                 try:
                     if not isinstance(data__nodestatus, (str,)):
                         raise JsonSchemaValueException
-                    data__nodestatus_any_of_count26 += 1
+                    data__nodestatus_any_of_count4 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__nodestatus_any_of_count26:
+            if not data__nodestatus_any_of_count4:
                 raise JsonSchemaValueException
         if "last_updated" in data_keys:
             data_keys.remove("last_updated")
@@ -1076,55 +790,29 @@ def validate____defs_nodestatusinfo(data, custom_formats={}, name_prefix=None):
         if "status" in data_keys:
             data_keys.remove("status")
             data__status = data["status"]
-            data__status_any_of_count27 = 0
-            if not data__status_any_of_count27:
+            data__status_any_of_count5 = 0
+            if not data__status_any_of_count5:
                 try:
                     validate____defs_nodestatustype(data__status)
-                    data__status_any_of_count27 += 1
+                    data__status_any_of_count5 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__status_any_of_count27:
+            if not data__status_any_of_count5:
                 try:
                     if not isinstance(data__status, (str,)):
                         raise JsonSchemaValueException
-                    data__status_any_of_count27 += 1
+                    data__status_any_of_count5 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__status_any_of_count27:
+            if not data__status_any_of_count5:
                 raise JsonSchemaValueException
         if "latencyMs" in data_keys:
             data_keys.remove("latencyMs")
             data__latencyMs = data["latencyMs"]
-            data__latencyMs_any_of_count28 = 0
-            if not data__latencyMs_any_of_count28:
-                try:
-                    if not isinstance(data__latencyMs, (int, float, Decimal,)) or isinstance(data__latencyMs, bool):
-                        raise JsonSchemaValueException
-                    data__latencyMs_any_of_count28 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__latencyMs_any_of_count28:
-                try:
-                    if not isinstance(data__latencyMs, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__latencyMs_any_of_count28 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__latencyMs_any_of_count28:
+            if not isinstance(data__latencyMs, (int, float, Decimal, NoneType,)) or isinstance(data__latencyMs, bool):
                 raise JsonSchemaValueException
         if "latency_ms" in data_keys:
             data_keys.remove("latency_ms")
             data__latencyms = data["latency_ms"]
-            data__latencyms_any_of_count29 = 0
-            if not data__latencyms_any_of_count29:
-                try:
-                    if not isinstance(data__latencyms, (int, float, Decimal,)) or isinstance(data__latencyms, bool):
-                        raise JsonSchemaValueException
-                    data__latencyms_any_of_count29 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__latencyms_any_of_count29:
-                try:
-                    if not isinstance(data__latencyms, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__latencyms_any_of_count29 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__latencyms_any_of_count29:
+            if not isinstance(data__latencyms, (int, float, Decimal, NoneType,)) or isinstance(data__latencyms, bool):
                 raise JsonSchemaValueException
         if "lastUpdated" in data_keys:
             data_keys.remove("lastUpdated")
@@ -1150,56 +838,17 @@ def validate____defs_post_bucket_bucketid_validate_reading(data, custom_formats=
         if "message" in data_keys:
             data_keys.remove("message")
             data__message = data["message"]
-            data__message_any_of_count30 = 0
-            if not data__message_any_of_count30:
-                try:
-                    if not isinstance(data__message, (str,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count30 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count30:
-                try:
-                    if not isinstance(data__message, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__message_any_of_count30 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__message_any_of_count30:
+            if not isinstance(data__message, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "status" in data_keys:
             data_keys.remove("status")
             data__status = data["status"]
-            data__status_any_of_count31 = 0
-            if not data__status_any_of_count31:
-                try:
-                    if not isinstance(data__status, (str,)):
-                        raise JsonSchemaValueException
-                    data__status_any_of_count31 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__status_any_of_count31:
-                try:
-                    if not isinstance(data__status, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__status_any_of_count31 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__status_any_of_count31:
+            if not isinstance(data__status, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "latency_ms" in data_keys:
             data_keys.remove("latency_ms")
             data__latencyms = data["latency_ms"]
-            data__latencyms_any_of_count32 = 0
-            if not data__latencyms_any_of_count32:
-                try:
-                    if not isinstance(data__latencyms, (int, float, Decimal,)) or isinstance(data__latencyms, bool):
-                        raise JsonSchemaValueException
-                    data__latencyms_any_of_count32 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__latencyms_any_of_count32:
-                try:
-                    if not isinstance(data__latencyms, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__latencyms_any_of_count32 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__latencyms_any_of_count32:
+            if not isinstance(data__latencyms, (int, float, Decimal, NoneType,)) or isinstance(data__latencyms, bool):
                 raise JsonSchemaValueException
     return data
 

@@ -124,20 +124,7 @@ def validate____defs_systemevent(data, custom_formats={}, name_prefix=None):
         if "userEmail" in data_keys:
             data_keys.remove("userEmail")
             data__userEmail = data["userEmail"]
-            data__userEmail_any_of_count1 = 0
-            if not data__userEmail_any_of_count1:
-                try:
-                    if not isinstance(data__userEmail, (str,)):
-                        raise JsonSchemaValueException
-                    data__userEmail_any_of_count1 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__userEmail_any_of_count1:
-                try:
-                    if not isinstance(data__userEmail, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__userEmail_any_of_count1 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__userEmail_any_of_count1:
+            if not isinstance(data__userEmail, (str, NoneType,)):
                 raise JsonSchemaValueException
         if "workspaceId" in data_keys:
             data_keys.remove("workspaceId")
@@ -152,20 +139,7 @@ def validate____defs_systemevent(data, custom_formats={}, name_prefix=None):
         if "showUnread" in data_keys:
             data_keys.remove("showUnread")
             data__showUnread = data["showUnread"]
-            data__showUnread_any_of_count2 = 0
-            if not data__showUnread_any_of_count2:
-                try:
-                    if not isinstance(data__showUnread, (bool,)):
-                        raise JsonSchemaValueException
-                    data__showUnread_any_of_count2 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__showUnread_any_of_count2:
-                try:
-                    if not isinstance(data__showUnread, (NoneType,)):
-                        raise JsonSchemaValueException
-                    data__showUnread_any_of_count2 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__showUnread_any_of_count2:
+            if not isinstance(data__showUnread, (bool, NoneType,)):
                 raise JsonSchemaValueException
     return data
 

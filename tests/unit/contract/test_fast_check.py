@@ -57,6 +57,10 @@ SCHEMAS: dict[str, Any] = {
     "all of": {"allOf": [{"type": "object"}, {"required": ["x"]}], "description": "ignored"},
     "true": True,
     "false": False,
+    "optional string": {"anyOf": [{"type": "string", "minLength": 2}, {"type": "null"}]},
+    "optional number": {"anyOf": [{"type": "null"}, {"type": ["integer"], "minimum": 1}]},
+    "optional enum": {"anyOf": [{"enum": ["S3", None, 1]}, {"type": "null"}]},
+    "optional object": {"anyOf": [{"type": "object", "required": ["a"]}, {"type": "null"}]},
 }
 SAMPLES: list[Any] = [
     None,
@@ -127,6 +131,19 @@ def test_each_keyword_agrees_with_jsonschema_on_its_edge_cases(name: str) -> Non
 def test_any_json_value_gets_jsonschemas_verdict(name: str, instance: Any) -> None:
     validator = Draft202012Validator({"$defs": DEFS, "allOf": [SCHEMAS[name]]})
     assert _generated()(name, instance) == validator.is_valid(instance)
+
+
+def test_an_optional_field_is_compiled_as_one_more_type_where_that_means_the_same() -> None:
+    prepare = _generator().prepare
+    optional = {"anyOf": [{"type": "string", "pattern": "^a"}, {"type": "null"}]}
+    assert prepare(optional) == {"type": ["string", "null"], "pattern": "^a"}
+    for kept in (
+        {"anyOf": [{"enum": ["a"]}, {"type": "null"}]},  # enum and const do judge null
+        {"anyOf": [{"type": "string", "const": "a"}, {"type": "null"}]},
+        {"anyOf": [{"$ref": "#/$defs/Node"}, {"type": "null"}]},
+        {"anyOf": [{"type": "string"}, {"type": "null"}], "required": ["a"]},
+    ):
+        assert prepare(kept) == kept
 
 
 @pytest.mark.parametrize(
