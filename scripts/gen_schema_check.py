@@ -7,10 +7,11 @@ Two sets of schemas, one mechanism:
 
 - fbplan/spec/schema_check.py, from the spec's schema (fbplan/schemas/fbplan.schema.json):
   `fbplan validate` asks jsonschema to explain only a spec it rejects;
-- fbplan/contract/checks/<file>.py, one module per contract file (fbplan/contract/*.json):
-  each endpoint's query, request, response and reading schema, which the backend client
-  (every answer it reads) and the emulator (every request, and in tests every answer) check
-  messages against; jsonschema describes only a message it rejects.
+- fbplan/contract/checks/, from each contract file (fbplan/contract/<file>.json): in
+  <file>_reading.py each endpoint's reading schema, which the backend client checks every
+  answer it reads against, and in <file>.py its query, request and response schemas, which
+  the emulator checks every request (and in tests every answer) against; jsonschema
+  describes only a message they reject.
 
 fastjsonschema (a development dependency: the `test` extra) compiles each schema to plain
 Python once, here; fbplan runs the committed code and needs no fastjsonschema. jsonschema
@@ -18,8 +19,10 @@ still explains an invalid document, so the generated code must never accept a do
 jsonschema rejects. fastjsonschema implements draft 7 and the schemas are draft 2020-12, so
 each schema is first brought to what both read alike:
 
-- it is the schema jsonschema checks (references inlined), without the annotations neither
-  reads (description, default, errorMessage, any `x-` keyword, ...);
+- it is the schema jsonschema checks, without the annotations neither reads (description,
+  default, errorMessage, any `x-` keyword, ...): the spec's with its references inlined,
+  the contract's with each definition a function that its users call (the contract's
+  validators inline them: the same verdicts, tests/unit/contract/test_inlined_refs.py);
 - every keyword is one whose meaning is the same in both drafts: any other (a new
   2020-12 keyword such as prefixItems, or format) stops the generation instead of being
   ignored by the fast path, as does a `$ref` that is not local;
@@ -376,9 +379,12 @@ def main(argv: list[str] | None = None) -> int:
     modules = generate()
     changed = [path for path, text in modules.items() if _read(path) != text]
     if args.check:
-        for path in [*changed, *stale_modules()]:
+        stale = [*changed, *stale_modules()]
+        for path in stale:
             print(f"{path}: out of date")
-        return 1 if changed or stale_modules() else 0
+        if not stale:
+            print("every generated module is up to date")
+        return 1 if stale else 0
     for path in stale_modules():
         path.unlink()
         print(f"removed {path}")
