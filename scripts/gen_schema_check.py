@@ -1,19 +1,31 @@
-"""Generate fbplan/spec/schema_check.py: the fast "is this spec valid?" of the JSON Schema.
+"""Generate the fast "is this valid?" checks of fbplan's JSON Schemas, as plain Python.
 
-    python scripts/gen_schema_check.py          # rewrite the module
-    python scripts/gen_schema_check.py --check  # exit 1 if it is out of date
+    python scripts/gen_schema_check.py          # rewrite the modules
+    python scripts/gen_schema_check.py --check  # exit 1 if one is out of date
 
-fastjsonschema (a development dependency: the `test` extra) compiles the schema to plain
+Two sets of schemas, one mechanism:
+
+- fbplan/spec/schema_check.py, from the spec's schema (fbplan/schemas/fbplan.schema.json):
+  `fbplan validate` asks jsonschema to explain only a spec it rejects;
+- fbplan/contract/checks/, from each contract file (fbplan/contract/<file>.json): in
+  <file>_reading.py each endpoint's reading schema, which the backend client checks every
+  answer it reads against, and in <file>.py its query, request and response schemas, which
+  the emulator checks every request (and in tests every answer) against; jsonschema
+  describes only a message they reject.
+
+fastjsonschema (a development dependency: the `test` extra) compiles each schema to plain
 Python once, here; fbplan runs the committed code and needs no fastjsonschema. jsonschema
-still explains an invalid spec (fbplan/spec/validate.py), so the generated code must never
-accept a document jsonschema rejects. fastjsonschema implements draft 7 and the schema is
-draft 2020-12, so the schema is first brought to what both read alike:
+still explains an invalid document, so the generated code must never accept a document
+jsonschema rejects. fastjsonschema implements draft 7 and the schemas are draft 2020-12, so
+each schema is first brought to what both read alike:
 
-- it is the schema jsonschema checks (`checked_schema()`: references inlined), without
-  the annotations neither reads (description, default, errorMessage, ...);
+- it is the schema jsonschema checks, without the annotations neither reads (description,
+  default, errorMessage, any `x-` keyword, ...): the spec's with its references inlined,
+  the contract's with each definition a function that its users call (the contract's
+  validators inline them: the same verdicts, tests/unit/contract/test_inlined_refs.py);
 - every keyword is one whose meaning is the same in both drafts: any other (a new
   2020-12 keyword such as prefixItems, or format) stops the generation instead of being
-  ignored by the fast path;
+  ignored by the fast path, as does a `$ref` that is not local;
 - a `$ref` with siblings (ignored in draft 7) becomes an allOf of the two.
 
 And the generated code is held to jsonschema's reading of Python values: an array is a
@@ -26,6 +38,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +46,12 @@ import fastjsonschema
 from fastjsonschema.draft07 import CodeGeneratorDraft07
 from fastjsonschema.ref_resolver import RefResolver
 
+from fbplan import contract
 from fbplan.spec.validate import checked_schema
 
-TARGET = Path(__file__).resolve().parent.parent / "fbplan" / "spec" / "schema_check.py"
+ROOT = Path(__file__).resolve().parent.parent
+TARGET = ROOT / "fbplan" / "spec" / "schema_check.py"
+CONTRACT_CHECKS = ROOT / "fbplan" / "contract" / "checks"
 
 ANNOTATIONS = {
     "$schema",
@@ -124,7 +140,7 @@ def prepare(node: Any) -> Any:
         raise ValueError(f"not a schema: {node!r}")
     out: dict[str, Any] = {}
     for key, value in node.items():
-        if key in ANNOTATIONS:
+        if key in ANNOTATIONS or key.startswith("x-"):  # x-: unknown, so ignored by both
             continue
         if key in SCHEMA_MAPS:
             out[key] = {name: prepare(sub) for name, sub in value.items()}
@@ -132,6 +148,8 @@ def prepare(node: Any) -> Any:
             out[key] = prepare(value)  # `items` as a list (draft 7's tuples) is refused
         elif key in SCHEMA_LISTS:
             out[key] = [prepare(sub) for sub in value]
+        elif key == "$ref" and not str(value).startswith("#"):
+            raise ValueError(f"$ref {value!r} is not local (fastjsonschema would fetch it)")
         elif key in VALUES:
             out[key] = value
         else:
@@ -139,16 +157,69 @@ def prepare(node: Any) -> Any:
     if "$ref" in out and len(out) > 1:
         ref = out.pop("$ref")
         out = {"allOf": [{"$ref": ref}, out]}
-    return out
+    return _or_null(out)
+
+
+#: Keywords that assert nothing about a value of a type they are not for (null, say).
+TYPED = {
+    "properties", "patternProperties", "additionalProperties", "propertyNames", "required",
+    "minProperties", "maxProperties", "items", "minItems", "maxItems", "uniqueItems",
+    "pattern", "minLength", "maxLength", "minimum", "maximum",
+}  # fmt: skip
+
+
+def _or_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """``anyOf: [X, {type: null}]`` as X with null among its types, where X has a type and
+    only keywords that let null through (what the reading form makes of every optional
+    field): the same verdicts, without the generated code's try of each alternative."""
+    forms = schema.get("anyOf")
+    if len(schema) != 1 or not isinstance(forms, list) or len(forms) != 2:
+        return schema
+    if {"type": "null"} not in forms:
+        return schema
+    other = forms[1 - forms.index({"type": "null"})]
+    if not isinstance(other, dict) or not set(other) - {"type"} <= TYPED:
+        return schema
+    types = other.get("type")
+    names = [types] if isinstance(types, str) else types
+    if not isinstance(names, list) or not names:
+        return schema
+    return {**other, "type": list(dict.fromkeys([*names, "null"]))}
 
 
 class _Generator(CodeGeneratorDraft07):
-    """fastjsonschema's draft 7, reading Python values as jsonschema does."""
+    """fastjsonschema's draft 7, reading Python values as jsonschema does.
+
+    With `entry_points`, names of definitions in the document's ``$defs``: one function for
+    each of them (`entry_functions` names it) instead of one for the whole document; any
+    definition they refer to is one more function, which each of them calls.
+    """
+
+    def __init__(self, definition: dict[str, Any], entry_points: Sequence[str] = ()) -> None:
+        definition = {**definition, "$schema": "http://json-schema.org/draft-07/schema#"}
+        super().__init__(
+            definition,
+            resolver=RefResolver.from_schema(definition, handlers={}, store={}),
+            formats={},
+            use_default=False,  # fastjsonschema would fill in defaults: never change data
+            use_formats=False,
+            detailed_exceptions=False,
+        )
+        self.entry_functions: dict[str, str] = {}
+        if entry_points:
+            self._needed_validation_functions.clear()
+        for name in entry_points:
+            with self._resolver.in_scope(f"#/$defs/{name}"):
+                self.entry_functions[name] = self._resolver.get_scope_name()
+                uri = self._resolver.get_uri()
+            self._needed_validation_functions[uri] = self.entry_functions[name]
 
     def generate_type(self) -> None:
         """draft 6's type check, with jsonschema's Python types (an array is a list)."""
         types = self._definition["type"]
         names = [types] if isinstance(types, str) else list(types)
+        if not names or any(name not in PYTHON_TYPES for name in names):
+            raise ValueError(f"type {types!r} is not a JSON type")
         python = ", ".join(PYTHON_TYPES[name] for name in names)
         var, extra = self._variable, ""
         if "integer" in names:
@@ -172,49 +243,160 @@ class _Generator(CodeGeneratorDraft07):
         self._variables[name] = tuple(self._scope_stack)
         self.l("{variable}_is_list = isinstance({variable}, list)")
 
+    def generate_ref(self) -> None:
+        """A call of the definition's function, without the name of the place that
+        fastjsonschema formats for every call (the fast path names nothing)."""
+        with self._resolver.in_scope(self._definition["$ref"]):
+            name = self._resolver.get_scope_name()
+            uri = self._resolver.get_uri()
+        if uri not in self._validation_functions_done:
+            self._needed_validation_functions[uri] = name
+        self.l(f"{name}({{variable}})")
+
     def generate_pattern(self) -> None:
         super().generate_pattern()
         pattern = self._definition["pattern"]
         self._compile_regexps[pattern] = re.compile(pattern)
 
 
-def generate() -> str:
-    """The module's text."""
-    definition = prepare(checked_schema())
-    definition["$schema"] = "http://json-schema.org/draft-07/schema#"
-    resolver = RefResolver.from_schema(definition, handlers={}, store={})
-    generator = _Generator(
-        definition,
-        resolver=resolver,
-        formats={},
-        use_default=False,  # fastjsonschema would fill in defaults: never change the spec
-        use_formats=False,
-        detailed_exceptions=False,
-    )
+CONTRACT_HEADER = '''"""Generated by scripts/gen_schema_check.py from fbplan/contract/{source}.json
+with fastjsonschema {version}: do not edit. After changing the contract, regenerate it:
+
+    python scripts/gen_schema_check.py
+
+`is_valid(name, message)` is true only if the contract's schema `name` (an endpoint and a
+part, as "GET /repo reading") accepts the message; fbplan.contract then skips jsonschema,
+which describes a message this rejects. tests/unit/spec/test_schema_check.py fails when this
+module is out of date; tests/unit/contract/ and tests/integration/test_reading_check.py hold
+it to jsonschema's verdicts.
+"""
+
+# ruff: noqa
+# mypy: ignore-errors
+
+'''
+CHECKS_PRELUDE = '''
+class JsonSchemaValueException(ValueError):
+    """The message is not valid (which rule, is jsonschema's to tell)."""
+
+
+JsonSchemaValuesException = JsonSchemaValueException
+
+
+def is_valid(name, data):
+    """True if `data` is valid under the schema `name`; False if not, or if it cannot tell."""
+    check = CHECKS.get(name)
+    if check is None:
+        return False
+    try:
+        check(data)
+    except (ValueError, TypeError):  # TypeError: a Python value JSON has not; jsonschema decides
+        return False
+    return True
+
+'''
+
+
+def code(generator: _Generator) -> str:
+    """The generated functions and the globals they use, without fastjsonschema."""
+    functions = generator.func_code
     imports = "from fastjsonschema import JsonSchemaValueException, JsonSchemaValuesException\n"
     state = generator.global_state_code
     if imports not in state:
         raise ValueError("fastjsonschema's generated imports changed: check this script")
     state = state.replace(imports, "")
-    if "Decimal" not in generator.func_code:  # 7 ms of import for a type no spec has
+    if "Decimal" not in functions:  # 7 ms of import for a type no document has
         state = state.replace("from decimal import Decimal\n", "")
-    body = state + "\n" + generator.func_code
-    return HEADER.format(version=fastjsonschema.VERSION) + body.rstrip() + "\n"
+    return state + "\n" + functions
+
+
+def spec_module() -> str:
+    """fbplan/spec/schema_check.py's text."""
+    text = code(_Generator(prepare(checked_schema())))
+    return HEADER.format(version=fastjsonschema.VERSION) + text.rstrip() + "\n"
+
+
+def contract_modules() -> dict[Path, str]:
+    """The text of each module of contract checks (fbplan/contract/checks/): per contract
+    file, one of the reading checks (the client's) and one of the others (the emulator's)."""
+    modules: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    for endpoint in contract.load():
+        for part in contract.PARTS:
+            schema = endpoint.schema(part)
+            if schema is not None:
+                module = contract.checks_module(endpoint.source, part)
+                key = f"{endpoint.method} {endpoint.path} {part}"
+                modules.setdefault((module, endpoint.source), {})[key] = schema
+    return {
+        CONTRACT_CHECKS / f"{module}.py": _contract_module(source, schemas)
+        for (module, source), schemas in sorted(modules.items())
+    }
+
+
+def _contract_module(source: str, schemas: Mapping[str, dict[str, Any]]) -> str:
+    header = CONTRACT_HEADER.format(source=source, version=fastjsonschema.VERSION)
+    return header + checks_code(schemas)
+
+
+def checks_code(schemas: Mapping[str, dict[str, Any]]) -> str:
+    """Code with `is_valid(key, data)` for each schema of `schemas` (by its key, such as
+    "GET /repo reading"; every schema has the same ``$defs`` beside it): a function for
+    each schema, and one for each definition they refer to, which they call."""
+    defs = next(iter(schemas.values())).get("$defs", {})
+    entries: dict[str, str] = {}  # a $defs name of its own -> the schema's key
+    document: dict[str, Any] = {"$defs": dict(defs)}
+    for key, schema in schemas.items():
+        if schema.get("$defs", {}) != defs:
+            raise ValueError(f"{key}: its definitions are not those of the other schemas")
+        name = re.sub(r"[^a-z0-9]+", "_", key.lower()).strip("_")
+        if name in document["$defs"]:
+            raise ValueError(f"{key}: {name!r} is also the name of another schema")
+        entries[name] = key
+        document["$defs"][name] = {k: v for k, v in schema.items() if k != "$defs"}
+    generator = _Generator(prepare(document), entry_points=list(entries))
+    text = code(generator).rstrip()
+    table = "".join(
+        f"    {key!r}: {generator.entry_functions[name]},\n" for name, key in entries.items()
+    )
+    return f"{CHECKS_PRELUDE}{text}\n\n\nCHECKS = {{\n{table}}}\n"
+
+
+def generate() -> dict[Path, str]:
+    """Every generated module's text, by its path."""
+    return {TARGET: spec_module(), **contract_modules()}
+
+
+def stale_modules() -> list[Path]:
+    """Generated contract modules no contract file makes any more."""
+    wanted = set(contract_modules())
+    return [p for p in sorted(CONTRACT_CHECKS.glob("[!_]*.py")) if p not in wanted]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if the module is stale")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a module is stale")
     args = parser.parse_args(argv)
-    text = generate()
-    current = TARGET.read_text(encoding="utf-8") if TARGET.exists() else ""
+    modules = generate()
+    changed = [path for path, text in modules.items() if _read(path) != text]
     if args.check:
-        stale = current != text
-        print(f"{TARGET}: {'out of date' if stale else 'up to date'}")
+        stale = [*changed, *stale_modules()]
+        for path in stale:
+            print(f"{path}: out of date")
+        if not stale:
+            print("every generated module is up to date")
         return 1 if stale else 0
-    TARGET.write_text(text, encoding="utf-8")
-    print(f"wrote {TARGET}")
+    for path in stale_modules():
+        path.unlink()
+        print(f"removed {path}")
+    for path in changed:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(modules[path], encoding="utf-8")
+        print(f"wrote {path}")
     return 0
+
+
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8") if path.exists() else ""
 
 
 if __name__ == "__main__":

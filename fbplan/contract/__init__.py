@@ -14,19 +14,23 @@ Three users, one source of truth:
   a field, ``x-also``, accepted), so a wrong-shaped answer is one clear error and never a
   crash deep in the code;
 - the tests check every payload fbplan builds against the request schemas.
+
+Every check asks the generated fast check first (fbplan/contract/checks/, one module per
+contract file, compiled from these schemas by scripts/gen_schema_check.py): a message it
+accepts is valid, and jsonschema is imported and run only to describe the problems of one
+it rejects.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache, cached_property
 from importlib import resources
 from typing import TYPE_CHECKING, Any
-
-from fbplan.contract.fast import compile_check
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -53,36 +57,68 @@ class Problem:
 
 class Endpoint:
     """One endpoint of the contract, with validators built once, when first needed: a
-    client whose answers are all valid never imports jsonschema (`_reading_check`)."""
+    client whose answers are all valid never imports jsonschema (`_fast_valid`)."""
 
     def __init__(
-        self, entry: Mapping[str, Any], defs: Mapping[str, Any], reading_defs: Mapping[str, Any]
+        self,
+        entry: Mapping[str, Any],
+        defs: Mapping[str, Any],
+        reading_defs: Mapping[str, Any],
+        source: str,
     ) -> None:
         self.method: str = entry["method"]
         self.path: str = entry["path"]
         self.success_status: int = entry["response"]["status"]
+        self.source = source
+        """The contract file's name without ``.json``: its checks' module in `checks`."""
         self._pattern = _path_pattern(self.path)
         self._entry = entry
         self._defs = defs
-        self._reading_schema = reading_form(entry["response"]["schema"])
         self._reading_defs = reading_defs
+
+    def schema(self, part: str) -> dict[str, Any] | None:
+        """The schema of `part` (one of `PARTS`; None for the request of an endpoint that
+        takes no body) with its definitions beside: what the validators check (references
+        inlined) and scripts/gen_schema_check.py compiles."""
+        written = self._written(part)
+        defs = self._reading_defs if part == "reading" else self._defs
+        return None if written is None else {**written, "$defs": defs}
+
+    def _written(self, part: str) -> Any:
+        response = self._entry["response"]["schema"]
+        match part:
+            case "query":
+                return self._entry.get("query", _NO_QUERY)
+            case "request":
+                return self._entry.get("request")
+            case "response":
+                return response
+            case "reading":
+                return reading_form(response)
+        raise ValueError(f"no schema part {part!r}")
 
     @cached_property
     def _query(self) -> Draft202012Validator:
-        return _validator(self._entry.get("query", _NO_QUERY), self._defs)
+        return _validator(self._written("query"), self._defs)
 
     @cached_property
     def _request(self) -> Draft202012Validator | None:
-        request = self._entry.get("request")
+        request = self._written("request")
         return None if request is None else _validator(request, self._defs)
 
     @cached_property
     def _response(self) -> Draft202012Validator:
-        return _validator(self._entry["response"]["schema"], self._defs)
+        return _validator(self._written("response"), self._defs)
 
     @cached_property
     def _reading(self) -> Draft202012Validator:
-        return _validator(self._reading_schema, self._reading_defs)
+        return _validator(self._written("reading"), self._reading_defs)
+
+    def _fast_valid(self, part: str, value: Any) -> bool:
+        """True if the generated check accepts `value` as `part`: it is valid. False says
+        only that jsonschema must look (it never accepts what jsonschema rejects)."""
+        checks = importlib.import_module(f"{__package__}.checks.{checks_module(self.source, part)}")
+        return bool(checks.is_valid(f"{self.method} {self.path} {part}", value))
 
     def __repr__(self) -> str:
         return f"<Endpoint {self.method} {self.path}>"
@@ -97,6 +133,8 @@ class Endpoint:
     def request_problems(self, query: Mapping[str, str], body: Any) -> list[Problem]:
         """What is wrong with a request's query parameters and body (empty when it conforms)."""
         given = {k: v for k, v in query.items() if v.strip() not in ABSENT_QUERY_VALUES}
+        if self._fast_valid("query", given) and self._body_fits(body):
+            return []
         problems = _problems(self._query, given, "query")
         if self._request is None:
             if body is not NO_BODY:
@@ -107,33 +145,70 @@ class Endpoint:
             problems.extend(_problems(self._request, body, "body"))
         return problems[:_MAX_PROBLEMS]
 
+    def _body_fits(self, body: Any) -> bool:
+        if self._written("request") is None:
+            return body is NO_BODY
+        return body is not NO_BODY and self._fast_valid("request", body)
+
     def response_problems(self, status: int, body: Any) -> list[Problem]:
         """What is wrong with a success answer, read strictly (the emulator's own check)."""
         if status != self.success_status:
             expected = f"{self.success_status}"
             return [Problem("status", f"is {status}; the contract says {expected}")]
+        if self._fast_valid("response", body):
+            return []
         return _problems(self._response, body, "response")[:_MAX_PROBLEMS]
 
     def reading_problems(self, body: Any) -> list[Problem]:
-        """What makes a success answer unreadable, read tolerantly (the client's check). A
-        valid answer is recognized by the fast check (`fbplan.contract.fast`); jsonschema
-        finds and describes the problems of any other."""
-        if self._reading_check is not None and self._reading_check(body):
+        """What makes a success answer unreadable, read tolerantly (the client's check)."""
+        if self._fast_valid("reading", body):
             return []
         return _problems(self._reading, body, "response")[:_MAX_PROBLEMS]
-
-    @cached_property
-    def _reading_check(self) -> Callable[[Any], bool] | None:
-        return compile_check(self._reading_schema, self._reading_defs)
 
 
 _NO_QUERY: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": {}}
 
 
-def _validator(schema: Mapping[str, Any], defs: Mapping[str, Any]) -> Draft202012Validator:
-    from jsonschema import Draft202012Validator  # here: only a wrong answer needs it
+PARTS = ("query", "request", "response", "reading")
+"""The schemas of an endpoint (`Endpoint.schema`)."""
 
-    return Draft202012Validator({**schema, "$defs": dict(defs)})
+
+def checks_module(source: str, part: str) -> str:
+    """The generated module (in `checks`) that checks `part` for the endpoints of contract
+    file `source`: the reading checks, which the client uses, apart from the others, which
+    the emulator uses, so that each imports (and compiles) only its own; a module is
+    imported when first needed."""
+    return f"{source}_reading" if part == "reading" else source
+
+
+def _validator(schema: Mapping[str, Any], defs: Mapping[str, Any]) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator  # here: only a wrong message needs it
+
+    return Draft202012Validator({**inline_refs(schema, defs), "$defs": dict(defs)})
+
+
+_DEFS = "#/$defs/"
+
+
+def inline_refs(schema: Any, defs: Mapping[str, Any], trail: tuple[str, ...] = ()) -> Any:
+    """`schema` with each ``{"$ref": "#/$defs/NAME"}`` replaced by the definition itself.
+
+    The same checks and the same errors, at a fraction of the cost: jsonschema resolves a
+    ``$ref`` on every use (the emulator checks every request), a copied definition never. A
+    definition that refers back to itself keeps its ``$ref`` there (resolved from ``$defs``),
+    as does a ``$ref`` with a sibling keyword other than an ``x-`` annotation, which
+    jsonschema ignores.
+    """
+    if isinstance(schema, list):
+        return [inline_refs(item, defs, trail) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    ref = schema.get("$ref")
+    name = ref[len(_DEFS) :] if isinstance(ref, str) and ref.startswith(_DEFS) else None
+    annotations_only = all(key == "$ref" or key.startswith("x-") for key in schema)
+    if name is not None and name in defs and name not in trail and annotations_only:
+        return inline_refs(defs[name], defs, (*trail, name))
+    return {key: inline_refs(value, defs, trail) for key, value in schema.items()}
 
 
 def _path_pattern(template: str) -> re.Pattern[str]:
@@ -257,14 +332,15 @@ def _documents() -> Iterator[tuple[str, dict[str, Any]]]:
 def load() -> Contract:
     """The whole contract, every file merged (loaded once per process)."""
     defs: dict[str, Any] = {}
-    entries: list[dict[str, Any]] = []
+    entries: list[tuple[dict[str, Any], str]] = []
     for name, document in _documents():
         for def_name, schema in document.get("$defs", {}).items():
             if def_name in defs:
                 raise ValueError(f"contract: $defs name {def_name!r} defined twice ({name})")
             defs[def_name] = schema
-        entries.extend(document.get("endpoints", ()))
+        source = name.removesuffix(".json")
+        entries.extend((entry, source) for entry in document.get("endpoints", ()))
     reading_defs = {name: reading_form(schema) for name, schema in defs.items()}
-    endpoints = [Endpoint(entry, defs, reading_defs) for entry in entries]
+    endpoints = [Endpoint(entry, defs, reading_defs, source) for entry, source in entries]
     endpoints.sort(key=lambda e: -e.literal_segments)
     return Contract(tuple(endpoints))

@@ -68,6 +68,7 @@ modules' docstrings):
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 import re
@@ -88,7 +89,7 @@ from fbplan.emulator import (
 from fbplan.emulator.faults import FaultInjector
 from fbplan.emulator.payload import as_str, json_body, ok
 from fbplan.emulator.problems import ApiProblem, forbidden, unauthorized
-from fbplan.emulator.recorder import RequestRecorder
+from fbplan.emulator.recorder import TEMPLATE_KEY, RequestRecorder
 from fbplan.emulator.store import Store
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,7 @@ def create_backend_app(
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.compact = True  # type: ignore[attr-defined]
+    app.before_request(_remember_template)  # first: it runs whatever the others decide
     _install_auth(app, token, store)
     _install_error_handlers(app)
     contract_check.install(app)
@@ -188,7 +190,9 @@ def _camel(name: str) -> str:
 
 
 def _template_finder(app: Flask) -> Any:
-    """``(method, path) -> "/repo/{repoId}/apikey"`` for the request counters."""
+    """``(method, path) -> "/repo/{repoId}/apikey"`` for the request counters, for requests
+    that did not reach the routing (a fault answered them); the others leave theirs in the
+    environ (`_remember_template`)."""
 
     def template_for(method: str, path: str) -> str:
         adapter = app.url_map.bind("emulator")
@@ -196,9 +200,20 @@ def _template_finder(app: Flask) -> Any:
             rule, _ = adapter.match(path, method=method, return_rule=True)
         except HTTPException:
             return path
-        return _PARAM.sub(lambda m: "{" + _camel(m.group(1)) + "}", str(rule.rule))
+        return _template(str(rule.rule))
 
     return template_for
+
+
+def _remember_template() -> None:
+    """The matched rule's template, for the request recorder: no second routing of the path."""
+    if request.url_rule is not None:
+        request.environ[TEMPLATE_KEY] = _template(request.url_rule.rule)
+
+
+@functools.cache  # one entry per route
+def _template(rule: str) -> str:
+    return _PARAM.sub(lambda m: "{" + _camel(m.group(1)) + "}", rule)
 
 
 def _register_identity(app: Flask, store: Store) -> None:

@@ -20,6 +20,7 @@ from fbplan.emulator.store_base import now_iso
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 TemplateFor = Callable[[str, str], str]
+TEMPLATE_KEY = "fbplan.template"  # an app that routed the request may leave its template here
 
 
 def s3_template(method: str, path: str) -> str:
@@ -62,7 +63,9 @@ class RequestRecorder:
             try:
                 return app(environ, recording_start_response)
             finally:
-                template = template_for(method, path) if template_for else path
+                template = environ.get(TEMPLATE_KEY) or (
+                    template_for(method, path) if template_for else path
+                )
                 self._add(service, method, path, template, seen.get("status"), started, environ)
 
         return recorded_app

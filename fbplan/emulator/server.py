@@ -27,6 +27,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from fbplan.emulator.api import create_backend_app
 from fbplan.emulator.faults import FaultInjector, FaultRule, parse_faults
+from fbplan.emulator.keepalive import KeepAliveServer
 from fbplan.emulator.recorder import RequestRecorder, s3_template
 from fbplan.emulator.store import Store
 from fbplan.emulator.store_nodes import SERVICE_AI, SERVICE_STORAGE
@@ -127,7 +128,7 @@ def start_emulator(
     servers: list[BaseWSGIServer] = []
     try:
         app = create_backend_app(store, token, injector, recorder)
-        backend = _serve(host, port, app, servers, "backend API")
+        backend = _serve(host, port, app, servers, "backend API", keep_alive=True)
         gateway = _serve(host, port + 1 if port else 0, None, servers, "AI gateway")
         nodes = [_node_config(n) for n in (bridge_nodes or DEFAULT_BRIDGE_NODES)]
         for index, node in enumerate(nodes):
@@ -218,19 +219,30 @@ def run_forever(
 
 
 def _serve(
-    host: str, port: int, app: Any, servers: list[BaseWSGIServer], service: str
+    host: str,
+    port: int,
+    app: Any,
+    servers: list[BaseWSGIServer],
+    service: str,
+    *,
+    keep_alive: bool = False,
 ) -> BaseWSGIServer:
     """A threaded server for `app` on a socket bound here: werkzeug, left to bind, prints
-    its own message and exits when the port is taken; `PortUnavailable` says which one."""
+    its own message and exits when the port is taken; `PortUnavailable` says which one.
+    `keep_alive`: connections stay open between requests (`fbplan.emulator.keepalive`);
+    the Bridge Node and gateway, a few requests a run, close each one as werkzeug does."""
     try:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         listening = socket.create_server((host, port), family=family, backlog=128)
     except OSError as error:
         raise PortUnavailable(service, host, port, error) from None
     with listening:  # werkzeug serves a duplicate of it
-        server = make_server(
-            host, port, app, threaded=True, request_handler=_QuietHandler, fd=listening.fileno()
-        )
+        if keep_alive:
+            server: BaseWSGIServer = KeepAliveServer(host, port, app, fd=listening.fileno())
+        else:
+            server = make_server(
+                host, port, app, threaded=True, request_handler=_QuietHandler, fd=listening.fileno()
+            )
     servers.append(server)
     return server
 

@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fbplan.emulator.problems import bad_request, forbidden, not_found
-from fbplan.emulator.store_base import new_id, now_iso, without_absent
+from fbplan.emulator.store_base import RowLike, new_id, now_iso, without_absent
 from fbplan.emulator.store_keys import KeyOps
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -175,9 +175,7 @@ class AiOps(KeyOps):
             (llm_id,),
         )
 
-    def llm_dto(
-        self, row: sqlite3.Row, repos_of: Sequence[sqlite3.Row] | None = None
-    ) -> dict[str, Any]:
+    def llm_dto(self, row: RowLike, repos_of: Sequence[RowLike] | None = None) -> dict[str, Any]:
         """The AI LLM DTO; `repos_of`: its live repos, when the caller read them already."""
         attached = self._llm_repos(row["id"]) if repos_of is None else repos_of
         repos = [{"id": r["id"], "name": r["name"], "createdAt": r["created_at"]} for r in attached]

@@ -16,13 +16,19 @@ Rules:
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
 from fbplan.emulator.problems import bad_request, forbidden, not_found
-from fbplan.emulator.store_base import new_envelope, new_id, now_iso, without_absent
+from fbplan.emulator.store_base import (
+    RowLike,
+    envelope_of,
+    new_envelope,
+    new_id,
+    now_iso,
+    without_absent,
+)
 from fbplan.emulator.store_workspaces import WorkspaceOps
 
 BUCKET_FIELDS = (
@@ -167,9 +173,7 @@ class BucketOps(WorkspaceOps):
             (bucket_id,),
         )
 
-    def bucket_dto(
-        self, row: sqlite3.Row, repos_of: Sequence[sqlite3.Row] | None = None
-    ) -> dict[str, Any]:
+    def bucket_dto(self, row: RowLike, repos_of: Sequence[RowLike] | None = None) -> dict[str, Any]:
         """The BucketDTO; `repos_of`: its live repos, when the caller read them already."""
         attached = self._bucket_repos(row["id"]) if repos_of is None else repos_of
         repos = [
@@ -187,7 +191,7 @@ class BucketOps(WorkspaceOps):
             "bucket": row["bucket"],
             "storageType": row["storage_type"],
             "key": row["key"],
-            "secret": json.loads(row["envelope"]) if row["envelope"] else None,
+            "secret": envelope_of(row["envelope"]) if row["envelope"] else None,
             "endpoint": row["endpoint"],
             "region": row["region"],
             "status": row["status"],

@@ -18,14 +18,20 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 import sqlite3
 import string
 from typing import Any
 
 from fbplan.emulator.problems import bad_request, not_found
-from fbplan.emulator.store_base import new_envelope, new_id, now_iso, without_absent
+from fbplan.emulator.store_base import (
+    RowLike,
+    envelope_of,
+    new_envelope,
+    new_id,
+    now_iso,
+    without_absent,
+)
 from fbplan.emulator.store_repos import RepoOps
 
 _UPPER = string.ascii_uppercase + string.digits
@@ -67,13 +73,13 @@ class KeyOps(RepoOps):
         return [self.api_key_dto(row) for row in rows]
 
     @staticmethod
-    def api_key_dto(row: sqlite3.Row) -> dict[str, Any]:
+    def api_key_dto(row: RowLike) -> dict[str, Any]:
         return {
             "id": row["id"],
             "name": row["name"],
             "accessType": row["access_type"],
             "key": row["key"],
-            "secret": json.loads(row["envelope"]),
+            "secret": envelope_of(row["envelope"]),
             "createdAt": row["created_at"],
         }
 
@@ -151,7 +157,7 @@ class KeyOps(RepoOps):
         return row
 
     @staticmethod
-    def ai_key_dto(row: sqlite3.Row) -> dict[str, Any]:
+    def ai_key_dto(row: RowLike) -> dict[str, Any]:
         return {
             "id": row["id"],
             "name": row["name"],

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fbplan.emulator.problems import ApiProblem, bad_request, repo_problem
-from fbplan.emulator.store_base import new_id, now_iso, without_absent
+from fbplan.emulator.store_base import Record, RowLike, new_id, now_iso, without_absent
 from fbplan.emulator.store_buckets import BucketOps
 
 
@@ -132,7 +132,7 @@ class RepoOps(BucketOps):
             where, params = where + " AND workspace_id = ?", [workspace_id]
         if wallet_address is not None:
             where, params = where + " AND wallet_address = ?", [*params, wallet_address]
-        rows = self._all(f"SELECT * FROM repos WHERE {where} ORDER BY rowid", params)
+        rows = self._records(f"SELECT * FROM repos WHERE {where} ORDER BY rowid", params)
         if repo_ids is not None:
             rows = [row for row in rows if row["id"] in set(repo_ids)]
         related = self._related(f"SELECT id FROM repos WHERE {where}", params)
@@ -143,24 +143,26 @@ class RepoOps(BucketOps):
         a few per repo): listing a thousand repos stays one quick request."""
         attached = f"SELECT bucket_id FROM repo_buckets WHERE repo_id IN ({scope})"
         llms = f"SELECT ai_llm_id FROM repo_llms WHERE repo_id IN ({scope})"
+        # Only the columns the DTOs show: a list reads thousands of rows.
         queries = {
-            "attachments": f"SELECT * FROM repo_buckets WHERE repo_id IN ({scope})"
-            " ORDER BY position",
+            "attachments": "SELECT repo_id, bucket_id, folder, master FROM repo_buckets"
+            f" WHERE repo_id IN ({scope}) ORDER BY position",
             "buckets": f"SELECT * FROM buckets WHERE id IN ({attached})",
-            "bucket_repos": "SELECT rb.bucket_id AS owner, r.* FROM repo_buckets rb"
-            " JOIN repos r ON r.id = rb.repo_id"
+            "bucket_repos": "SELECT rb.bucket_id AS owner, r.id, r.name, r.storage_type,"
+            " r.created_at FROM repo_buckets rb JOIN repos r ON r.id = rb.repo_id"
             f" WHERE r.deleted_at IS NULL AND rb.bucket_id IN ({attached}) ORDER BY r.rowid",
             "llms": "SELECT rl.repo_id AS owner, l.* FROM repo_llms rl"
             f" JOIN ai_llms l ON l.id = rl.ai_llm_id WHERE rl.repo_id IN ({scope})"
             " ORDER BY rl.position",
-            "llm_repos": "SELECT rl.ai_llm_id AS owner, r.* FROM repo_llms rl"
-            " JOIN repos r ON r.id = rl.repo_id"
+            "llm_repos": "SELECT rl.ai_llm_id AS owner, r.id, r.name, r.created_at"
+            " FROM repo_llms rl JOIN repos r ON r.id = rl.repo_id"
             f" WHERE r.deleted_at IS NULL AND rl.ai_llm_id IN ({llms}) ORDER BY r.rowid",
-            "api_keys": f"SELECT * FROM repo_api_keys WHERE repo_id IN ({scope}) ORDER BY rowid",
+            "api_keys": "SELECT id, repo_id, name, access_type, key, envelope, created_at"
+            f" FROM repo_api_keys WHERE repo_id IN ({scope}) ORDER BY rowid",
             "ai_keys": "SELECT * FROM repo_ai_keys WHERE deleted_at IS NULL"
             f" AND repo_id IN ({scope}) ORDER BY created_at DESC, rowid DESC",
         }
-        rows = {name: self._all(sql, params) for name, sql in queries.items()}
+        rows = {name: self._records(sql, params) for name, sql in queries.items()}
         return _Related(
             attachments=_grouped(rows["attachments"], "repo_id"),
             buckets={row["id"]: row for row in rows["buckets"]},
@@ -298,7 +300,7 @@ class RepoOps(BucketOps):
 
     # -- shapes -----------------------------------------------------------------------------
 
-    def repo_dto(self, row: sqlite3.Row, related: _Related | None = None) -> dict[str, Any]:
+    def repo_dto(self, row: RowLike, related: _Related | None = None) -> dict[str, Any]:
         """The RepoDTO; `related`: what it carries, when a list read it for every repo."""
         repo_id = row["id"]
         if related is None:
@@ -350,17 +352,15 @@ class RepoOps(BucketOps):
     def list_repo_ai_keys(self, repo_id: str) -> list[dict[str, Any]]:
         raise NotImplementedError
 
-    def llm_dto(
-        self, row: sqlite3.Row, repos_of: Sequence[sqlite3.Row] | None = None
-    ) -> dict[str, Any]:
+    def llm_dto(self, row: RowLike, repos_of: Sequence[RowLike] | None = None) -> dict[str, Any]:
         raise NotImplementedError
 
     @staticmethod
-    def api_key_dto(row: sqlite3.Row) -> dict[str, Any]:
+    def api_key_dto(row: RowLike) -> dict[str, Any]:
         raise NotImplementedError
 
     @staticmethod
-    def ai_key_dto(row: sqlite3.Row) -> dict[str, Any]:
+    def ai_key_dto(row: RowLike) -> dict[str, Any]:
         raise NotImplementedError
 
     def repo_llms(self, repo_id: str) -> list[dict[str, Any]]:
@@ -371,17 +371,17 @@ class RepoOps(BucketOps):
 class _Related:
     """Rows a RepoDTO carries, grouped by the id they belong to."""
 
-    attachments: dict[str, list[sqlite3.Row]]
-    buckets: dict[str, sqlite3.Row]
-    bucket_repos: dict[str, list[sqlite3.Row]]
-    llms: dict[str, list[sqlite3.Row]]
-    llm_repos: dict[str, list[sqlite3.Row]]
-    api_keys: dict[str, list[sqlite3.Row]]
-    ai_keys: dict[str, list[sqlite3.Row]]
+    attachments: dict[str, list[Record]]
+    buckets: dict[str, Record]
+    bucket_repos: dict[str, list[Record]]
+    llms: dict[str, list[Record]]
+    llm_repos: dict[str, list[Record]]
+    api_keys: dict[str, list[Record]]
+    ai_keys: dict[str, list[Record]]
 
 
-def _grouped(rows: list[sqlite3.Row], column: str) -> dict[str, list[sqlite3.Row]]:
-    groups: dict[str, list[sqlite3.Row]] = {}
+def _grouped(rows: list[Record], column: str) -> dict[str, list[Record]]:
+    groups: dict[str, list[Record]] = {}
     for row in rows:
         groups.setdefault(row[column], []).append(row)
     return groups

@@ -92,8 +92,10 @@ class StepTracker:
             now = time.monotonic()
             started = now
             if status == "start":
+                idle = not self._next_beat
                 self._started[step], self._next_beat[step] = now, now + self.interval
-                self._wake.notify()
+                if idle:  # a step started later is never due before those it waits for
+                    self._wake.notify()
             else:
                 started = self._started.pop(step, now)
                 self._next_beat.pop(step, None)

@@ -85,6 +85,8 @@ class FingerprintStore:
         self.prefix = f"{workspace}/" if workspace else ""
         self._lock = threading.Lock()
         self._save_lock = threading.Lock()  # one write at a time, each of a newer snapshot
+        self._changes = 0  # saves asked for; the file holds the changes of the first `_saved`
+        self._saved = 0
         self._entries: dict[str, dict[str, dict[str, str]]] = self._read()
         # (address, field) -> sha256 of a value found unchanged in this process; lets
         # `record` keep the stored fingerprint instead of paying for a new scrypt hash.
@@ -154,13 +156,23 @@ class FingerprintStore:
 
     def save(self) -> None:
         """Write the file atomically; apply calls this after every step that recorded or
-        forgot a fingerprint, so a killed run loses none of the steps it finished."""
+        forgot a fingerprint, so a killed run loses none of the steps it finished.
+
+        Saves made at the same time share a write: one that finds its changes already
+        written by another (which started after them) returns at once."""
+        with self._lock:
+            self._changes += 1
+            mine = self._changes
         with self._save_lock:
+            if self._saved >= mine:
+                return
             with self._lock:
                 data = {"format_version": FORMAT_VERSION, "fingerprints": self._entries}
                 text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+                snapshot = self._changes
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".fingerprints.")
             with os.fdopen(fd, "w") as handle:
                 handle.write(text)
             os.replace(tmp, self.path)
+            self._saved = snapshot

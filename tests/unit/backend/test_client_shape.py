@@ -115,8 +115,9 @@ def test_plan_exits_1_with_the_sentence_not_an_internal_error(
 
 def test_valid_answers_are_read_without_loading_jsonschema_or_httpxs_command_line() -> None:
     """jsonschema (a tenth of a second to import) is needed only to describe a wrong
-    answer, and httpx's own command-line tool (rich, pygments) never: a run whose answers
-    are all valid loads neither before, nor after, its first request."""
+    answer, fastjsonschema never (its checks are generated code), and httpx's own
+    command-line tool (rich, pygments) never: a run whose answers are all valid loads none
+    of them, before or after its first request."""
     code = f"""
 import json, sys
 from fbplan.backend import BackendClient
@@ -132,5 +133,5 @@ print(json.dumps(sorted(m for m, module in sys.modules.items() if module is not 
     )
     modules = json.loads(done.stdout.splitlines()[-1])
     assert "fbplan.contract" in modules and "httpx" in modules
-    for heavy in ("jsonschema", "httpx._main", "rich", "pygments"):
+    for heavy in ("jsonschema", "fastjsonschema", "httpx._main", "rich", "pygments"):
         assert not any(m == heavy or m.startswith(heavy + ".") for m in modules), heavy

@@ -140,3 +140,41 @@ def test_a_fingerprint_file_over_the_size_cap_is_refused(
 def test_no_fingerprint_file_yet_is_an_empty_store(tmp_path: Path) -> None:
     store = FingerprintStore(tmp_path / "absent.json", "ws")
     assert store.status("bucket.b", "secret", Secret("x")) == "untracked"
+
+
+def test_saves_at_the_same_time_share_writes_and_each_returns_with_its_entry_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fingerprints, "_SCRYPT", {"n": 2, "r": 1, "p": 1, "dklen": 32})
+    path = tmp_path / "fp.json"
+    store = FingerprintStore(path, "ws")
+    writes: list[str] = []
+    real_replace = os.replace
+
+    def slow_replace(source: str, target: Path) -> None:
+        writes.append(source)
+        time.sleep(0.02)  # saves asked for meanwhile wait, and join the next write
+        real_replace(source, target)
+
+    monkeypatch.setattr(fingerprints.os, "replace", slow_replace)
+    start = threading.Barrier(16, timeout=10)
+    missing: list[str] = []
+
+    def record_and_save(address: str) -> None:
+        start.wait()
+        store.record(address, "secret", Secret(f"value of {address}"))
+        store.save()
+        if f"ws/{address}" not in json.loads(path.read_text())["fingerprints"]:
+            missing.append(address)
+
+    threads = [threading.Thread(target=record_and_save, args=(a,)) for a in _buckets(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert missing == []
+    assert 1 <= len(writes) < 16
+    stored = FingerprintStore(path, "ws")
+    assert all(
+        stored.status(a, "secret", Secret(f"value of {a}")) == "unchanged" for a in _buckets(16)
+    )

@@ -10,10 +10,8 @@ from __future__ import annotations
 import ast
 import copy
 import datetime
-import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -23,6 +21,7 @@ from hypothesis import strategies as st
 
 from fbplan.spec import schema_check
 from fbplan.spec.validate import _validator
+from tests.unit.schema_generator import generator as _generator
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -138,21 +137,19 @@ def _documents() -> list[Any]:
 DOCUMENTS = _documents()
 
 
-def _generator() -> ModuleType:
-    path = ROOT / "scripts" / "gen_schema_check.py"
-    spec = importlib.util.spec_from_file_location("gen_schema_check", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_the_committed_check_is_generated_from_the_schema_as_it_is() -> None:
+def test_the_committed_checks_are_generated_from_the_schemas_as_they_are() -> None:
+    """The spec's check, and the contract's (fbplan/contract/checks/), none left over."""
     generator = _generator()
-    committed = generator.TARGET.read_text(encoding="utf-8")
-    assert committed == generator.generate(), (
-        "fbplan/spec/schema_check.py is out of date: run python scripts/gen_schema_check.py"
-    )
+    modules = generator.generate()
+    assert generator.TARGET in modules
+    assert any(path.parent == generator.CONTRACT_CHECKS for path in modules)
+    stale = [
+        str(path.relative_to(ROOT))
+        for path, text in modules.items()
+        if not path.exists() or path.read_text(encoding="utf-8") != text
+    ]
+    stale += [str(path.relative_to(ROOT)) for path in generator.stale_modules()]
+    assert stale == [], "out of date: run python scripts/gen_schema_check.py"
 
 
 def test_a_keyword_the_drafts_may_read_differently_stops_the_generation() -> None:
