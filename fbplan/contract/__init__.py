@@ -196,8 +196,8 @@ def inline_refs(schema: Any, defs: Mapping[str, Any], trail: tuple[str, ...] = (
     The same checks and the same errors, at a fraction of the cost: jsonschema resolves a
     ``$ref`` on every use (the emulator checks every request), a copied definition never. A
     definition that refers back to itself keeps its ``$ref`` there (resolved from ``$defs``),
-    as does a ``$ref`` with a sibling keyword other than an ``x-`` annotation, which
-    jsonschema ignores.
+    as does a ``$ref`` beside any keyword other than an ``x-`` annotation (draft 2020-12
+    applies both the reference and its siblings, so the two stay together).
     """
     if isinstance(schema, list):
         return [inline_refs(item, defs, trail) for item in schema]
